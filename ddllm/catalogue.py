@@ -1,0 +1,100 @@
+"""The names ddllm emits, as data: the single source for code, dashboards, monitors and docs.
+
+DESIGN.md is the contract; this module is its machine-readable copy. The metrics module
+sends exactly these metrics, `ddllm validate` checks that every metric a dashboard or
+monitor queries is here, and the README's reference tables are generated from it.
+"""
+from collections import namedtuple
+
+Metric = namedtuple("Metric", "name type unit tags description")
+SpanField = namedtuple("SpanField", "name kind description")
+
+# Tags on every metric (model_group only where the call was routed).
+COMMON_METRIC_TAGS = ("provider", "model", "model_group", "env", "service", "version")
+
+METRICS = (
+    Metric(
+        "ddllm.attempt.duration", "distribution", "second",
+        ("outcome", "fallback", "stream", "error_type"),
+        "Latency of one attempt (one provider call), backoff sleeps excluded.",
+    ),
+    Metric(
+        "ddllm.attempt.time_to_first_token", "distribution", "second",
+        ("fallback",),
+        "Seconds from the start of a streamed attempt to its first content chunk.",
+    ),
+    Metric("ddllm.attempt.tokens.input", "count", "token", (), "Prompt tokens of an attempt."),
+    Metric("ddllm.attempt.tokens.output", "count", "token", (), "Completion tokens of an attempt."),
+    Metric("ddllm.attempt.cost", "count", "dollar", (), "LiteLLM's cost of an attempt, in USD."),
+    Metric(
+        "ddllm.ratelimit.remaining_requests", "gauge", "request", (),
+        "Requests left in the provider's rate-limit window, from the response headers.",
+    ),
+    Metric(
+        "ddllm.ratelimit.remaining_tokens", "gauge", "token", (),
+        "Tokens left in the provider's rate-limit window, from the response headers.",
+    ),
+    Metric(
+        "ddllm.request.duration", "distribution", "second",
+        ("outcome", "fallback_used", "attempts"),
+        "Latency of a logical request, every attempt and backoff included.",
+    ),
+    Metric(
+        "ddllm.fallback", "count", "hit", ("from_model", "to_model", "reason", "type"),
+        "One per fallback hop from one model to the next.",
+    ),
+)
+
+METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
+
+# Values of the bounded tags.
+OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")
+FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream")
+ATTEMPT_BUCKETS = ("1", "2", "3", "4+")
+
+ATTEMPT_SPAN = "llm.attempt"
+REQUEST_SPAN = "llm.request"
+COMPONENT = "ddllm"
+
+ATTEMPT_SPAN_FIELDS = (
+    SpanField("resource", "resource", "`{provider}/{model}`, e.g. `openai/gpt-4o-mini`"),
+    SpanField("span.kind", "tag", "`client`"),
+    SpanField("component", "tag", "`ddllm`"),
+    SpanField("gen_ai.provider.name", "tag", "LiteLLM's provider: openai, anthropic, gemini, ..."),
+    SpanField("gen_ai.request.model", "tag", "model sent to the provider (no provider prefix)"),
+    SpanField("gen_ai.response.model", "tag", "model the provider says answered, when given"),
+    SpanField("llm.model_group", "tag", "Router model group of this attempt, when routed"),
+    SpanField("llm.deployment.id", "tag", "Router deployment id, when routed"),
+    SpanField("llm.attempt.number", "tag", "1-based position in the logical request"),
+    SpanField("llm.attempt.retry", "tag", "0-based retry index within this model group"),
+    SpanField("llm.fallback.depth", "tag", "0 for the primary model group, 1 for the first fallback, ..."),
+    SpanField("llm.fallback.is_fallback", "tag", "`true` / `false`"),
+    SpanField("llm.fallback.from", "tag", "the previous attempt's `{provider}/{model}`"),
+    SpanField("llm.fallback.reason", "tag", "exception class that ended the previous attempt"),
+    SpanField("llm.fallback.type", "tag", "`default`, `context_window`, `content_policy`, `mid_stream`"),
+    SpanField("llm.outcome", "tag", "`success`, `rate_limited`, `timeout`, `error`, `cancelled`"),
+    SpanField("llm.stream", "tag", "`true` / `false`"),
+    SpanField("http.status_code", "tag", "HTTP status of the provider call"),
+    SpanField("out.host", "tag", "provider host"),
+    SpanField("peer.service", "tag", "the provider"),
+    SpanField("gen_ai.usage.input_tokens", "metric", "prompt tokens"),
+    SpanField("gen_ai.usage.output_tokens", "metric", "completion tokens"),
+    SpanField("llm.time_to_first_token", "metric", "seconds to the first content chunk, streams"),
+    SpanField("llm.ratelimit.remaining_requests", "metric", "from the rate-limit headers"),
+    SpanField("llm.ratelimit.remaining_tokens", "metric", "from the rate-limit headers"),
+    SpanField("llm.cost_usd", "metric", "LiteLLM's cost of the attempt, when it knows"),
+)
+
+REQUEST_SPAN_FIELDS = (
+    SpanField("resource", "resource", "the requested model group or model"),
+    SpanField("llm.attempts", "metric", "number of attempts"),
+    SpanField("llm.fallback.used", "tag", "`true` / `false`"),
+    SpanField("llm.final.provider", "tag", "provider of the last attempt"),
+    SpanField("llm.final.model", "tag", "model of the last attempt"),
+    SpanField("llm.outcome", "tag", "outcome of the request"),
+)
+
+
+def attempt_bucket(count):
+    """The `attempts` tag value of ddllm.request.duration: 1, 2, 3 or 4+."""
+    return str(count) if count < 4 else "4+"
