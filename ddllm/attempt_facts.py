@@ -1,0 +1,272 @@
+"""What one attempt is, read from LiteLLM's kwargs, response and exception. Pure functions.
+
+Nothing here touches ddtrace or DogStatsD, so spans and metrics read the same facts, and
+every reader tolerates any shape: LiteLLM's kwargs come from user code and from LiteLLM
+internals that change between releases. A value that cannot be read is left out, never
+guessed, and never raises (the callers still guard every call).
+"""
+import functools
+from collections.abc import Mapping
+
+# Rate-limit headers, as providers send them and as LiteLLM forwards them (`llm_provider-` prefix).
+_REMAINING_REQUESTS_HEADERS = (
+    "x-ratelimit-remaining-requests",
+    "anthropic-ratelimit-requests-remaining",
+)
+_REMAINING_TOKENS_HEADERS = (
+    "x-ratelimit-remaining-tokens",
+    "anthropic-ratelimit-tokens-remaining",
+    "anthropic-ratelimit-input-tokens-remaining",
+)
+_FORWARDED_PREFIX = "llm_provider-"
+
+# Exception class names, so no LiteLLM import is needed to classify (and subclasses count).
+_RATE_LIMIT_ERRORS = frozenset({"RateLimitError"})
+_TIMEOUT_ERRORS = frozenset({"Timeout", "TimeoutError", "APITimeoutError", "ReadTimeout", "ConnectTimeout"})
+_CANCELLED_ERRORS = frozenset({"CancelledError", "GeneratorExit", "KeyboardInterrupt"})
+_CONTEXT_WINDOW_ERRORS = frozenset({"ContextWindowExceededError"})
+_CONTENT_POLICY_ERRORS = frozenset({"ContentPolicyViolationError"})
+
+
+class AttemptFacts:
+    """The facts of one attempt that spans and metrics report. Filled in two steps: at the
+    start from the kwargs (values copied, since LiteLLM mutates `metadata` between attempts),
+    at the end from the response or the exception."""
+
+    __slots__ = (
+        "provider", "model", "model_group", "deployment_id", "api_host", "stream",
+        "number", "retry", "fallback_depth", "is_fallback", "fallback_hop", "fallback_from", "fallback_reason",
+        "fallback_type", "outcome", "error_type", "http_status", "response_model",
+        "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
+        "time_to_first_token", "duration",
+    )
+
+    def __init__(self):
+        for name in self.__slots__:
+            setattr(self, name, None)
+        self.stream = False
+        self.is_fallback = False
+        self.fallback_hop = False
+
+    @property
+    def target(self):
+        """`{provider}/{model}`: the span resource and the fallback `from` value."""
+        return "%s/%s" % (self.provider or "unknown", self.model or "unknown")
+
+
+def metadata_of(kwargs):
+    """The Router's metadata dict of an attempt (`metadata`, or `litellm_metadata` for the
+    generic API endpoints), or an empty mapping."""
+    for key in ("metadata", "litellm_metadata"):
+        value = kwargs.get(key)
+        if isinstance(value, Mapping) and ("model_group" in value or "deployment" in value):
+            return value
+    value = kwargs.get("metadata")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int_or_none(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value == value and abs(value) < 1e18:
+        return int(value)
+    if isinstance(value, (str, bytes)):
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _str_or_none(value):
+    return value if isinstance(value, str) and value else None
+
+
+@functools.lru_cache(maxsize=1)
+def _known_providers():
+    try:
+        import litellm
+
+        return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
+    except Exception:
+        return frozenset()
+
+
+@functools.lru_cache(maxsize=512)
+def split_provider(model, custom_llm_provider=None, api_base=None):
+    """(provider, model without the provider prefix) of a LiteLLM model string.
+
+    The common case, `openai/gpt-4o-mini`, is read from the string; LiteLLM's own
+    `get_llm_provider` runs only for bare names (`gpt-4o-mini`), and never raises here:
+    it raises on models it does not know. Cached, and the cache is bounded.
+    """
+    if not isinstance(model, str) or not model:
+        return (custom_llm_provider if isinstance(custom_llm_provider, str) else None), None
+    prefix, sep, rest = model.partition("/")
+    if isinstance(custom_llm_provider, str) and custom_llm_provider:
+        if sep and prefix == custom_llm_provider:
+            return custom_llm_provider, rest
+        return custom_llm_provider, model
+    if sep and prefix in _known_providers():
+        return prefix, rest
+    try:
+        import litellm
+
+        resolved_model, provider, _key, _base = litellm.get_llm_provider(model=model, api_base=api_base)
+        return provider or None, resolved_model or model
+    except Exception:
+        return None, model
+
+
+def read_start(kwargs, facts):
+    """Fill what the attempt's kwargs say, before the call."""
+    metadata = metadata_of(kwargs)
+    api_base = kwargs.get("api_base") or kwargs.get("base_url") or metadata.get("api_base")
+    provider, model = split_provider(
+        kwargs.get("model"),
+        _str_or_none(kwargs.get("custom_llm_provider")),
+        api_base if isinstance(api_base, str) else None,
+    )
+    facts.provider = provider
+    facts.model = model
+    facts.model_group = _str_or_none(metadata.get("model_group"))
+    model_info = kwargs.get("model_info")
+    if not isinstance(model_info, Mapping):
+        model_info = metadata.get("model_info")
+    if isinstance(model_info, Mapping):
+        facts.deployment_id = _str_or_none(model_info.get("id"))
+    facts.api_host = host_of(api_base)
+    facts.stream = kwargs.get("stream") is True
+    return metadata
+
+
+def host_of(url):
+    if not isinstance(url, str) or "//" not in url:
+        return None
+    host = url.split("//", 1)[1].split("/", 1)[0]
+    host = host.rsplit("@", 1)[-1]  # never a credential of `user:pass@host`
+    return host.split(":", 1)[0] if not host.startswith("[") else host.split("]", 1)[0] + "]"
+
+
+def litellm_fallback_depth(kwargs, metadata):
+    """LiteLLM's own fallback depth of a Router attempt, when it says so."""
+    depth = _int_or_none(kwargs.get("fallback_depth"))
+    if depth is None:
+        depth = _int_or_none(metadata.get("attempted_fallbacks"))
+    return depth if depth is not None and depth >= 0 else None
+
+
+def litellm_retry_index(metadata):
+    retry = _int_or_none(metadata.get("attempted_retries"))
+    return retry if retry is not None and retry >= 0 else None
+
+
+def outcome_of(exc):
+    """`rate_limited`, `timeout`, `cancelled` or `error` for an exception; `success` for None."""
+    if exc is None:
+        return "success"
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & _CANCELLED_ERRORS:
+        return "cancelled"
+    if names & _RATE_LIMIT_ERRORS or getattr(exc, "status_code", None) == 429:
+        return "rate_limited"
+    if names & _TIMEOUT_ERRORS:
+        return "timeout"
+    return "error"
+
+
+def fallback_type_of(previous_exc_names):
+    """The LiteLLM fallback list that a hop after this exception comes from."""
+    if previous_exc_names & _CONTEXT_WINDOW_ERRORS:
+        return "context_window"
+    if previous_exc_names & _CONTENT_POLICY_ERRORS:
+        return "content_policy"
+    return "default"
+
+
+def exception_class_names(exc):
+    return frozenset(cls.__name__ for cls in type(exc).__mro__)
+
+
+def _header(headers, names):
+    if headers is None:
+        return None
+    getter = getattr(headers, "get", None)
+    if getter is None:
+        return None
+    for name in names:
+        for key in (name, _FORWARDED_PREFIX + name):
+            try:
+                value = getter(key)
+            except Exception:
+                value = None
+            if value is not None:
+                parsed = _int_or_none(value.strip() if isinstance(value, str) else value)
+                if parsed is not None and parsed >= 0:
+                    return parsed
+    return None
+
+
+def read_rate_limits(headers, facts):
+    facts.remaining_requests = _header(headers, _REMAINING_REQUESTS_HEADERS)
+    facts.remaining_tokens = _header(headers, _REMAINING_TOKENS_HEADERS)
+
+
+def hidden_params_of(response):
+    hidden = getattr(response, "_hidden_params", None)
+    return hidden if isinstance(hidden, Mapping) else {}
+
+
+def read_usage(usage, facts):
+    if usage is None:
+        return
+    if isinstance(usage, Mapping):
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if prompt is None:
+            prompt = usage.get("input_tokens")
+        if completion is None:
+            completion = usage.get("output_tokens")
+    else:
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        if prompt is None:
+            prompt = getattr(usage, "input_tokens", None)
+        if completion is None:
+            completion = getattr(usage, "output_tokens", None)
+    prompt, completion = _int_or_none(prompt), _int_or_none(completion)
+    facts.input_tokens = prompt if prompt is not None and prompt >= 0 else None
+    facts.output_tokens = completion if completion is not None and completion >= 0 else None
+
+
+def read_response(response, facts):
+    """Fill what a successful (non-streamed) response says."""
+    facts.outcome = "success"
+    facts.http_status = 200
+    hidden = hidden_params_of(response)
+    provider = _str_or_none(hidden.get("custom_llm_provider"))
+    if provider and not facts.provider:
+        facts.provider = provider
+    facts.response_model = _str_or_none(getattr(response, "model", None))
+    read_usage(getattr(response, "usage", None), facts)
+    cost = hidden.get("response_cost")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost == cost:
+        facts.cost_usd = float(cost)
+    read_rate_limits(hidden.get("additional_headers"), facts)
+    if facts.api_host is None:
+        facts.api_host = host_of(hidden.get("api_base"))
+
+
+def read_error(exc, facts):
+    """Fill what the exception that ended the attempt says."""
+    facts.outcome = outcome_of(exc)
+    facts.error_type = type(exc).__name__
+    status = _int_or_none(getattr(exc, "status_code", None))
+    if status is not None and 100 <= status <= 599:
+        facts.http_status = status
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    read_rate_limits(headers, facts)

@@ -1,0 +1,85 @@
+"""The state of one logical request (a Router call, or `litellm.completion(fallbacks=...)`),
+shared by its attempts.
+
+Attempts find their request through a contextvar when they run in the request's context,
+and through LiteLLM's `litellm_trace_id` (the same for every attempt of a request) when they
+do not: LiteLLM may run attempts on another thread or event loop, where contextvars are lost.
+"""
+import contextvars
+import threading
+
+current_request = contextvars.ContextVar("ddllm_current_request", default=None)
+# The attempt running in this context: a nested LiteLLM call inside it is not a new attempt.
+current_attempt = contextvars.ContextVar("ddllm_current_attempt", default=None)
+
+_by_trace_id = {}
+_by_trace_id_lock = threading.Lock()
+
+
+class RequestState:
+    __slots__ = (
+        "span", "resource", "trace_id", "attempts", "last_target", "last_model_group",
+        "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
+        "retries_in_group", "depth", "fallback_type", "started", "_context_token",
+    )
+
+    def __init__(self, resource, trace_id, started):
+        self.span = None
+        self.resource = resource
+        self.trace_id = trace_id
+        self.attempts = 0
+        self.last_target = None
+        self.last_model_group = None
+        self.last_error_names = frozenset()
+        self.last_error_type = None
+        self.fallback_used = False
+        self.final_provider = None
+        self.final_model = None
+        self.retries_in_group = 0
+        self.depth = 0
+        self.fallback_type = None
+        self.started = started
+        self._context_token = None
+
+
+def enter(state):
+    state._context_token = current_request.set(state)
+    if state.trace_id is not None:
+        with _by_trace_id_lock:
+            _by_trace_id.setdefault(state.trace_id, []).append(state)
+
+
+def leave(state):
+    if state._context_token is not None:
+        try:
+            current_request.reset(state._context_token)
+        except ValueError:  # left from another context (an async generator closed elsewhere)
+            current_request.set(None)
+        state._context_token = None
+    if state.trace_id is not None:
+        with _by_trace_id_lock:
+            states = _by_trace_id.get(state.trace_id)
+            if states is not None:
+                try:
+                    states.remove(state)
+                except ValueError:
+                    pass
+                if not states:
+                    del _by_trace_id[state.trace_id]
+
+
+def find(trace_id):
+    """The request an attempt belongs to: this context's, else the newest with its trace id."""
+    state = current_request.get()
+    if state is not None:
+        return state
+    if trace_id is None:
+        return None
+    with _by_trace_id_lock:
+        states = _by_trace_id.get(trace_id)
+        return states[-1] if states else None
+
+
+def open_request_count():
+    with _by_trace_id_lock:
+        return sum(len(states) for states in _by_trace_id.values())

@@ -1,0 +1,43 @@
+"""The rule that never bends: an error inside ddllm is logged once and swallowed.
+
+Every step ddllm takes inside the caller's LLM call goes through `guarded`: a failing step
+returns its default, and the first failure of each kind is logged (with its traceback) so a
+broken release is visible without flooding the application's logs once per call.
+"""
+import functools
+import logging
+import threading
+
+log = logging.getLogger("ddllm")
+
+_reported_kinds = set()
+_reported_lock = threading.Lock()
+
+
+def report_once(kind, exc_info=True):
+    """Log a failure of `kind` the first time it happens in this process."""
+    with _reported_lock:
+        if kind in _reported_kinds:
+            return
+        _reported_kinds.add(kind)
+    try:
+        log.warning("ddllm: internal error in %s; ddllm goes on without it (reported once)", kind, exc_info=exc_info)
+    except Exception:
+        pass
+
+
+def guarded(kind, default=None):
+    """Decorator: run the step, or return `default` and report the failure once per kind."""
+
+    def decorate(step):
+        @functools.wraps(step)
+        def run(*args, **kwargs):
+            try:
+                return step(*args, **kwargs)
+            except Exception:
+                report_once(kind)
+                return default
+
+        return run
+
+    return decorate

@@ -1,0 +1,251 @@
+"""APM and LLM Observability spans for requests and attempts, as DESIGN.md names them.
+
+With LLM Observability on, the request span is a `workflow` and each attempt an `llm` span
+(the APM span names stay `llm.request` and `llm.attempt`). ddtrace's own litellm and openai
+integrations make `llm` spans of their own for the same provider call; `demote_nested_llm_span`
+keeps theirs in APM but out of LLM Observability, so each provider call is exactly one
+`llm` span, ours, with the right provider and the fallback facts.
+"""
+from ddtrace.constants import SPAN_KIND
+from ddtrace.trace import tracer
+
+from ddllm import request_state
+from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
+
+try:  # LLM Observability ships with every supported ddtrace, but it is optional here
+    from ddtrace.llmobs import LLMObs
+except Exception:  # pragma: no cover - ddtrace without llmobs
+    LLMObs = None
+
+_LLM_SPAN_TYPE = "llm"
+_MEASURED_KEY = "_dd.measured"  # APM trace metrics per resource (per model)
+_ERROR_OUTCOMES = ("error", "rate_limited", "timeout")
+
+
+def llmobs_enabled():
+    return LLMObs is not None and bool(getattr(LLMObs, "enabled", False))
+
+
+def _bool_tag(value):
+    return "true" if value else "false"
+
+
+def start_request_span(resource, activate_parent=None):
+    if llmobs_enabled():
+        span = LLMObs.workflow(name=REQUEST_SPAN)
+    else:
+        span = tracer.trace(REQUEST_SPAN)
+    span.resource = resource or REQUEST_SPAN
+    span.set_tag("component", COMPONENT)
+    return span
+
+
+def finish_request_span(span, state, outcome, exc):
+    span.set_metric("llm.attempts", state.attempts)
+    span.set_tag("llm.fallback.used", _bool_tag(state.fallback_used))
+    if state.final_provider:
+        span.set_tag("llm.final.provider", state.final_provider)
+    if state.final_model:
+        span.set_tag("llm.final.model", state.final_model)
+    span.set_tag("llm.outcome", outcome)
+    if exc is not None and outcome in _ERROR_OUTCOMES:
+        span.set_exc_info(type(exc), exc, exc.__traceback__)
+    if llmobs_enabled():
+        LLMObs.annotate(
+            span=span,
+            tags={
+                "llm.attempts": str(state.attempts),
+                "llm.fallback.used": _bool_tag(state.fallback_used),
+                "llm.final.provider": state.final_provider or "",
+                "llm.final.model": state.final_model or "",
+                "llm.outcome": outcome,
+            },
+        )
+    span.finish()
+
+
+def _ensure_parent_active(parent):
+    """An attempt on a thread or loop that lost the request's context gets it back, so the
+    attempt span is a child of the request span, not the root of a trace of its own."""
+    if parent is None or parent.finished:
+        return
+    active = tracer.current_span()
+    if active is None or active.trace_id != parent.trace_id:
+        tracer.context_provider.activate(parent)
+
+
+def start_attempt_span(facts, parent):
+    _ensure_parent_active(parent)
+    if llmobs_enabled():
+        span = LLMObs.llm(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
+    else:
+        span = tracer.trace(ATTEMPT_SPAN)
+    span.resource = facts.target
+    span.set_tag(SPAN_KIND, "client")
+    span.set_tag("component", COMPONENT)
+    span.set_metric(_MEASURED_KEY, 1)
+    if facts.provider:
+        span.set_tag("gen_ai.provider.name", facts.provider)
+        span.set_tag("peer.service", facts.provider)
+    if facts.model:
+        span.set_tag("gen_ai.request.model", facts.model)
+    if facts.model_group:
+        span.set_tag("llm.model_group", facts.model_group)
+    if facts.deployment_id:
+        span.set_tag("llm.deployment.id", facts.deployment_id)
+    if facts.api_host:
+        span.set_tag("out.host", facts.api_host)
+    span.set_tag("llm.attempt.number", str(facts.number))
+    span.set_tag("llm.attempt.retry", str(facts.retry))
+    span.set_tag("llm.fallback.depth", str(facts.fallback_depth))
+    span.set_tag("llm.fallback.is_fallback", _bool_tag(facts.is_fallback))
+    if facts.fallback_from:
+        span.set_tag("llm.fallback.from", facts.fallback_from)
+    if facts.fallback_reason:
+        span.set_tag("llm.fallback.reason", facts.fallback_reason)
+    if facts.fallback_type:
+        span.set_tag("llm.fallback.type", facts.fallback_type)
+    span.set_tag("llm.stream", _bool_tag(facts.stream))
+    return span
+
+
+def fallback_tags(facts):
+    """The fallback facts as LLM Observability tags (string values)."""
+    tags = {
+        "llm.attempt.number": str(facts.number),
+        "llm.attempt.retry": str(facts.retry),
+        "llm.fallback.depth": str(facts.fallback_depth),
+        "llm.fallback.is_fallback": _bool_tag(facts.is_fallback),
+        "llm.outcome": facts.outcome or "",
+        "llm.stream": _bool_tag(facts.stream),
+    }
+    for key, value in (
+        ("llm.model_group", facts.model_group),
+        ("llm.fallback.from", facts.fallback_from),
+        ("llm.fallback.reason", facts.fallback_reason),
+        ("llm.fallback.type", facts.fallback_type),
+    ):
+        if value:
+            tags[key] = value
+    return tags
+
+
+def _llmobs_io(kwargs, response):
+    input_data = kwargs.get("messages")
+    if not isinstance(input_data, list):
+        prompt = kwargs.get("prompt")
+        input_data = prompt if isinstance(prompt, str) else None
+    output_data = None
+    choices = getattr(response, "choices", None)
+    if choices:
+        message = getattr(choices[0], "message", None)
+        content = getattr(message, "content", None) if message is not None else getattr(choices[0], "text", None)
+        if isinstance(content, str):
+            output_data = [{"role": getattr(message, "role", None) or "assistant", "content": content}]
+    return input_data, output_data
+
+
+def annotate_attempt_llmobs(span, facts, kwargs, response):
+    """LLM Observability fields of an attempt: model, tokens, fallback tags, and the messages
+    as ddtrace's own integrations send them (LLM Observability is opt-in through ddtrace)."""
+    if not llmobs_enabled():
+        return
+    metrics = {}
+    if facts.input_tokens is not None:
+        metrics["input_tokens"] = facts.input_tokens
+    if facts.output_tokens is not None:
+        metrics["output_tokens"] = facts.output_tokens
+    if metrics:
+        metrics["total_tokens"] = sum(metrics.values())
+    input_data, output_data = _llmobs_io(kwargs, response)
+    LLMObs.annotate(
+        span=span,
+        input_data=input_data,
+        output_data=output_data,
+        metrics=metrics or None,
+        tags=fallback_tags(facts),
+    )
+
+
+def finish_attempt_span(span, facts, exc):
+    span.set_tag("llm.outcome", facts.outcome)
+    if facts.http_status is not None:
+        span.set_tag("http.status_code", str(facts.http_status))
+    if facts.response_model:
+        span.set_tag("gen_ai.response.model", facts.response_model)
+    for key, value in (
+        ("gen_ai.usage.input_tokens", facts.input_tokens),
+        ("gen_ai.usage.output_tokens", facts.output_tokens),
+        ("llm.time_to_first_token", facts.time_to_first_token),
+        ("llm.ratelimit.remaining_requests", facts.remaining_requests),
+        ("llm.ratelimit.remaining_tokens", facts.remaining_tokens),
+        ("llm.cost_usd", facts.cost_usd),
+    ):
+        if value is not None:
+            span.set_metric(key, value)
+    if exc is not None and facts.outcome in _ERROR_OUTCOMES:
+        span.set_exc_info(type(exc), exc, exc.__traceback__)
+    span.finish()
+
+
+_LLMOBS_STRUCT_KEY = "_llmobs"  # where ddtrace keeps a span's LLM Observability data
+_demoted_span_ids = set()
+
+
+def demote_nested_llm_span(span):
+    """`trace.span_start` listener: an LLM Observability `llm` span that another integration
+    starts inside one of our attempts stays in APM but leaves LLM Observability."""
+    try:
+        attempt = request_state.current_attempt.get()
+        if attempt is None or span is attempt or span.span_type != _LLM_SPAN_TYPE:
+            return
+        span.span_type = None
+        _demoted_span_ids.add(span.span_id)
+    except Exception:
+        from ddllm.safety import report_once
+
+        report_once("llmobs.demote")
+
+
+def drop_demoted_llmobs_data(span):
+    """`trace.span_finish` listener: a demoted span also loses the LLM Observability data its
+    integration wrote on it, which would otherwise still ship with the APM span."""
+    if not _demoted_span_ids:
+        return
+    try:
+        if span.span_id in _demoted_span_ids:
+            _demoted_span_ids.discard(span.span_id)
+            remove = getattr(span, "_remove_struct_tag", None)
+            if remove is not None:
+                remove(_LLMOBS_STRUCT_KEY)
+    except Exception:
+        from ddllm.safety import report_once
+
+        report_once("llmobs.demote")
+
+
+_LISTENERS = (("trace.span_start", demote_nested_llm_span), ("trace.span_finish", drop_demoted_llmobs_data))
+_listening = False
+
+
+def listen_for_nested_llm_spans():
+    global _listening
+    if _listening:
+        return
+    from ddtrace.internal import core
+
+    for event, listener in _LISTENERS:
+        core.on(event, listener, "ddllm." + listener.__name__)
+    _listening = True
+
+
+def stop_listening():
+    global _listening
+    if not _listening:
+        return
+    from ddtrace.internal import core
+
+    for event, listener in _LISTENERS:
+        core.reset_listeners(event, listener)
+    _demoted_span_ids.clear()
+    _listening = False

@@ -1,0 +1,146 @@
+"""The life of a request and of its attempts: facts in, spans and metrics out.
+
+The wrappers in `ddllm.patching` call these four steps around LiteLLM's own calls. Each step
+is guarded: whatever fails here is reported once and the caller's call goes on untouched.
+"""
+import time
+
+from ddllm import attempt_facts, metrics, request_state, spans
+from ddllm.safety import guarded
+
+
+class Attempt:
+    """One attempt in flight: its facts, its span, and the request it belongs to."""
+
+    __slots__ = ("facts", "span", "request", "kwargs", "started", "context_token")
+
+    def __init__(self, facts, request, kwargs, started):
+        self.facts = facts
+        self.request = request
+        self.kwargs = kwargs
+        self.started = started
+        self.span = None
+        self.context_token = None
+
+
+def _request_resource(kwargs, args):
+    model = kwargs.get("model")
+    if model is None and args:
+        model = args[0]
+    return model if isinstance(model, str) else None
+
+
+@guarded("request.start")
+def begin_request(args, kwargs):
+    """Start a logical request. Returns its state, or None if ddllm could not."""
+    trace_id = kwargs.get("litellm_trace_id")
+    state = request_state.RequestState(
+        _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
+    )
+    state.span = spans.start_request_span(state.resource)
+    request_state.enter(state)
+    return state
+
+
+@guarded("request.finish")
+def end_request(state, exc):
+    request_state.leave(state)
+    outcome = attempt_facts.outcome_of(exc)
+    duration = time.perf_counter() - state.started
+    spans.finish_request_span(state.span, state, outcome, exc)
+    metrics.record_request(state, outcome, duration)
+
+
+def _place_in_request(facts, state, kwargs, metadata):
+    """Number, retry index, fallback depth and the previous attempt of this attempt.
+
+    LiteLLM's own counters (Router metadata, `fallback_depth`) win where present; otherwise a
+    change of model group (Router) or of model (`litellm.completion(fallbacks=...)`) is a
+    fallback hop, and the same target again is a retry.
+    """
+    if state is None:
+        facts.number, facts.retry, facts.fallback_depth = 1, 0, 0
+        return
+    state.attempts += 1
+    facts.number = state.attempts
+    group = facts.model_group or facts.target
+    first = state.attempts == 1
+    litellm_depth = attempt_facts.litellm_fallback_depth(kwargs, metadata)
+    if first:
+        hop = False
+        state.depth = litellm_depth or 0
+    elif litellm_depth is not None:
+        hop = litellm_depth != state.depth
+    else:
+        hop = group != state.last_model_group
+    if hop:
+        state.depth = litellm_depth if litellm_depth is not None else state.depth + 1
+        state.retries_in_group = 0
+        state.fallback_type = attempt_facts.fallback_type_of(state.last_error_names)
+        state.fallback_used = True
+    elif not first:
+        state.retries_in_group += 1
+    retry = attempt_facts.litellm_retry_index(metadata)
+    facts.retry = retry if retry is not None else state.retries_in_group
+    facts.fallback_depth = state.depth
+    facts.is_fallback = state.depth > 0
+    facts.fallback_hop = hop
+    if not first:
+        facts.fallback_from = state.last_target
+        facts.fallback_reason = state.last_error_type
+    if facts.is_fallback:
+        facts.fallback_type = state.fallback_type or "default"
+    state.last_model_group = group
+
+
+@guarded("attempt.start")
+def begin_attempt(kwargs):
+    facts = attempt_facts.AttemptFacts()
+    metadata = attempt_facts.read_start(kwargs, facts)
+    trace_id = kwargs.get("litellm_trace_id")
+    state = request_state.find(trace_id if isinstance(trace_id, str) else None)
+    _place_in_request(facts, state, kwargs, metadata)
+    attempt = Attempt(facts, state, kwargs, time.perf_counter())
+    attempt.span = spans.start_attempt_span(facts, state.span if state is not None else None)
+    attempt.context_token = request_state.current_attempt.set(attempt.span)
+    return attempt
+
+
+def _leave_attempt_context(attempt):
+    if attempt.context_token is None:
+        return
+    try:
+        request_state.current_attempt.reset(attempt.context_token)
+    except ValueError:  # finished from another context
+        pass
+    attempt.context_token = None
+
+
+@guarded("attempt.finish")
+def end_attempt(attempt, response=None, exc=None):
+    _leave_attempt_context(attempt)
+    facts = attempt.facts
+    facts.duration = time.perf_counter() - attempt.started
+    if exc is None:
+        attempt_facts.read_response(response, facts)
+    else:
+        attempt_facts.read_error(exc, facts)
+    _remember_in_request(attempt, exc)
+    spans.annotate_attempt_llmobs(attempt.span, facts, attempt.kwargs, response)
+    spans.finish_attempt_span(attempt.span, facts, exc)
+    metrics.record_attempt(facts)
+
+
+def _remember_in_request(attempt, exc):
+    state = attempt.request
+    if state is None:
+        return
+    facts = attempt.facts
+    state.last_target = facts.target
+    state.final_provider = facts.provider
+    state.final_model = facts.model
+    if exc is None:
+        state.last_error_type, state.last_error_names = None, frozenset()
+    else:
+        state.last_error_type = facts.error_type
+        state.last_error_names = attempt_facts.exception_class_names(exc)
