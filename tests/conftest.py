@@ -1,0 +1,48 @@
+"""Test session set-up: Datadog's test agent on a free loopback port, started before ddtrace
+is imported so the tracer sends there; LLM Observability on, through the agent."""
+import os
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no price-map download: no network here
+os.environ.setdefault("DD_SERVICE", "ddllm-tests")
+os.environ.setdefault("DD_ENV", "test")
+os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"] = "false"
+os.environ["DD_REMOTE_CONFIGURATION_ENABLED"] = "false"
+os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
+
+from agent import TestAgent  # noqa: E402
+
+TEST_AGENT = TestAgent().start()
+os.environ["DD_TRACE_AGENT_URL"] = TEST_AGENT.url
+os.environ["DD_AGENT_HOST"] = "127.0.0.1"
+os.environ["DD_TRACE_AGENT_PORT"] = str(TEST_AGENT.port)
+
+import pytest  # noqa: E402
+from ddtrace.llmobs import LLMObs  # noqa: E402
+from ddtrace.trace import tracer  # noqa: E402
+
+LLMObs.enable(ml_app="ddllm-tests", agentless_enabled=False, integrations_enabled=False)
+
+
+def pytest_unconfigure(config):
+    TEST_AGENT.stop()
+
+
+def flush():
+    """Send everything finished so far to the test agent."""
+    tracer.flush()
+    LLMObs.flush()
+
+
+@pytest.fixture
+def agent():
+    TEST_AGENT.clear()
+    yield TEST_AGENT
+
+
+@pytest.fixture
+def patched():
+    import ddllm
+
+    assert ddllm.patch()
+    yield
+    ddllm.unpatch()
