@@ -18,6 +18,7 @@ except Exception:  # pragma: no cover - ddtrace without llmobs
     LLMObs = None
 
 _LLM_SPAN_TYPE = "llm"
+_DDTRACE_LITELLM_SPAN = "litellm.request"
 _MEASURED_KEY = "_dd.measured"  # APM trace metrics per resource (per model)
 _ERROR_OUTCOMES = ("error", "rate_limited", "timeout")
 
@@ -74,10 +75,29 @@ def _ensure_parent_active(parent):
         tracer.context_provider.activate(parent)
 
 
+def _enclosing_integration_llm_span():
+    """ddtrace's litellm span when it wraps ours (ddtrace patched after ddllm): it is already
+    this call's LLM Observability `llm` span, so ours stays APM-only and annotates it."""
+    active = tracer.current_span()
+    if (
+        active is not None
+        and active.span_type == _LLM_SPAN_TYPE
+        and active.name == _DDTRACE_LITELLM_SPAN
+        and not str(active.resource).startswith("router.")  # its Router span is a workflow
+    ):
+        return active
+    return None
+
+
 def start_attempt_span(facts, parent):
+    """Start the attempt's APM span. Returns (span, the span that is this call's LLM
+    Observability `llm` span: ours, ddtrace's enclosing one, or None)."""
     _ensure_parent_active(parent)
+    llmobs_span = None
     if llmobs_enabled():
-        span = LLMObs.llm(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
+        llmobs_span = _enclosing_integration_llm_span()
+    if llmobs_enabled() and llmobs_span is None:
+        span = llmobs_span = LLMObs.llm(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
     else:
         span = tracer.trace(ATTEMPT_SPAN)
     span.resource = facts.target
@@ -106,7 +126,7 @@ def start_attempt_span(facts, parent):
     if facts.fallback_type:
         span.set_tag("llm.fallback.type", facts.fallback_type)
     span.set_tag("llm.stream", _bool_tag(facts.stream))
-    return span
+    return span, llmobs_span
 
 
 def fallback_tags(facts):
@@ -147,8 +167,16 @@ def _llmobs_io(kwargs, response):
 
 def annotate_attempt_llmobs(span, facts, kwargs, response):
     """LLM Observability fields of an attempt: model, tokens, fallback tags, and the messages
-    as ddtrace's own integrations send them (LLM Observability is opt-in through ddtrace)."""
-    if not llmobs_enabled():
+    as ddtrace's own integrations send them (LLM Observability is opt-in through ddtrace).
+    On ddtrace's enclosing span (`span` is not ours), only the fallback tags: the rest is
+    its integration's to write."""
+    if span is None or not llmobs_enabled():
+        return
+    if span.name != ATTEMPT_SPAN:
+        try:
+            LLMObs.annotate(span=span, tags=fallback_tags(facts))
+        except Exception:  # its kind is set when it finishes: LLMObs complains, the tags are in
+            pass
         return
     metrics = {}
     if facts.input_tokens is not None:

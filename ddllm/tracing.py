@@ -6,13 +6,13 @@ is guarded: whatever fails here is reported once and the caller's call goes on u
 import time
 
 from ddllm import attempt_facts, metrics, request_state, spans
-from ddllm.safety import guarded
+from ddllm.safety import guarded, report_once
 
 
 class Attempt:
     """One attempt in flight: its facts, its span, and the request it belongs to."""
 
-    __slots__ = ("facts", "span", "request", "kwargs", "started", "context_token")
+    __slots__ = ("facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token")
 
     def __init__(self, facts, request, kwargs, started):
         self.facts = facts
@@ -20,6 +20,7 @@ class Attempt:
         self.kwargs = kwargs
         self.started = started
         self.span = None
+        self.llmobs_span = None
         self.context_token = None
 
 
@@ -42,13 +43,30 @@ def begin_request(args, kwargs):
     return state
 
 
-@guarded("request.finish")
 def end_request(state, exc):
+    """Finish the request: its span always finishes, whatever else fails."""
+    outcome = _finish_request_bookkeeping(state, exc)
+    try:
+        spans.finish_request_span(state.span, state, outcome or attempt_facts.outcome_of(exc), exc)
+    except Exception:
+        report_once("request.span")
+        _finish_quietly(state.span)
+
+
+@guarded("request.finish")
+def _finish_request_bookkeeping(state, exc):
     request_state.leave(state)
     outcome = attempt_facts.outcome_of(exc)
-    duration = time.perf_counter() - state.started
-    spans.finish_request_span(state.span, state, outcome, exc)
-    metrics.record_request(state, outcome, duration)
+    metrics.record_request(state, outcome, time.perf_counter() - state.started)
+    return outcome
+
+
+def _finish_quietly(span):
+    try:
+        if span is not None and not span.finished:
+            span.finish()
+    except Exception:
+        report_once("span.finish")
 
 
 def _place_in_request(facts, state, kwargs, metadata):
@@ -101,7 +119,7 @@ def begin_attempt(kwargs):
     state = request_state.find(trace_id if isinstance(trace_id, str) else None)
     _place_in_request(facts, state, kwargs, metadata)
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
-    attempt.span = spans.start_attempt_span(facts, state.span if state is not None else None)
+    attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     attempt.context_token = request_state.current_attempt.set(attempt.span)
     return attempt
 
@@ -111,14 +129,26 @@ def _leave_attempt_context(attempt):
         return
     try:
         request_state.current_attempt.reset(attempt.context_token)
-    except ValueError:  # finished from another context
+    except Exception:  # finished from another context (ValueError), or anything odd
         pass
     attempt.context_token = None
 
 
-@guarded("attempt.finish")
 def end_attempt(attempt, response=None, exc=None):
+    """Finish the attempt: its span always finishes, whatever else fails."""
     _leave_attempt_context(attempt)
+    _read_outcome(attempt, response, exc)
+    _annotate_llmobs(attempt, response)
+    try:
+        spans.finish_attempt_span(attempt.span, attempt.facts, exc)
+    except Exception:
+        report_once("attempt.span")
+        _finish_quietly(attempt.span)
+    _record_attempt_metrics(attempt.facts)
+
+
+@guarded("attempt.facts")
+def _read_outcome(attempt, response, exc):
     facts = attempt.facts
     facts.duration = time.perf_counter() - attempt.started
     if exc is None:
@@ -126,8 +156,15 @@ def end_attempt(attempt, response=None, exc=None):
     else:
         attempt_facts.read_error(exc, facts)
     _remember_in_request(attempt, exc)
-    spans.annotate_attempt_llmobs(attempt.span, facts, attempt.kwargs, response)
-    spans.finish_attempt_span(attempt.span, facts, exc)
+
+
+@guarded("attempt.llmobs")
+def _annotate_llmobs(attempt, response):
+    spans.annotate_attempt_llmobs(attempt.llmobs_span, attempt.facts, attempt.kwargs, response)
+
+
+@guarded("attempt.metrics")
+def _record_attempt_metrics(facts):
     metrics.record_attempt(facts)
 
 
