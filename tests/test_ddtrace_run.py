@@ -1,0 +1,98 @@
+"""`ddtrace-run` on an application that never imports ddllm: the start-up hook patches
+LiteLLM, from the installed package and from a wheel installed into a fresh virtualenv."""
+import glob
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+from spans_of import requests_with_attempts
+
+APP = os.path.join(os.path.dirname(__file__), "apps", "router_app.py")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_under_ddtrace_run(python, agent, **env_overrides):
+    env = {
+        key: value for key, value in os.environ.items()
+        if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))
+    }
+    env.update(
+        DD_TRACE_AGENT_URL=agent.url,
+        DD_SERVICE="router-app",
+        DD_LLMOBS_ENABLED="1",
+        DD_LLMOBS_ML_APP="router-app",
+        DD_LLMOBS_AGENTLESS_ENABLED="0",
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+        DD_REMOTE_CONFIGURATION_ENABLED="false",
+        PATH=os.path.dirname(python) + os.pathsep + env.get("PATH", ""),
+    )
+    env.update(env_overrides)
+    completed = subprocess.run(
+        [python, "-m", "ddtrace.commands.ddtrace_run", "python", APP],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.stdout.split() == ["hello", "hello"]
+    return completed
+
+
+def assert_two_traced_requests(agent):
+    found = requests_with_attempts(agent.traces())
+    assert len(found) == 2
+    for request, attempts in found:
+        assert [span["resource"] for span in attempts] == [
+            "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022"]
+        assert attempts[1]["meta"]["llm.fallback.reason"] == "RateLimitError"
+    llm_spans = [event for event in agent.llmobs_spans() if (event["meta"].get("span") or {}).get("kind") == "llm"]
+    assert len(llm_spans) == 4  # one per provider call, though ddtrace's litellm integration is on
+
+
+def test_ddtrace_run_patches_an_app_that_never_imports_ddllm(agent):
+    run_under_ddtrace_run(sys.executable, agent)
+    assert_two_traced_requests(agent)
+
+
+def test_ddllm_enabled_false_opts_out(agent):
+    run_under_ddtrace_run(sys.executable, agent, DDLLM_ENABLED="false")
+    names = {span["name"] for trace in agent.traces() for span in trace}
+    assert "litellm.request" in names  # ddtrace's own integration still runs
+    assert not names & {"llm.request", "llm.attempt"}
+
+
+@pytest.fixture(scope="module")
+def fresh_venv_with_wheel(tmp_path_factory):
+    """A new virtualenv with only the built wheel installed in it; its dependencies come
+    from this environment's site-packages, appended after its own (no network needed)."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(work / "dist"), REPO],
+        check=True, capture_output=True, timeout=300,
+    )
+    [wheel] = glob.glob(str(work / "dist" / "ddllm-*.whl"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    with open(os.path.join(site_packages, "zz_test_dependencies.pth"), "w") as pth:
+        pth.write(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel],
+        check=True, capture_output=True, timeout=300,
+    )
+    assert os.path.exists(os.path.join(site_packages, "ddllm.pth"))
+    return python
+
+
+def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_with_wheel):
+    located = subprocess.run(
+        [fresh_venv_with_wheel, "-c", "import ddllm; print(ddllm.__file__)"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert REPO not in located and "/venv/" in located
+    run_under_ddtrace_run(fresh_venv_with_wheel, agent)
+    assert_two_traced_requests(agent)
