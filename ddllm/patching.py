@@ -21,6 +21,10 @@ from ddllm.safety import report_once
 
 log = logging.getLogger("ddllm")
 
+# wrapt 2 renamed its C base proxy `BaseObjectProxy`; `ObjectProxy` is now a subclass that
+# FunctionWrapper does not derive from. Either base marks a wrapper in a chain.
+WRAPT_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
 _lock = threading.RLock()
 _installed = []  # (owner, name, our FunctionWrapper)
 _config = None
@@ -208,7 +212,7 @@ def _remove(owner, name, ours):
         setattr(owner, name, ours.__wrapped__)
         return True
     node = current
-    while isinstance(node, wrapt.ObjectProxy):
+    while isinstance(node, WRAPT_PROXY):
         inner = node.__wrapped__
         if inner is ours:
             node.__wrapped__ = ours.__wrapped__

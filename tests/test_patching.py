@@ -1,0 +1,99 @@
+"""patch()/unpatch(): idempotent, and removing exactly our wrappers wherever they sit among
+ddtrace's."""
+import litellm
+import pytest
+from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm
+
+import ddllm
+from ddllm import patching
+from ddllm.patching import WRAPT_PROXY
+
+ENTRY_POINTS = ("completion", "acompletion")
+
+
+def originals():
+    return {name: getattr(litellm, name) for name in ENTRY_POINTS}
+
+
+def unwrapped(function):
+    while isinstance(function, WRAPT_PROXY):
+        function = function.__wrapped__
+    return function
+
+
+def chain(function):
+    """The wrappers around a function, outermost first, as the names of their wrapper functions."""
+    names = []
+    while isinstance(function, WRAPT_PROXY):
+        names.append(function._self_wrapper.__module__)
+        function = function.__wrapped__
+    return names
+
+
+@pytest.fixture
+def clean():
+    before = originals()
+    yield before
+    ddllm.unpatch()
+    if getattr(litellm, "_datadog_patch", False):
+        ddtrace_litellm.unpatch()
+    assert originals() == before
+
+
+def test_patch_twice_wraps_once(clean):
+    assert ddllm.patch() and ddllm.patch()
+    assert chain(litellm.completion) == ["ddllm.patching"]
+    ddllm.unpatch()
+    ddllm.unpatch()
+    assert originals() == clean
+
+
+def test_unpatch_under_ddtrace_wrapper_leaves_ddtrace_in_place(clean):
+    ddllm.patch()
+    ddtrace_litellm.patch()  # ddtrace wraps outside ours
+    assert chain(litellm.completion)[0].startswith("ddtrace")
+    ddllm.unpatch()
+    assert len(chain(litellm.completion)) == 1 and chain(litellm.completion)[0].startswith("ddtrace")
+    assert unwrapped(litellm.completion) is clean["completion"]
+    ddtrace_litellm.unpatch()
+    assert originals() == clean
+
+
+def test_unpatch_over_ddtrace_wrapper_leaves_ddtrace_in_place(clean):
+    ddtrace_litellm.patch()
+    ddllm.patch()  # ours outside ddtrace's
+    assert chain(litellm.completion)[0] == "ddllm.patching"
+    ddllm.unpatch()
+    assert len(chain(litellm.completion)) == 1 and chain(litellm.completion)[0].startswith("ddtrace")
+    ddtrace_litellm.unpatch()
+    assert originals() == clean
+
+
+def test_router_entry_points_restored(clean):
+    owner = patching._router_owner("completion")
+    before = vars(owner)["completion"]
+    ddllm.patch()
+    assert vars(owner)["completion"] is not before
+    ddllm.unpatch()
+    assert vars(owner)["completion"] is before
+
+
+def test_patch_unpatch_loop_leaves_nothing_behind(clean):
+    for _ in range(50):
+        ddllm.patch()
+        ddllm.unpatch()
+    assert originals() == clean
+    assert not ddllm.is_patched()
+
+
+def test_disabled_by_environment(monkeypatch, clean):
+    monkeypatch.setenv("DDLLM_ENABLED", "false")
+    assert ddllm.patch() is False
+    assert originals() == clean
+
+
+def test_bad_configuration_warns_and_uses_default(monkeypatch, caplog, clean):
+    monkeypatch.setenv("DDLLM_METRIC_TAG_LIMIT", "lots")
+    assert ddllm.patch()
+    assert patching.current_config().metric_tag_limit == 200
+    assert "DDLLM_METRIC_TAG_LIMIT='lots'" in caplog.text and "default 200" in caplog.text
