@@ -270,3 +270,32 @@ def read_error(exc, facts):
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
     read_rate_limits(headers, facts)
+
+
+def chunk_has_content(chunk):
+    """A chunk that carries text or a tool call: the first one is the time to first token."""
+    choices = getattr(chunk, "choices", None)
+    if not choices:
+        return False
+    delta = getattr(choices[0], "delta", None)
+    if delta is None:
+        return bool(getattr(choices[0], "text", None))
+    return bool(getattr(delta, "content", None) or getattr(delta, "tool_calls", None))
+
+
+def read_chunk(chunk, facts):
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        read_usage(usage, facts)
+    if facts.response_model is None:
+        facts.response_model = _str_or_none(getattr(chunk, "model", None))
+
+
+def read_stream_end(stream, facts):
+    """Fill what a stream read to its end says (usage came with the chunks)."""
+    facts.outcome = "success"
+    facts.http_status = 200
+    hidden = hidden_params_of(stream)
+    read_rate_limits(hidden.get("additional_headers"), facts)
+    if facts.api_host is None:
+        facts.api_host = host_of(hidden.get("api_base"))

@@ -16,7 +16,7 @@ import threading
 import wrapt
 
 from ddllm import config as config_module
-from ddllm import request_state, tracing
+from ddllm import request_state, streams, tracing
 from ddllm.safety import report_once
 
 log = logging.getLogger("ddllm")
@@ -74,6 +74,24 @@ def _with_trace_id(kwargs):
     return kwargs
 
 
+def _streamed(kwargs, result):
+    return kwargs.get("stream") is True and streams.is_stream(result)
+
+
+def _request_result(state, kwargs, result):
+    if _streamed(kwargs, result):
+        return tracing.stream_request(state, result)
+    tracing.end_request(state, None)
+    return result
+
+
+def _attempt_result(attempt, kwargs, result):
+    if _streamed(kwargs, result):
+        return tracing.stream_attempt(attempt, result)
+    tracing.end_attempt(attempt, response=result)
+    return result
+
+
 def _traced_request(wrapped, args, kwargs):
     kwargs = _with_trace_id(kwargs)
     state = tracing.begin_request(args, kwargs)
@@ -84,8 +102,7 @@ def _traced_request(wrapped, args, kwargs):
     except BaseException as exc:
         tracing.end_request(state, exc)
         raise
-    tracing.end_request(state, None)
-    return result
+    return _request_result(state, kwargs, result)
 
 
 async def _traced_request_async(wrapped, args, kwargs):
@@ -98,8 +115,7 @@ async def _traced_request_async(wrapped, args, kwargs):
     except BaseException as exc:
         tracing.end_request(state, exc)
         raise
-    tracing.end_request(state, None)
-    return result
+    return _request_result(state, kwargs, result)
 
 
 def _call_kwargs(args, kwargs):
@@ -122,8 +138,7 @@ def _traced_attempt(wrapped, args, kwargs):
     except BaseException as exc:
         tracing.end_attempt(attempt, exc=exc)
         raise
-    tracing.end_attempt(attempt, response=result)
-    return result
+    return _attempt_result(attempt, kwargs, result)
 
 
 async def _traced_attempt_async(wrapped, args, kwargs):
@@ -135,8 +150,7 @@ async def _traced_attempt_async(wrapped, args, kwargs):
     except BaseException as exc:
         tracing.end_attempt(attempt, exc=exc)
         raise
-    tracing.end_attempt(attempt, response=result)
-    return result
+    return _attempt_result(attempt, kwargs, result)
 
 
 def _completion_wrapper(wrapped, instance, args, kwargs):

@@ -20,7 +20,8 @@ class RequestState:
     __slots__ = (
         "span", "resource", "trace_id", "attempts", "last_target", "last_model_group",
         "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
-        "retries_in_group", "depth", "fallback_type", "started", "_context_token",
+        "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
+        "saved_context", "_context_token",
     )
 
     def __init__(self, resource, trace_id, started):
@@ -38,6 +39,8 @@ class RequestState:
         self.retries_in_group = 0
         self.depth = 0
         self.fallback_type = None
+        self.last_error_mid_stream = False
+        self.saved_context = None
         self.started = started
         self._context_token = None
 
@@ -49,13 +52,19 @@ def enter(state):
             _by_trace_id.setdefault(state.trace_id, []).append(state)
 
 
-def leave(state):
+def leave_context(state):
+    """This context no longer runs the request (its stream went to the caller); attempts
+    made while the caller reads it find the request by its trace id."""
     if state._context_token is not None:
         try:
             current_request.reset(state._context_token)
         except ValueError:  # left from another context (an async generator closed elsewhere)
             current_request.set(None)
         state._context_token = None
+
+
+def leave(state):
+    leave_context(state)
     if state.trace_id is not None:
         with _by_trace_id_lock:
             states = _by_trace_id.get(state.trace_id)

@@ -65,6 +65,27 @@ def finish_request_span(span, state, outcome, exc):
     span.finish()
 
 
+def _llmobs_context_provider():
+    instance = getattr(LLMObs, "_instance", None) if llmobs_enabled() else None
+    return getattr(instance, "_llmobs_context_provider", None)
+
+
+def save_active():
+    """The active APM and LLM Observability contexts, to put back with `restore_active`."""
+    provider = _llmobs_context_provider()
+    return tracer.context_provider.active(), (provider.active() if provider is not None else None)
+
+
+def restore_active(saved):
+    """Put back what was active before our span started, without finishing the span: a
+    stream handed to the caller must not leave our span active in the caller's context."""
+    apm, llmobs = saved
+    tracer.context_provider.activate(apm)
+    provider = _llmobs_context_provider()
+    if provider is not None:
+        provider.activate(llmobs)
+
+
 def _ensure_parent_active(parent):
     """An attempt on a thread or loop that lost the request's context gets it back, so the
     attempt span is a child of the request span, not the root of a trace of its own."""

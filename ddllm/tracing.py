@@ -5,14 +5,14 @@ is guarded: whatever fails here is reported once and the caller's call goes on u
 """
 import time
 
-from ddllm import attempt_facts, metrics, request_state, spans
+from ddllm import attempt_facts, metrics, request_state, spans, streams
 from ddllm.safety import guarded, report_once
 
 
 class Attempt:
     """One attempt in flight: its facts, its span, and the request it belongs to."""
 
-    __slots__ = ("facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token")
+    __slots__ = ("facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token", "saved_context")
 
     def __init__(self, facts, request, kwargs, started):
         self.facts = facts
@@ -22,6 +22,7 @@ class Attempt:
         self.span = None
         self.llmobs_span = None
         self.context_token = None
+        self.saved_context = None
 
 
 def _request_resource(kwargs, args):
@@ -38,27 +39,49 @@ def begin_request(args, kwargs):
     state = request_state.RequestState(
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
+    state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
     request_state.enter(state)
     return state
 
 
-def end_request(state, exc):
+def end_request(state, exc, cancelled=False):
     """Finish the request: its span always finishes, whatever else fails."""
-    outcome = _finish_request_bookkeeping(state, exc)
+    outcome = "cancelled" if cancelled else attempt_facts.outcome_of(exc)
+    _finish_request_bookkeeping(state, outcome)
     try:
-        spans.finish_request_span(state.span, state, outcome or attempt_facts.outcome_of(exc), exc)
+        spans.finish_request_span(state.span, state, outcome, exc)
     except Exception:
         report_once("request.span")
         _finish_quietly(state.span)
 
 
 @guarded("request.finish")
-def _finish_request_bookkeeping(state, exc):
+def _finish_request_bookkeeping(state, outcome):
     request_state.leave(state)
-    outcome = attempt_facts.outcome_of(exc)
     metrics.record_request(state, outcome, time.perf_counter() - state.started)
-    return outcome
+
+
+class _RequestStreamObserver(streams.StreamObserver):
+    __slots__ = ("state",)
+
+    def __init__(self, state):
+        self.state = state
+
+    def end(self, exc, cancelled):
+        end_request(self.state, exc, cancelled)
+
+
+def stream_request(state, stream):
+    """The request's result is a stream: hand the caller a proxy, end the request with it."""
+    try:
+        request_state.leave_context(state)
+        spans.restore_active(state.saved_context)
+        return streams.TracedStream(stream, _RequestStreamObserver(state))
+    except Exception:
+        report_once("request.stream")
+        end_request(state, None)
+        return stream
 
 
 def _finish_quietly(span):
@@ -94,7 +117,9 @@ def _place_in_request(facts, state, kwargs, metadata):
     if hop:
         state.depth = litellm_depth if litellm_depth is not None else state.depth + 1
         state.retries_in_group = 0
-        state.fallback_type = attempt_facts.fallback_type_of(state.last_error_names)
+        state.fallback_type = (
+            "mid_stream" if state.last_error_mid_stream else attempt_facts.fallback_type_of(state.last_error_names)
+        )
         state.fallback_used = True
     elif not first:
         state.retries_in_group += 1
@@ -119,6 +144,7 @@ def begin_attempt(kwargs):
     state = request_state.find(trace_id if isinstance(trace_id, str) else None)
     _place_in_request(facts, state, kwargs, metadata)
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
+    attempt.saved_context = spans.save_active()
     attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     attempt.context_token = request_state.current_attempt.set(attempt.span)
     return attempt
@@ -135,9 +161,13 @@ def _leave_attempt_context(attempt):
 
 
 def end_attempt(attempt, response=None, exc=None):
-    """Finish the attempt: its span always finishes, whatever else fails."""
+    """Finish a non-streamed attempt: its span always finishes, whatever else fails."""
     _leave_attempt_context(attempt)
     _read_outcome(attempt, response, exc)
+    _complete_attempt(attempt, exc, response)
+
+
+def _complete_attempt(attempt, exc, response):
     _annotate_llmobs(attempt, response)
     try:
         spans.finish_attempt_span(attempt.span, attempt.facts, exc)
@@ -166,6 +196,58 @@ def _annotate_llmobs(attempt, response):
 @guarded("attempt.metrics")
 def _record_attempt_metrics(facts):
     metrics.record_attempt(facts)
+
+
+class _AttemptStreamObserver(streams.StreamObserver):
+    """Time to first token, usage and the end of a streamed attempt."""
+
+    __slots__ = ("attempt", "stream", "content_chunks", "text")
+
+    def __init__(self, attempt, stream):
+        self.attempt = attempt
+        self.stream = stream
+        self.content_chunks = 0
+
+    def chunk(self, chunk):
+        facts = self.attempt.facts
+        if attempt_facts.chunk_has_content(chunk):
+            if self.content_chunks == 0:
+                facts.time_to_first_token = time.perf_counter() - self.attempt.started
+            self.content_chunks += 1
+        attempt_facts.read_chunk(chunk, facts)
+
+    def end(self, exc, cancelled):
+        attempt = self.attempt
+        _read_stream_outcome(attempt, self.stream, exc, cancelled, self.content_chunks)
+        _complete_attempt(attempt, exc, None)
+        self.stream = None
+
+
+@guarded("attempt.facts")
+def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
+    facts = attempt.facts
+    facts.duration = time.perf_counter() - attempt.started
+    if exc is not None:
+        attempt_facts.read_error(exc, facts)
+    else:
+        attempt_facts.read_stream_end(stream, facts)
+        if cancelled:
+            facts.outcome = "cancelled"
+    _remember_in_request(attempt, exc)
+    if attempt.request is not None:
+        attempt.request.last_error_mid_stream = exc is not None and content_chunks > 0
+
+
+def stream_attempt(attempt, stream):
+    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it."""
+    try:
+        _leave_attempt_context(attempt)
+        spans.restore_active(attempt.saved_context)
+        return streams.TracedStream(stream, _AttemptStreamObserver(attempt, stream))
+    except Exception:
+        report_once("attempt.stream")
+        end_attempt(attempt, response=stream)
+        return stream
 
 
 def _remember_in_request(attempt, exc):

@@ -28,9 +28,10 @@ def instrumentation(request):
     if order == "ddtrace-litellm-after":
         ddtrace_litellm.patch()
     yield order
+    # ddllm first: ddtrace's unpatch removes whichever wrapper is outermost, even ours
+    ddllm.unpatch()
     if order != "ddtrace-litellm-off":
         ddtrace_litellm.unpatch()
-    ddllm.unpatch()
 
 
 async def test_one_llm_span_per_attempt_with_fallback_tags(agent, instrumentation):

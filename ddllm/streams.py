@@ -1,0 +1,101 @@
+"""Stream proxies: a streamed attempt or request ends when its stream does, exactly once.
+
+The caller gets a `TracedStream` around LiteLLM's stream object: `isinstance` checks and
+attribute access reach the real object, iteration (sync and async) goes through us. The end
+comes in one of these ways, and each finishes the span once: the last chunk was read, the
+stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread or half read
+(a caller that breaks out of its loop). An early end is `cancelled`.
+"""
+import threading
+
+import wrapt
+
+from ddllm.safety import report_once
+
+
+class StreamObserver:
+    """What a stream proxy reports to: one chunk at a time, then one end."""
+
+    def chunk(self, chunk):
+        pass
+
+    def end(self, exc, cancelled):
+        pass
+
+
+class TracedStream(wrapt.ObjectProxy):
+    def __init__(self, stream, observer):
+        super().__init__(stream)
+        self._self_observer = observer
+        self._self_ended = False
+        self._self_end_lock = threading.Lock()
+
+    def _self_end(self, exc=None, cancelled=False):
+        with self._self_end_lock:
+            if self._self_ended:
+                return
+            self._self_ended = True
+        try:
+            self._self_observer.end(exc, cancelled)
+        except Exception:
+            report_once("stream.end")
+
+    def _self_observe(self, chunk):
+        try:
+            self._self_observer.chunk(chunk)
+        except Exception:
+            report_once("stream.chunk")
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_observe(chunk)
+        return chunk
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end()
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        self._self_observe(chunk)
+        return chunk
+
+    def close(self):
+        try:
+            close = getattr(self.__wrapped__, "close", None)
+            if close is not None:
+                return close()
+        finally:
+            self._self_end(cancelled=True)
+
+    async def aclose(self):
+        try:
+            aclose = getattr(self.__wrapped__, "aclose", None)
+            if aclose is not None:
+                return await aclose()
+        finally:
+            self._self_end(cancelled=True)
+
+    def __del__(self):
+        if not getattr(self, "_self_ended", True):
+            self._self_end(cancelled=True)
+
+
+def is_stream(result):
+    return hasattr(result, "__next__") or hasattr(result, "__anext__")
