@@ -1,0 +1,130 @@
+"""Streamed attempts and requests (LiteLLM's mock provider streams, no HTTP): the span ends
+exactly once in every ending, carries time to first token and usage, and is never the
+active span while the caller reads the stream."""
+import gc
+
+import litellm
+import pytest
+from conftest import flush
+from ddtrace.trace import tracer
+from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+from spans_of import by_name, meta, requests_with_attempts
+from test_attempt_spans import MESSAGES, router_primary_rate_limited
+
+TEXT = "the quick brown fox jumps over the lazy dog"
+
+
+def stream_call(**extra):
+    return dict(
+        model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response=TEXT,
+        stream=True, stream_options={"include_usage": True}, **extra,
+    )
+
+
+def only_attempt(agent):
+    spans = [span for trace in agent.traces() for span in trace]
+    [attempt] = by_name(spans, "llm.attempt")
+    return attempt
+
+
+def test_exhausted_stream_finishes_with_ttft_and_usage(agent, patched):
+    stream = litellm.completion(**stream_call())
+    assert isinstance(stream, CustomStreamWrapper)
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == TEXT
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.stream") == "true"
+    assert meta(attempt, "llm.outcome") == "success"
+    assert 0 < attempt["metrics"]["llm.time_to_first_token"] <= attempt["duration"] / 1e9
+    assert attempt["metrics"]["gen_ai.usage.output_tokens"] > 0
+
+
+def test_caller_breaking_out_cancels_once_collected(agent, patched):
+    stream = litellm.completion(**stream_call())
+    for _ in stream:
+        break
+    flush()
+    assert only_attempt_or_none(agent) is None  # still open while the caller holds the stream
+    del stream
+    gc.collect()
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "cancelled"
+    assert attempt.get("error", 0) == 0
+
+
+def only_attempt_or_none(agent):
+    spans = by_name([span for trace in agent.traces() for span in trace], "llm.attempt")
+    return spans[0] if spans else None
+
+
+def test_close_cancels(agent, patched):
+    stream = litellm.completion(**stream_call())
+    next(iter(stream))
+    stream.close() if hasattr(stream, "close") else None
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "cancelled"
+
+
+def test_unread_stream_collected_is_cancelled_once(agent, patched):
+    litellm.completion(**stream_call())
+    gc.collect()
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "cancelled"
+    assert "llm.time_to_first_token" not in attempt["metrics"]
+
+
+async def test_router_stream_request_ends_with_stream_and_caller_spans_are_not_children(agent, patched):
+    stream = await router_primary_rate_limited(num_retries=0).acompletion(
+        model="primary", messages=MESSAGES, stream=True)
+    assert tracer.current_span() is None  # neither our request nor an attempt is active here
+    chunks = 0
+    async for _ in stream:
+        with tracer.trace("caller.work") as caller_span:
+            assert caller_span.parent_id is None
+        chunks += 1
+    assert chunks > 0
+    flush()
+    traces = agent.traces()
+    [(request, attempts)] = requests_with_attempts(traces)
+    assert meta(request, "llm.outcome") == "success"
+    assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "success"]
+    assert meta(attempts[1], "llm.stream") == "true"
+    assert "llm.time_to_first_token" in attempts[1]["metrics"]
+    assert request["duration"] >= attempts[1]["duration"]
+    caller_spans = by_name([span for trace in traces for span in trace], "caller.work")
+    assert len(caller_spans) == chunks
+    assert all(span["trace_id"] != request["trace_id"] for span in caller_spans)
+
+
+@pytest.mark.parametrize("router_call", ["completion"])
+def test_router_sync_stream(agent, patched, router_call):
+    stream = getattr(router_primary_rate_limited(num_retries=0), router_call)(
+        model="primary", messages=MESSAGES, stream=True)
+    assert sum(1 for _ in stream) > 0
+    flush()
+    [(request, attempts)] = requests_with_attempts(agent.traces())
+    assert meta(request, "llm.final.provider") == "anthropic"
+    assert len(attempts) == 2
+
+
+async def test_100_concurrent_streams(agent, patched):
+    import asyncio
+
+    router = router_primary_rate_limited(num_retries=0)
+
+    async def read_one():
+        stream = await router.acompletion(model="primary", messages=MESSAGES, stream=True)
+        return sum([1 async for _ in stream])
+
+    counts = await asyncio.gather(*(read_one() for _ in range(100)))
+    assert all(count > 0 for count in counts)
+    flush()
+    found = requests_with_attempts(agent.traces())
+    assert len(found) == 100
+    for request, attempts in found:
+        assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "success"]
+        assert all(span["trace_id"] == request["trace_id"] for span in attempts)
