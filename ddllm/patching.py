@@ -219,6 +219,12 @@ def _targets():
     return targets
 
 
+def _is_ours(node, ours):
+    # A wrapper that was put over ours after reading it off the class holds our wrapper
+    # bound to the class (a BoundFunctionWrapper whose parent is ours), not ours itself.
+    return node is ours or getattr(node, "_self_parent", None) is ours
+
+
 def _remove(owner, name, ours):
     """Take our wrapper out of the chain at `owner.name`, leaving any other wrapper in place."""
     current = vars(owner).get(name) if isinstance(owner, type) else getattr(owner, name, None)
@@ -228,7 +234,7 @@ def _remove(owner, name, ours):
     node = current
     while isinstance(node, WRAPT_PROXY):
         inner = node.__wrapped__
-        if inner is ours:
+        if _is_ours(inner, ours):
             node.__wrapped__ = ours.__wrapped__
             return True
         node = inner

@@ -12,7 +12,14 @@ ENTRY_POINTS = ("completion", "acompletion")
 
 
 def originals():
-    return {name: getattr(litellm, name) for name in ENTRY_POINTS}
+    found = {name: getattr(litellm, name) for name in ENTRY_POINTS}
+    for name in ENTRY_POINTS:
+        found["Router." + name] = vars(patching._router_owner(name))[name]
+    return found
+
+
+def router_entry(name):
+    return vars(patching._router_owner(name))[name]
 
 
 def unwrapped(function):
@@ -53,8 +60,10 @@ def test_unpatch_under_ddtrace_wrapper_leaves_ddtrace_in_place(clean):
     ddtrace_litellm.patch()  # ddtrace wraps outside ours
     assert chain(litellm.completion)[0].startswith("ddtrace")
     ddllm.unpatch()
-    assert len(chain(litellm.completion)) == 1 and chain(litellm.completion)[0].startswith("ddtrace")
+    for entry in (litellm.completion, litellm.acompletion, router_entry("completion"), router_entry("acompletion")):
+        assert len(chain(entry)) == 1 and chain(entry)[0].startswith("ddtrace")
     assert unwrapped(litellm.completion) is clean["completion"]
+    assert unwrapped(router_entry("acompletion")) is clean["Router.acompletion"]
     ddtrace_litellm.unpatch()
     assert originals() == clean
 
