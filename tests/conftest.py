@@ -46,3 +46,17 @@ def patched():
     assert ddllm.patch()
     yield
     ddllm.unpatch()
+
+
+@pytest.fixture(autouse=True)
+def no_wrapper_left_behind():
+    """Every test leaves LiteLLM unwrapped: a leaked wrapper would double the next test's spans."""
+    yield
+    import litellm
+
+    from ddllm.patching import WRAPT_PROXY, _router_owner
+
+    entries = {name: getattr(litellm, name) for name in ("completion", "acompletion")}
+    entries.update({"Router." + name: vars(_router_owner(name))[name] for name in ("completion", "acompletion")})
+    leaked = sorted(name for name, entry in entries.items() if isinstance(entry, WRAPT_PROXY))
+    assert not leaked, "wrappers left on %s" % leaked
