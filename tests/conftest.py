@@ -24,6 +24,7 @@ LLMObs.enable(ml_app="ddllm-tests", agentless_enabled=False, integrations_enable
 
 
 def pytest_unconfigure(config):
+    flush()  # what the last tests left, before the agent goes away
     TEST_AGENT.stop()
 
 
