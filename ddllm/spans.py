@@ -241,6 +241,44 @@ _LLMOBS_STRUCT_KEY = "_llmobs"  # where ddtrace keeps a span's LLM Observability
 _demoted_span_ids = set()
 
 
+def _let_ddtrace_tag_its_llm_span(span, kwargs):
+    """What ddtrace's integration would have written on its span had it finished it: its
+    LLM Observability kind, model and provider (the enclosing span is the `llm` span)."""
+    try:
+        import litellm
+
+        integration = getattr(litellm, "_datadog_integration", None)
+        if integration is not None:
+            integration.llmobs_set_tags(span, args=[], kwargs=dict(kwargs), response=None, operation=span.resource)
+    except Exception:
+        pass
+
+
+def close_spans_left_open_by_failed_stream(attempt_span, exc, kwargs):
+    """ddtrace's litellm integration (4.16) never finishes its span when a `stream=True` call
+    raises before returning a stream, and leaves it active: the next attempt nests inside it
+    and the trace never reaches the agent. When our streamed attempt fails, we finish such a
+    span, whether it sits inside our attempt (ddtrace patched first) or around it (after)."""
+    inside = []
+    span = tracer.current_span()
+    while span is not None and span is not attempt_span:
+        inside.append(span)
+        span = getattr(span, "_parent", None)
+    leaked = [s for s in inside if not s.finished] if span is attempt_span else []
+    parent = getattr(attempt_span, "_parent", None)
+    if (
+        parent is not None
+        and not parent.finished
+        and parent.name == _DDTRACE_LITELLM_SPAN
+        and not str(parent.resource).startswith("router.")
+    ):
+        _let_ddtrace_tag_its_llm_span(parent, kwargs)
+        leaked.append(parent)
+    for open_span in leaked:
+        open_span.set_exc_info(type(exc), exc, exc.__traceback__)
+        open_span.finish()
+
+
 def demote_nested_llm_span(span):
     """`trace.span_start` listener: an LLM Observability `llm` span that another integration
     starts inside one of our attempts stays in APM but leaves LLM Observability."""

@@ -164,7 +164,14 @@ def end_attempt(attempt, response=None, exc=None):
     """Finish a non-streamed attempt: its span always finishes, whatever else fails."""
     _leave_attempt_context(attempt)
     _read_outcome(attempt, response, exc)
+    if exc is not None and attempt.facts.stream:
+        _close_leaked_spans(attempt, exc)
     _complete_attempt(attempt, exc, response)
+
+
+@guarded("attempt.leaked_spans")
+def _close_leaked_spans(attempt, exc):
+    spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
 
 
 def _complete_attempt(attempt, exc, response):

@@ -128,3 +128,34 @@ async def test_100_concurrent_streams(agent, patched):
     for request, attempts in found:
         assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "success"]
         assert all(span["trace_id"] == request["trace_id"] for span in attempts)
+
+
+def _llm_kind(event):
+    return (event["meta"].get("span") or {}).get("kind") == "llm"
+
+
+@pytest.mark.parametrize("order", ["ddtrace-before", "ddtrace-after"])
+async def test_stream_with_ddtrace_litellm_on_arrives_whole(agent, order):
+    import ddllm
+    from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm
+
+    if order == "ddtrace-before":
+        ddtrace_litellm.patch()
+    ddllm.patch()
+    if order == "ddtrace-after":
+        ddtrace_litellm.patch()
+    try:
+        stream = await router_primary_rate_limited(num_retries=0).acompletion(
+            model="primary", messages=MESSAGES, stream=True)
+        assert sum([1 async for _ in stream]) > 0
+    finally:
+        ddllm.unpatch()
+        ddtrace_litellm.unpatch()
+    flush()
+    traces = agent.traces()
+    [(request, attempts)] = requests_with_attempts(traces)
+    assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "success"]
+    [trace] = [trace for trace in traces if any(span["span_id"] == request["span_id"] for span in trace)]
+    ids = {span["span_id"] for span in trace}
+    assert all(span.get("parent_id") in ids for span in trace if span is not trace[0] and span.get("parent_id"))
+    assert len([event for event in agent.llmobs_spans() if _llm_kind(event)]) == 2
