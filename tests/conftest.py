@@ -36,6 +36,7 @@ def flush():
 
 @pytest.fixture
 def agent():
+    flush()  # what earlier tests left would otherwise reach the agent during this one
     TEST_AGENT.clear()
     yield TEST_AGENT
 
