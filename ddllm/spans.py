@@ -125,28 +125,24 @@ def start_attempt_span(facts, parent):
     span.set_tag(SPAN_KIND, "client")
     span.set_tag("component", COMPONENT)
     span.set_metric(_MEASURED_KEY, 1)
-    if facts.provider:
-        span.set_tag("gen_ai.provider.name", facts.provider)
-        span.set_tag("peer.service", facts.provider)
-    if facts.model:
-        span.set_tag("gen_ai.request.model", facts.model)
-    if facts.model_group:
-        span.set_tag("llm.model_group", facts.model_group)
-    if facts.deployment_id:
-        span.set_tag("llm.deployment.id", facts.deployment_id)
-    if facts.api_host:
-        span.set_tag("out.host", facts.api_host)
-    span.set_tag("llm.attempt.number", str(facts.number))
-    span.set_tag("llm.attempt.retry", str(facts.retry))
-    span.set_tag("llm.fallback.depth", str(facts.fallback_depth))
-    span.set_tag("llm.fallback.is_fallback", _bool_tag(facts.is_fallback))
-    if facts.fallback_from:
-        span.set_tag("llm.fallback.from", facts.fallback_from)
-    if facts.fallback_reason:
-        span.set_tag("llm.fallback.reason", facts.fallback_reason)
-    if facts.fallback_type:
-        span.set_tag("llm.fallback.type", facts.fallback_type)
-    span.set_tag("llm.stream", _bool_tag(facts.stream))
+    for key, value in (
+        ("gen_ai.provider.name", facts.provider),
+        ("peer.service", facts.provider),
+        ("gen_ai.request.model", facts.model),
+        ("llm.model_group", facts.model_group),
+        ("llm.deployment.id", facts.deployment_id),
+        ("out.host", facts.api_host),
+        ("llm.attempt.number", str(facts.number)),
+        ("llm.attempt.retry", str(facts.retry)),
+        ("llm.fallback.depth", str(facts.fallback_depth)),
+        ("llm.fallback.is_fallback", _bool_tag(facts.is_fallback)),
+        ("llm.fallback.from", facts.fallback_from),
+        ("llm.fallback.reason", facts.fallback_reason),
+        ("llm.fallback.type", facts.fallback_type),
+        ("llm.stream", _bool_tag(facts.stream)),
+    ):
+        if value:
+            span.set_tag(key, value)
     return span, llmobs_span
 
 

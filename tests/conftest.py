@@ -8,6 +8,7 @@ os.environ.setdefault("DD_ENV", "test")
 os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"] = "false"
 os.environ["DD_REMOTE_CONFIGURATION_ENABLED"] = "false"
 os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
+os.environ["DD_SYMBOL_DATABASE_UPLOAD_ENABLED"] = "false"
 
 from agent import TestAgent  # noqa: E402
 
