@@ -10,8 +10,11 @@ ddtrace wraps the same functions, before or after us. We keep our own wrapper ob
 remove exactly those, wherever they sit in the chain of wrappers. (ddtrace's own `unpatch`
 removes whichever wrapper is outermost, which may be ours: then ours is simply gone.)
 """
+import itertools
 import logging
+import os
 import threading
+import uuid
 
 import wrapt
 
@@ -63,14 +66,22 @@ def _nested(kwargs):
     return request_state.current_attempt.get() is not None
 
 
+_trace_id_prefix = uuid.uuid4().hex[:16]
+_trace_id_counter = itertools.count(1)
+
+
+def _new_trace_id():
+    # A random per-process prefix, the pid (forked workers share the prefix) and a counter:
+    # unique like a uuid4 for LiteLLM's logging callbacks, without a urandom call per request.
+    return "%s-%d-%d" % (_trace_id_prefix, os.getpid(), next(_trace_id_counter))
+
+
 def _with_trace_id(kwargs):
     """Give the request a `litellm_trace_id` if the caller did not: LiteLLM hands it to every
     attempt, on any thread, which is how an attempt finds its request."""
     if not kwargs.get("litellm_trace_id"):
-        import uuid
-
         kwargs = dict(kwargs)
-        kwargs["litellm_trace_id"] = str(uuid.uuid4())
+        kwargs["litellm_trace_id"] = _new_trace_id()
     return kwargs
 
 

@@ -6,7 +6,9 @@ integrations make `llm` spans of their own for the same provider call; `demote_n
 keeps theirs in APM but out of LLM Observability, so each provider call is exactly one
 `llm` span, ours, with the right provider and the fallback facts.
 """
-from ddtrace.constants import SPAN_KIND
+import traceback
+
+from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
 from ddllm import request_state
@@ -21,6 +23,25 @@ _LLM_SPAN_TYPE = "llm"
 _DDTRACE_LITELLM_SPAN = "litellm.request"
 _MEASURED_KEY = "_dd.measured"  # APM trace metrics per resource (per model)
 _ERROR_OUTCOMES = ("error", "rate_limited", "timeout")
+
+
+_STACK_FRAMES = 8  # the innermost frames: where the provider call failed
+_MESSAGE_LIMIT = 2000
+
+
+def set_error(span, exc):
+    """Error tags like ddtrace's `set_exc_info`, at a small fraction of its cost: it formats
+    the whole traceback with Python 3.11's caret anchors (1.3 ms for a LiteLLM error, more
+    than the rest of ddllm's work on a call); we keep the innermost frames."""
+    exc_type = type(exc)
+    module = exc_type.__module__
+    span.error = 1
+    span.set_tag(ERROR_TYPE, exc_type.__name__ if module == "builtins" else "%s.%s" % (module, exc_type.__name__))
+    span.set_tag(ERROR_MSG, str(exc)[:_MESSAGE_LIMIT])
+    frames = list(traceback.walk_tb(exc.__traceback__))[-_STACK_FRAMES:]
+    stack = traceback.StackSummary.extract(frames, lookup_lines=True).format()
+    span.set_tag(ERROR_STACK, "Traceback (most recent call last):\n%s%s: %s" % (
+        "".join(stack), exc_type.__name__, str(exc)[:_MESSAGE_LIMIT]))
 
 
 def llmobs_enabled():
@@ -50,7 +71,7 @@ def finish_request_span(span, state, outcome, exc):
         span.set_tag("llm.final.model", state.final_model)
     span.set_tag("llm.outcome", outcome)
     if exc is not None and outcome in _ERROR_OUTCOMES:
-        span.set_exc_info(type(exc), exc, exc.__traceback__)
+        set_error(span, exc)
     if llmobs_enabled():
         LLMObs.annotate(
             span=span,
@@ -229,7 +250,7 @@ def finish_attempt_span(span, facts, exc):
         if value is not None:
             span.set_metric(key, value)
     if exc is not None and facts.outcome in _ERROR_OUTCOMES:
-        span.set_exc_info(type(exc), exc, exc.__traceback__)
+        set_error(span, exc)
     span.finish()
 
 
@@ -271,7 +292,7 @@ def close_spans_left_open_by_failed_stream(attempt_span, exc, kwargs):
         _let_ddtrace_tag_its_llm_span(parent, kwargs)
         leaked.append(parent)
     for open_span in leaked:
-        open_span.set_exc_info(type(exc), exc, exc.__traceback__)
+        set_error(open_span, exc)
         open_span.finish()
 
 

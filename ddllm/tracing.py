@@ -39,7 +39,8 @@ def begin_request(args, kwargs):
     state = request_state.RequestState(
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
-    state.saved_context = spans.save_active()
+    if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
+        state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
     request_state.enter(state)
     return state
@@ -144,7 +145,8 @@ def begin_attempt(kwargs):
     state = request_state.find(trace_id if isinstance(trace_id, str) else None)
     _place_in_request(facts, state, kwargs, metadata)
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
-    attempt.saved_context = spans.save_active()
+    if facts.stream:
+        attempt.saved_context = spans.save_active()
     attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     attempt.context_token = request_state.current_attempt.set(attempt.span)
     return attempt

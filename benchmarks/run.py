@@ -1,0 +1,207 @@
+"""ddllm's overhead, measured side by side in one process (`make bench`).
+
+Variants run in interleaved rounds (A B C, A B C, ...) so machine drift cancels; each round
+gives one time per call per variant, and the goals are judged on the medians of the
+per-round ratios. Spans go to a local sink that answers like an agent, metrics to a local
+UDP socket: nothing leaves the machine, and the sending cost is in the measurement.
+
+    python benchmarks/run.py [--rounds 15] [--calls 200] [--memory-requests 10000]
+"""
+import argparse
+import gc
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"] = "false"
+os.environ["DD_REMOTE_CONFIGURATION_ENABLED"] = "false"
+os.environ["DD_SYMBOL_DATABASE_UPLOAD_ENABLED"] = "false"
+os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
+
+
+class _AgentSink(BaseHTTPRequestHandler):
+    """Accepts traces and LLM Observability events like an agent, and drops them."""
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_PUT = do_POST
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_sinks():
+    agent = ThreadingHTTPServer(("127.0.0.1", 0), _AgentSink)
+    agent.daemon_threads = True
+    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    statsd.bind(("127.0.0.1", 0))
+    os.environ["DD_TRACE_AGENT_URL"] = "http://127.0.0.1:%d" % agent.server_address[1]
+    os.environ["DD_DOGSTATSD_URL"] = "udp://127.0.0.1:%d" % statsd.getsockname()[1]
+    return agent, statsd
+
+
+AGENT_SINK, STATSD_SINK = start_sinks()
+
+import litellm  # noqa: E402
+from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm  # noqa: E402
+from ddtrace.llmobs import LLMObs  # noqa: E402
+from litellm import Router  # noqa: E402
+
+import ddllm  # noqa: E402
+from ddllm import patching  # noqa: E402
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def router(attempts):
+    primary_answer = "ok" if attempts == 1 else "litellm.RateLimitError"
+    return Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": {
+                "model": "openai/gpt-4o-mini", "api_key": "sk-bench", "mock_response": primary_answer}},
+            {"model_name": "backup", "litellm_params": {
+                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-bench", "mock_response": "ok"}},
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
+    )
+
+
+VARIANTS = {
+    "bare": (lambda: None, lambda: None),
+    "ddllm": (ddllm.patch, ddllm.unpatch),
+    "ddtrace": (ddtrace_litellm.patch, ddtrace_litellm.unpatch),
+}
+
+
+def time_per_call(call, calls):
+    gc.collect()
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()
+    return (time.perf_counter() - start) / calls
+
+
+def run_rounds(call, rounds, calls):
+    """{variant: [seconds per call, one per round]}, variants interleaved round by round."""
+    times = {name: [] for name in VARIANTS}
+    for _ in range(rounds):
+        for name, (enable, disable) in VARIANTS.items():
+            enable()
+            try:
+                call()  # the first call after patching pays for nothing that lasts
+                times[name].append(time_per_call(call, calls))
+            finally:
+                disable()
+    return times
+
+
+def medians(times):
+    bare = times["bare"]
+    ddllm_ratio = statistics.median(d / b for d, b in zip(times["ddllm"], bare))
+    ddtrace_ratio = statistics.median(d / b for d, b in zip(times["ddtrace"], bare))
+    added = statistics.median(
+        (d - b) / max(t - b, 1e-12) for d, t, b in zip(times["ddllm"], times["ddtrace"], bare)
+    )
+    return ddllm_ratio, ddtrace_ratio, added
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_growth(requests):
+    """Live objects and RSS after a warm-up and after `requests` more, with ddllm patched."""
+    ddllm.patch()
+    try:
+        routers = router(2)
+
+        def one(n):
+            if n % 2:
+                for _ in routers.completion(model="primary", messages=MESSAGES, stream=True):
+                    pass
+            else:
+                routers.completion(model="primary", messages=MESSAGES)
+
+        for n in range(min(1000, requests)):
+            one(n)
+        gc.collect()
+        objects_before, rss_before = len(gc.get_objects()), rss_bytes()
+        for n in range(requests):
+            one(n)
+        gc.collect()
+        return len(gc.get_objects()) - objects_before, rss_bytes() - rss_before
+    finally:
+        ddllm.unpatch()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--memory-requests", type=int, default=10000)
+    options = parser.parse_args(argv)
+
+    print("machine: %s, %d cores; python %s; litellm %s; ddtrace %s; ddllm %s" % (
+        os.uname().machine, os.cpu_count(), sys.version.split()[0],
+        patching.get_version(), __import__("ddtrace").__version__, ddllm.__version__))
+    goals = []
+    print("\n%-22s %-8s %10s %10s %10s %14s" % ("workload", "llmobs", "bare ms", "ddllm x", "ddtrace x", "added/ddtrace"))
+    for llmobs in (False, True):
+        if llmobs:
+            LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
+        for attempts in (1, 2):
+            routed = router(attempts)
+
+            def call():
+                return routed.completion(model="primary", messages=MESSAGES)
+
+            times = run_rounds(call, options.rounds, options.calls)
+            ddllm_ratio, ddtrace_ratio, added = medians(times)
+            label = "router, %d attempt%s" % (attempts, "s" if attempts > 1 else "")
+            print("%-22s %-8s %10.3f %10.3f %10.3f %14.2f" % (
+                label, "on" if llmobs else "off", statistics.median(times["bare"]) * 1e3,
+                ddllm_ratio, ddtrace_ratio, added))
+            if not llmobs:
+                goals.append(("ddllm adds <= 3%% to %s" % label, ddllm_ratio <= 1.03, "%.3f" % ddllm_ratio))
+            goals.append((
+                "ddllm's added cost <= half of ddtrace's, %s, LLM Observability %s" % (label, "on" if llmobs else "off"),
+                added <= 0.5, "%.2f" % added))
+        if llmobs:
+            LLMObs.disable()
+
+    objects, rss = memory_growth(options.memory_requests)
+    print("\nmemory: %d requests with fallbacks (half streamed): %+d live objects, %+.1f MiB RSS" % (
+        options.memory_requests, objects, rss / 2**20))
+    goals.append(("no growth in live objects (<= 1000 for %d requests)" % options.memory_requests,
+                  objects <= 1000, "%+d" % objects))
+    goals.append(("no growth in RSS (<= 16 MiB for %d requests)" % options.memory_requests,
+                  rss <= 16 * 2**20, "%+.1f MiB" % (rss / 2**20)))
+
+    print()
+    for text, passed, value in goals:
+        print("%s  %s (%s)" % ("PASS" if passed else "FAIL", text, value))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
