@@ -124,8 +124,9 @@ def read_start(kwargs, facts):
     """Fill what the attempt's kwargs say, before the call."""
     metadata = metadata_of(kwargs)
     api_base = kwargs.get("api_base") or kwargs.get("base_url") or metadata.get("api_base")
-    provider, model = split_provider(
-        kwargs.get("model"),
+    model_name = kwargs.get("model")
+    provider, model = split_provider(  # cached: only hashable strings go in
+        model_name if isinstance(model_name, str) else None,
         _str_or_none(kwargs.get("custom_llm_provider")),
         api_base if isinstance(api_base, str) else None,
     )
