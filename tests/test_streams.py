@@ -134,6 +134,14 @@ def _llm_kind(event):
     return (event["meta"].get("span") or {}).get("kind") == "llm"
 
 
+DDTRACE_MAJOR = int(__import__("ddtrace").__version__.split(".")[0])
+
+
+@pytest.mark.skipif(
+    DDTRACE_MAJOR < 4,
+    reason="ddtrace 3's litellm integration raises AttributeError on LiteLLM's FallbackStreamWrapper "
+    "(no `handler`), with or without ddllm",
+)
 @pytest.mark.parametrize("order", ["ddtrace-before", "ddtrace-after"])
 async def test_stream_with_ddtrace_litellm_on_arrives_whole(agent, order):
     import ddllm
