@@ -38,7 +38,8 @@ class AttemptFacts:
         "number", "retry", "fallback_depth", "is_fallback", "fallback_hop", "fallback_from", "fallback_reason",
         "fallback_type", "outcome", "error_type", "http_status", "response_model",
         "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
-        "time_to_first_token", "duration",
+        "time_to_first_token", "duration", "operation", "response_id", "reasoning_tokens",
+        "embedding_inputs", "embedding_dimensions",
     )
 
     def __init__(self):
@@ -47,6 +48,7 @@ class AttemptFacts:
         self.stream = False
         self.is_fallback = False
         self.fallback_hop = False
+        self.operation = "chat"
 
     @property
     def target(self):
@@ -140,6 +142,9 @@ def read_start(kwargs, facts):
         facts.deployment_id = _str_or_none(model_info.get("id"))
     facts.api_host = host_of(api_base)
     facts.stream = kwargs.get("stream") is True
+    if facts.operation == "embeddings":
+        inputs = kwargs.get("input")
+        facts.embedding_inputs = len(inputs) if isinstance(inputs, (list, tuple)) else (1 if inputs else None)
     return metadata
 
 
@@ -239,6 +244,25 @@ def read_usage(usage, facts):
     prompt, completion = _int_or_none(prompt), _int_or_none(completion)
     facts.input_tokens = prompt if prompt is not None and prompt >= 0 else None
     facts.output_tokens = completion if completion is not None and completion >= 0 else None
+    facts.reasoning_tokens = _reasoning_tokens(usage)
+
+
+def _embedding_dimensions(data):
+    try:
+        first = data[0]
+        vector = first.get("embedding") if isinstance(first, Mapping) else getattr(first, "embedding", None)
+        return len(vector) if isinstance(vector, (list, tuple)) else None
+    except Exception:
+        return None
+
+
+def _reasoning_tokens(usage):
+    details = getattr(usage, "output_tokens_details", None) or getattr(usage, "completion_tokens_details", None)
+    if isinstance(usage, Mapping):
+        details = usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+    value = details.get("reasoning_tokens") if isinstance(details, Mapping) else getattr(details, "reasoning_tokens", None)
+    value = _int_or_none(value)
+    return value if value is not None and value >= 0 else None
 
 
 def read_response(response, facts):
@@ -251,6 +275,11 @@ def read_response(response, facts):
         facts.provider = provider
     facts.response_model = _str_or_none(getattr(response, "model", None))
     read_usage(getattr(response, "usage", None), facts)
+    if facts.operation == "embeddings":
+        facts.output_tokens = None  # LiteLLM reports completion_tokens=0: there is no output
+        facts.embedding_dimensions = _embedding_dimensions(getattr(response, "data", None))
+    elif facts.operation == "responses":
+        facts.response_id = _str_or_none(getattr(response, "id", None))
     cost = hidden.get("response_cost")
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost == cost:
         facts.cost_usd = float(cost)

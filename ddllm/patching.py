@@ -129,19 +129,18 @@ async def _traced_request_async(wrapped, args, kwargs):
     return _request_result(state, kwargs, result)
 
 
-def _call_kwargs(args, kwargs):
-    """The attempt's arguments as keywords: the model may come positionally."""
-    if args and "model" not in kwargs:
-        merged = dict(kwargs)
-        merged["model"] = args[0]
-        if len(args) > 1 and "messages" not in kwargs:
-            merged["messages"] = args[1]
-        return merged
-    return kwargs
+def _call_kwargs(args, kwargs, positional):
+    """The attempt's arguments as keywords: LiteLLM's functions take some positionally."""
+    if not args:
+        return kwargs
+    merged = dict(kwargs)
+    for name, value in zip(positional, args):
+        merged.setdefault(name, value)
+    return merged
 
 
-def _traced_attempt(wrapped, args, kwargs):
-    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs))
+def _traced_attempt(wrapped, args, kwargs, operation, positional):
+    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs, positional), operation)
     if attempt is None:
         return wrapped(*args, **kwargs)
     try:
@@ -152,8 +151,8 @@ def _traced_attempt(wrapped, args, kwargs):
     return _attempt_result(attempt, kwargs, result)
 
 
-async def _traced_attempt_async(wrapped, args, kwargs):
-    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs))
+async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
+    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs, positional), operation)
     if attempt is None:
         return await wrapped(*args, **kwargs)
     try:
@@ -164,32 +163,52 @@ async def _traced_attempt_async(wrapped, args, kwargs):
     return _attempt_result(attempt, kwargs, result)
 
 
-def _completion_wrapper(wrapped, instance, args, kwargs):
-    if _nested(kwargs):
-        return wrapped(*args, **kwargs)
-    if _is_fallback_request(kwargs):
-        return _traced_request(wrapped, args, kwargs)
-    return _traced_attempt(wrapped, args, kwargs)
+# LiteLLM's module functions that make one attempt: (name, operation, async, positional names).
+MODULE_ENTRY_POINTS = (
+    ("completion", "chat", False, ("model", "messages")),
+    ("acompletion", "chat", True, ("model", "messages")),
+    ("text_completion", "text_completion", False, ("model", "prompt")),
+    ("atext_completion", "text_completion", True, ("model", "prompt")),
+    ("embedding", "embeddings", False, ("model", "input")),
+    ("aembedding", "embeddings", True, ("model", "input")),
+    ("responses", "responses", False, ("input", "model")),
+    ("aresponses", "responses", True, ("input", "model")),
+)
+# The Router's methods that are one logical request: (name, async).
+ROUTER_ENTRY_POINTS = (
+    ("completion", False), ("acompletion", True),
+    ("text_completion", False), ("atext_completion", True),
+    ("embedding", False), ("aembedding", True),
+    ("responses", False), ("aresponses", True),
+)
+REQUIRED_ROUTER_ENTRY_POINTS = ("completion", "acompletion")
 
 
-def _acompletion_wrapper(wrapped, instance, args, kwargs):
-    if _nested(kwargs):
-        return wrapped(*args, **kwargs)
-    if _is_fallback_request(kwargs):
-        return _traced_request_async(wrapped, args, kwargs)
-    return _traced_attempt_async(wrapped, args, kwargs)
+def module_entry_wrapper(operation, is_async, positional):
+    """A call with `fallbacks` is a request whose attempts are the inner calls; any other
+    call is one attempt."""
+    traced_request = _traced_request_async if is_async else _traced_request
+    traced_attempt = _traced_attempt_async if is_async else _traced_attempt
+
+    def traced_module_entry(wrapped, instance, args, kwargs):
+        if _nested(kwargs):
+            return wrapped(*args, **kwargs)
+        if _is_fallback_request(kwargs):
+            return traced_request(wrapped, args, kwargs)
+        return traced_attempt(wrapped, args, kwargs, operation, positional)
+
+    return traced_module_entry
 
 
-def _router_wrapper(wrapped, instance, args, kwargs):
-    if _nested(kwargs):
-        return wrapped(*args, **kwargs)
-    return _traced_request(wrapped, args, kwargs)
+def router_entry_wrapper(is_async):
+    traced_request = _traced_request_async if is_async else _traced_request
 
+    def traced_router_entry(wrapped, instance, args, kwargs):
+        if _nested(kwargs):
+            return wrapped(*args, **kwargs)
+        return traced_request(wrapped, args, kwargs)
 
-def _router_async_wrapper(wrapped, instance, args, kwargs):
-    if _nested(kwargs):
-        return wrapped(*args, **kwargs)
-    return _traced_request_async(wrapped, args, kwargs)
+    return traced_router_entry
 
 
 # -- installing and removing -------------------------------------------------------------
@@ -218,15 +237,16 @@ def _targets():
     import litellm
 
     targets = [
-        (litellm, "completion", _completion_wrapper),
-        (litellm, "acompletion", _acompletion_wrapper),
+        (litellm, name, module_entry_wrapper(operation, is_async, positional))
+        for name, operation, is_async, positional in MODULE_ENTRY_POINTS
+        if callable(getattr(litellm, name, None))
     ]
-    for name, wrapper in (("completion", _router_wrapper), ("acompletion", _router_async_wrapper)):
+    for name, is_async in ROUTER_ENTRY_POINTS:
         owner = _router_owner(name)
-        if owner is None:
+        if owner is not None:
+            targets.append((owner, name, router_entry_wrapper(is_async)))
+        elif name in REQUIRED_ROUTER_ENTRY_POINTS:
             log.warning("ddllm: litellm %s has no Router.%s; its requests get no request span", get_version(), name)
-            continue
-        targets.append((owner, name, wrapper))
     return targets
 
 

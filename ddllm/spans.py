@@ -139,7 +139,8 @@ def start_attempt_span(facts, parent):
     if llmobs_enabled():
         llmobs_span = _enclosing_integration_llm_span()
     if llmobs_enabled() and llmobs_span is None:
-        span = llmobs_span = LLMObs.llm(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
+        start = LLMObs.embedding if facts.operation == "embeddings" else LLMObs.llm
+        span = llmobs_span = start(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
     else:
         span = tracer.trace(ATTEMPT_SPAN)
     span.resource = facts.target
@@ -147,6 +148,7 @@ def start_attempt_span(facts, parent):
     span.set_tag("component", COMPONENT)
     span.set_metric(_MEASURED_KEY, 1)
     for key, value in (
+        ("llm.operation", facts.operation),  # gen_ai.operation.name is LLM Observability's span kind
         ("gen_ai.provider.name", facts.provider),
         ("peer.service", facts.provider),
         ("gen_ai.request.model", facts.model),
@@ -223,6 +225,9 @@ def annotate_attempt_llmobs(span, facts, kwargs, response):
         metrics["output_tokens"] = facts.output_tokens
     if metrics:
         metrics["total_tokens"] = sum(metrics.values())
+    if facts.operation == "embeddings":  # documents in, vectors out: no chat messages
+        LLMObs.annotate(span=span, metrics=metrics or None, tags=fallback_tags(facts))
+        return
     input_data, output_data = _llmobs_io(kwargs, response)
     LLMObs.annotate(
         span=span,
@@ -246,9 +251,14 @@ def finish_attempt_span(span, facts, exc):
         ("llm.ratelimit.remaining_requests", facts.remaining_requests),
         ("llm.ratelimit.remaining_tokens", facts.remaining_tokens),
         ("llm.cost_usd", facts.cost_usd),
+        ("gen_ai.usage.reasoning_tokens", facts.reasoning_tokens),
+        ("llm.embedding.inputs", facts.embedding_inputs),
+        ("llm.embedding.dimensions", facts.embedding_dimensions),
     ):
         if value is not None:
             span.set_metric(key, value)
+    if facts.response_id:
+        span.set_tag("gen_ai.response.id", facts.response_id)
     if exc is not None and facts.outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
     span.finish()

@@ -138,8 +138,9 @@ def _place_in_request(facts, state, kwargs, metadata):
 
 
 @guarded("attempt.start")
-def begin_attempt(kwargs):
+def begin_attempt(kwargs, operation="chat"):
     facts = attempt_facts.AttemptFacts()
+    facts.operation = operation
     metadata = attempt_facts.read_start(kwargs, facts)
     trace_id = kwargs.get("litellm_trace_id")
     state = request_state.find(trace_id if isinstance(trace_id, str) else None)
