@@ -50,7 +50,8 @@ METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
 # Values of the bounded tags.
 OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")
 FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream")
-ATTEMPT_BUCKETS = ("1", "2", "3", "4+")
+# DESIGN.md says `4+`, but `+` is not a tag character: Datadog would store `4_`.
+ATTEMPT_BUCKETS = ("0", "1", "2", "3", "4_or_more")
 
 ATTEMPT_SPAN = "llm.attempt"
 REQUEST_SPAN = "llm.request"
@@ -96,5 +97,6 @@ REQUEST_SPAN_FIELDS = (
 
 
 def attempt_bucket(count):
-    """The `attempts` tag value of ddllm.request.duration: 1, 2, 3 or 4+."""
-    return str(count) if count < 4 else "4+"
+    """The `attempts` tag value of ddllm.request.duration: 0 (the request failed before any
+    attempt, e.g. an unknown model group), 1, 2, 3 or 4_or_more."""
+    return str(count) if count < 4 else "4_or_more"

@@ -1,10 +1,13 @@
 """Configuration: environment first, `ddllm.patch(**overrides)` second, Datadog conventions.
 
 A bad value never stops the application: it gets one warning naming the variable and the
-default used instead.
+default used instead. Overrides: `metrics_enabled`, `metric_tag_limit`, `dogstatsd_url`
+(like DD_DOGSTATSD_URL), `env`, `service`, `version`.
 """
 import logging
 import os
+from collections import namedtuple
+from urllib.parse import urlsplit
 
 log = logging.getLogger("ddllm")
 
@@ -12,10 +15,28 @@ _TRUE_WORDS = ("true", "1", "yes", "on")
 _FALSE_WORDS = ("false", "0", "no", "off")
 
 DEFAULT_METRIC_TAG_LIMIT = 200
+DEFAULT_DOGSTATSD_HOST = "localhost"  # the `datadog` client's own defaults
+DEFAULT_DOGSTATSD_PORT = 8125
+_UNIX_SCHEMES = ("unix", "unixgram", "unixstream")
+_DOGSTATSD_URL_FORM = "udp://host:port or unix:///path/to/socket"
+
+
+class DogStatsdTarget(namedtuple("DogStatsdTarget", "host port socket_path")):
+    """Where metrics go: a UDP host and port, or a Unix socket. `socket_path` is what the
+    `datadog` client takes: a plain path for `unix://` (every release reads it, and tries a
+    datagram socket, then a stream one), `unixgram://...` or `unixstream://...` to force one."""
+
+    __slots__ = ()
+
+    def __str__(self):
+        if self.socket_path is not None:
+            return self.socket_path if "://" in self.socket_path else "unix://" + self.socket_path
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "udp://%s:%d" % (host, self.port)
 
 
 class Config:
-    __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "env", "service", "version")
+    __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "dogstatsd", "env", "service", "version")
 
     def __repr__(self):
         return "Config(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
@@ -52,6 +73,60 @@ def read_positive_int(variable, default, environ=None):
     return value
 
 
+def read_port(variable, default, environ=None):
+    raw = (os.environ if environ is None else environ).get(variable)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 0 < value < 65536:
+        _warn_default(variable, raw, "a port number", default)
+        return default
+    return value
+
+
+def parse_dogstatsd_url(url):
+    """The target of a DD_DOGSTATSD_URL value (`udp://host[:port]`, `unix:///path`,
+    `unixgram://...`, `unixstream://...`), or None when it is none of those."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    scheme, separator, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not separator:
+        return None
+    if scheme in _UNIX_SCHEMES:
+        if not rest:
+            return None
+        return DogStatsdTarget(None, None, rest if scheme == "unix" else "%s://%s" % (scheme, rest))
+    if scheme != "udp":
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return None
+    if not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return DogStatsdTarget(parts.hostname, DEFAULT_DOGSTATSD_PORT if port is None else port, None)
+
+
+def read_dogstatsd_target(environ=None):
+    """DD_DOGSTATSD_URL first, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, as Datadog's clients do."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get("DD_DOGSTATSD_URL")
+    target = parse_dogstatsd_url(raw) if raw is not None and raw.strip() else None
+    if target is not None:
+        return target
+    host = (environ.get("DD_AGENT_HOST") or "").strip() or DEFAULT_DOGSTATSD_HOST
+    fallback = DogStatsdTarget(host, read_port("DD_DOGSTATSD_PORT", DEFAULT_DOGSTATSD_PORT, environ), None)
+    if raw is not None and raw.strip():
+        _warn_default("DD_DOGSTATSD_URL", raw, _DOGSTATSD_URL_FORM, str(fallback))
+    return fallback
+
+
 def _override(overrides, name, check, expected, default):
     value = overrides.pop(name)
     if check(value):
@@ -66,6 +141,7 @@ def load(environ=None, **overrides):
     config.enabled = read_bool("DDLLM_ENABLED", True, environ)
     config.metrics_enabled = read_bool("DDLLM_METRICS_ENABLED", True, environ)
     config.metric_tag_limit = read_positive_int("DDLLM_METRIC_TAG_LIMIT", DEFAULT_METRIC_TAG_LIMIT, environ)
+    config.dogstatsd = read_dogstatsd_target(environ)
     config.env = environ.get("DD_ENV") or None
     config.service = environ.get("DD_SERVICE") or None
     config.version = environ.get("DD_VERSION") or None
@@ -79,6 +155,15 @@ def load(environ=None, **overrides):
             lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
             "a positive int", config.metric_tag_limit,
         )
+    if "dogstatsd_url" in overrides:
+        url = overrides.pop("dogstatsd_url")
+        target = parse_dogstatsd_url(url)
+        if target is None:
+            log.warning(
+                "ddllm: patch(dogstatsd_url=%r) is not %s; using %s", url, _DOGSTATSD_URL_FORM, config.dogstatsd
+            )
+        else:
+            config.dogstatsd = target
     for name in ("env", "service", "version"):
         if name in overrides:
             config.__setattr__(name, overrides.pop(name))

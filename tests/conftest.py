@@ -14,8 +14,13 @@ from agent import TestAgent  # noqa: E402
 
 TEST_AGENT = TestAgent().start()
 os.environ["DD_TRACE_AGENT_URL"] = TEST_AGENT.url
-os.environ["DD_AGENT_HOST"] = "127.0.0.1"
-os.environ["DD_TRACE_AGENT_PORT"] = str(TEST_AGENT.port)
+
+import socket  # noqa: E402
+
+# Metrics of tests that do not read them go to a socket that takes them and nobody reads.
+DOGSTATSD_SINK = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+DOGSTATSD_SINK.bind(("127.0.0.1", 0))
+os.environ["DD_DOGSTATSD_URL"] = "udp://127.0.0.1:%d" % DOGSTATSD_SINK.getsockname()[1]
 
 import pytest  # noqa: E402
 from ddtrace.llmobs import LLMObs  # noqa: E402
