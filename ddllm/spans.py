@@ -12,6 +12,7 @@ from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
 from ddllm import request_state
+from ddllm.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 
 try:  # LLM Observability ships with every supported ddtrace, but it is optional here
@@ -46,6 +47,11 @@ def set_error(span, exc):
 
 def llmobs_enabled():
     return LLMObs is not None and bool(getattr(LLMObs, "enabled", False))
+
+
+def _model_tag(value):
+    """Model names as metric tags carry them (`ddllm.tags`), so spans and metrics join."""
+    return normalize_tag_value(value) if value else value
 
 
 def _bool_tag(value):
@@ -151,15 +157,15 @@ def start_attempt_span(facts, parent):
         ("llm.operation", facts.operation),  # gen_ai.operation.name is LLM Observability's span kind
         ("gen_ai.provider.name", facts.provider),
         ("peer.service", facts.provider),
-        ("gen_ai.request.model", facts.model),
-        ("llm.model_group", facts.model_group),
+        ("gen_ai.request.model", _model_tag(facts.model)),
+        ("llm.model_group", _model_tag(facts.model_group)),
         ("llm.deployment.id", facts.deployment_id),
         ("out.host", facts.api_host),
         ("llm.attempt.number", str(facts.number)),
         ("llm.attempt.retry", str(facts.retry)),
         ("llm.fallback.depth", str(facts.fallback_depth)),
         ("llm.fallback.is_fallback", _bool_tag(facts.is_fallback)),
-        ("llm.fallback.from", facts.fallback_from),
+        ("llm.fallback.from", _model_tag(facts.fallback_from)),
         ("llm.fallback.reason", facts.fallback_reason),
         ("llm.fallback.type", facts.fallback_type),
         ("llm.stream", _bool_tag(facts.stream)),
@@ -243,7 +249,7 @@ def finish_attempt_span(span, facts, exc):
     if facts.http_status is not None:
         span.set_tag("http.status_code", str(facts.http_status))
     if facts.response_model:
-        span.set_tag("gen_ai.response.model", facts.response_model)
+        span.set_tag("gen_ai.response.model", _model_tag(facts.response_model))
     for key, value in (
         ("gen_ai.usage.input_tokens", facts.input_tokens),
         ("gen_ai.usage.output_tokens", facts.output_tokens),

@@ -215,3 +215,13 @@ def test_unpatch_stops_tracing(agent):
     router_primary_rate_limited().completion(model="primary", messages=MESSAGES)
     flush()
     assert [span for trace in agent.traces() for span in trace if span["name"].startswith("llm.")] == []
+
+
+def test_model_names_normalised_like_metric_tags(agent, patched):
+    from ddllm.tags import normalize_tag_value
+
+    litellm.completion(model="vertex_ai/claude-3-5-sonnet@20240620", messages=MESSAGES, mock_response="hi")
+    flush()
+    [attempt] = by_name([span for trace in agent.traces() for span in trace], "llm.attempt")
+    assert meta(attempt, "gen_ai.request.model") == "claude-3-5-sonnet_20240620"
+    assert meta(attempt, "gen_ai.request.model") == normalize_tag_value("claude-3-5-sonnet@20240620")
