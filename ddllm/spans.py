@@ -146,7 +146,7 @@ def start_attempt_span(facts, parent):
         llmobs_span = _enclosing_integration_llm_span()
     if llmobs_enabled() and llmobs_span is None:
         start = LLMObs.embedding if facts.operation == "embeddings" else LLMObs.llm
-        span = llmobs_span = start(model_name=facts.model, name=ATTEMPT_SPAN, model_provider=facts.provider)
+        span = llmobs_span = start(model_name=_model_tag(facts.model), name=ATTEMPT_SPAN, model_provider=facts.provider)
     else:
         span = tracer.trace(ATTEMPT_SPAN)
     span.resource = facts.target
