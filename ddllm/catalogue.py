@@ -61,9 +61,11 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("resource", "resource", "`{provider}/{model}`, e.g. `openai/gpt-4o-mini`"),
     SpanField("span.kind", "tag", "`client`"),
     SpanField("component", "tag", "`ddllm`"),
+    SpanField("llm.operation", "tag", "`chat`, `text_completion`, `embeddings`, `responses`"),
     SpanField("gen_ai.provider.name", "tag", "LiteLLM's provider: openai, anthropic, gemini, ..."),
     SpanField("gen_ai.request.model", "tag", "model sent to the provider (no provider prefix)"),
     SpanField("gen_ai.response.model", "tag", "model the provider says answered, when given"),
+    SpanField("gen_ai.response.id", "tag", "Responses API: the response id"),
     SpanField("llm.model_group", "tag", "Router model group of this attempt, when routed"),
     SpanField("llm.deployment.id", "tag", "Router deployment id, when routed"),
     SpanField("llm.attempt.number", "tag", "1-based position in the logical request"),
@@ -84,6 +86,9 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("llm.ratelimit.remaining_requests", "metric", "from the rate-limit headers"),
     SpanField("llm.ratelimit.remaining_tokens", "metric", "from the rate-limit headers"),
     SpanField("llm.cost_usd", "metric", "LiteLLM's cost of the attempt, when it knows"),
+    SpanField("gen_ai.usage.reasoning_tokens", "metric", "reasoning tokens, when the provider reports them"),
+    SpanField("llm.embedding.inputs", "metric", "embeddings: number of inputs"),
+    SpanField("llm.embedding.dimensions", "metric", "embeddings: size of a returned vector"),
 )
 
 REQUEST_SPAN_FIELDS = (
