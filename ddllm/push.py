@@ -1,0 +1,387 @@
+"""`ddllm push [--dashboards] [--monitors] [--dry-run] [PATH...]`: create or update ddllm's
+dashboards and monitors in Datadog, through the `datadog` package's API client.
+
+Idempotent: a dashboard is found by its title, a monitor by its name among the monitors
+tagged `source:ddllm`. One that exists is compared with the file on the fields the file sets
+(Datadog adds ids, authors and defaults of its own) and updated only when one differs, so a
+second push changes nothing and says so. `--dry-run` reads Datadog and prints the plan.
+
+Environment:
+- DD_API_KEY and DD_APP_KEY (or DD_APPLICATION_KEY): required, never printed.
+- DD_SITE: the Datadog site, e.g. datadoghq.eu, us5.datadoghq.com (default datadoghq.com);
+  the API is https://api.{DD_SITE}.
+- DD_API_HOST: a full base URL that overrides DD_SITE, e.g. a proxy, or a fake API on
+  http://127.0.0.1:PORT in tests.
+"""
+import os
+import re
+import sys
+
+from ddllm.assets import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
+
+DEFAULT_SITE = "datadoghq.com"
+SOURCE_TAG = "source:ddllm"
+REQUEST_TIMEOUT_SECONDS = 30
+AUTH_STATUSES = (401, 403)
+SITE_PATTERN = re.compile(r"^[a-z0-9]+([.-][a-z0-9]+)*$")
+# Fields Datadog sets itself: never sent, never compared. (An `id` would also turn the
+# `datadog` package's create call into a POST to /resource/{id}.)
+SERVER_FIELDS = {
+    DASHBOARD: ("id", "author_handle", "author_name", "created_at", "modified_at", "url"),
+    MONITOR: ("id", "created", "created_at", "modified", "creator", "deleted", "multi", "org_id",
+              "overall_state", "overall_state_modified", "matching_downtimes", "state"),
+}
+
+
+class PushError(Exception):
+    """What went wrong, said so a person can fix it; `status` is the HTTP status, if any."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def api_host_from_environment(environ):
+    override = environ.get("DD_API_HOST", "").strip()
+    if override:
+        if not re.match(r"^https?://[^/\s]+", override):
+            raise PushError("DD_API_HOST must be a URL like https://api.datadoghq.eu, not %r" % override)
+        return override.rstrip("/")
+    site = environ.get("DD_SITE", "").strip() or DEFAULT_SITE
+    if not SITE_PATTERN.match(site):
+        raise PushError("DD_SITE must be a Datadog site like datadoghq.eu or us5.datadoghq.com, not %r (for a "
+                        "full URL, set DD_API_HOST)" % site)
+    return "https://api." + site
+
+
+def keys_from_environment(environ):
+    api_key = environ.get("DD_API_KEY", "").strip()
+    app_key = (environ.get("DD_APP_KEY", "") or environ.get("DD_APPLICATION_KEY", "")).strip()
+    missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
+    if missing:
+        raise PushError("%s not set: ddllm push needs an API key and an application key that may read and write "
+                        "dashboards and monitors (Organization Settings > API Keys / Application Keys)"
+                        % (" and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+    return api_key, app_key
+
+
+# ---------------------------------------------------------------------------------------------
+# The datadog package's client, with the HTTP status of each answer kept
+
+
+class _StatusRecordingHTTPClient:
+    """Wraps the `datadog` package's HTTP client to keep the last answer's status: its API
+    returns a 4xx answer without `errors` as if it had succeeded, and its exceptions for
+    answers with `errors` do not carry the status."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.last_status = None
+        self.last_reason = None
+
+    def request(self, method, url, headers, params, data, timeout, proxies, verify, max_retries):
+        self.last_status = self.last_reason = None
+        result = self.inner.request(method=method, url=url, headers=headers, params=params, data=data,
+                                    timeout=timeout, proxies=proxies, verify=verify, max_retries=max_retries)
+        self.last_status = result.status_code
+        self.last_reason = getattr(result, "reason", None)
+        return result
+
+
+class DatadogClient:
+    """The calls ddllm push makes, each raising PushError with a clear message on failure."""
+
+    def __init__(self, api_key, app_key, api_host):
+        from datadog import api, initialize
+        from datadog.api.api_client import APIClient
+        from datadog.api.http_client import resolve_http_client
+
+        self.api = api
+        self.api_host = api_host
+        self._secrets = (api_key, app_key)
+        # mute=False: errors raise instead of coming back as {"errors": ...} dicts. An explicit
+        # host name: initialize() would otherwise look for one (agent config, hostname command).
+        initialize(api_key=api_key, app_key=app_key, api_host=api_host, host_name="ddllm-push",
+                   hostname_from_config=False, mute=False, timeout=REQUEST_TIMEOUT_SECONDS)
+        self._api_client = APIClient
+        self._previous_http_client = APIClient._http_client
+        self._recorder = _StatusRecordingHTTPClient(resolve_http_client())
+        APIClient._http_client = self._recorder
+
+    def close(self):
+        self._api_client._http_client = self._previous_http_client
+        self.api._mute = True  # the package's default, for whoever uses it next in this process
+
+    def call(self, description, function, args=(), kwargs=None):
+        # Bodies go in as one dict, not **kwargs here: a body key would clash with a parameter.
+        from datadog.api.exceptions import ApiError, DatadogException
+
+        try:
+            answer = function(*args, **(kwargs or {}))
+        except ApiError as error:
+            raise self._failure(description, _error_texts(error.args[0] if error.args else None))
+        except DatadogException as error:
+            raise self._failure(description, [str(error)])
+        except ValueError as error:  # the package's "Invalid JSON response"
+            raise self._failure(description, [str(error)[:300]])
+        status = self._recorder.last_status
+        if status is not None and status >= 400 or isinstance(answer, dict) and answer.get("errors"):
+            raise self._failure(description, _error_texts(answer))
+        return answer
+
+    def _failure(self, description, texts):
+        status = self._recorder.last_status
+        said = "; ".join(texts) or "no reason given"
+        if status is not None:
+            message = "Datadog answered %s%s to %s: %s" % (
+                status, " " + self._recorder.last_reason if self._recorder.last_reason else "", description, said)
+        else:
+            message = "%s failed: %s" % (description, said)
+        if status in AUTH_STATUSES:
+            message += ("\nCheck that DD_API_KEY and DD_APP_KEY belong to the organisation at %s (DD_SITE) and "
+                        "that the application key may read and write dashboards and monitors (scopes "
+                        "dashboards_read, dashboards_write, monitors_read, monitors_write)." % self.api_host)
+        return PushError(self.redact(message), status)
+
+    def redact(self, text):
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "<redacted>")
+        return text
+
+    # The resources
+    def dashboards(self):
+        answer = self.call("GET /api/v1/dashboard (list dashboards)", self.api.Dashboard.get_all)
+        return list((answer or {}).get("dashboards") or [])
+
+    def dashboard(self, dashboard_id):
+        return self.call("GET /api/v1/dashboard/%s" % dashboard_id, self.api.Dashboard.get, (dashboard_id,))
+
+    def create_dashboard(self, body):
+        return self.call("POST /api/v1/dashboard (create %r)" % body.get("title"), self.api.Dashboard.create,
+                         kwargs=body)
+
+    def update_dashboard(self, dashboard_id, body):
+        return self.call("PUT /api/v1/dashboard/%s (update %r)" % (dashboard_id, body.get("title")),
+                         self.api.Dashboard.update, (dashboard_id,), body)
+
+    def monitors(self):
+        answer = self.call("GET /api/v1/monitor?monitor_tags=%s (list monitors)" % SOURCE_TAG,
+                           self.api.Monitor.get_all, kwargs={"monitor_tags": SOURCE_TAG})
+        return list(answer or [])
+
+    def create_monitor(self, body):
+        return self.call("POST /api/v1/monitor (create %r)" % body.get("name"), self.api.Monitor.create, kwargs=body)
+
+    def update_monitor(self, monitor_id, body):
+        return self.call("PUT /api/v1/monitor/%s (update %r)" % (monitor_id, body.get("name")),
+                         self.api.Monitor.update, (monitor_id,), body)
+
+
+def _error_texts(answer):
+    if isinstance(answer, dict):
+        errors = answer.get("errors")
+        if isinstance(errors, list):
+            return [str(error) for error in errors]
+        if errors:
+            return [str(errors)]
+    return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparing and planning
+
+
+def differences(ours, theirs, path="$"):
+    """JSON paths where `theirs` does not carry what `ours` sets. Keys only `theirs` has (ids,
+    authors, server defaults) do not count."""
+    if isinstance(ours, dict):
+        if not isinstance(theirs, dict):
+            return [path]
+        found = []
+        for key, value in ours.items():
+            if key not in theirs:
+                found.append("%s.%s" % (path, key))
+            else:
+                found.extend(differences(value, theirs[key], "%s.%s" % (path, key)))
+        return found
+    if isinstance(ours, list):
+        if not isinstance(theirs, list) or len(ours) != len(theirs):
+            return [path]
+        found = []
+        for index, (mine, other) in enumerate(zip(ours, theirs)):
+            found.extend(differences(mine, other, "%s[%d]" % (path, index)))
+        return found
+    if isinstance(ours, bool) or isinstance(theirs, bool):
+        return [] if ours is theirs else [path]
+    return [] if ours == theirs else [path]
+
+
+class Plan:
+    """What to do with one asset: `action` is create, update or unchanged."""
+
+    def __init__(self, asset, action, remote_id=None, changed=(), note=None):
+        self.asset = asset
+        self.action = action
+        self.remote_id = remote_id
+        self.changed = list(changed)
+        self.note = note
+
+
+def plan_dashboard(client, asset, existing_by_title):
+    matches = existing_by_title.get(asset["name"], [])
+    if not matches:
+        return Plan(asset, "create")
+    note = None
+    if len(matches) > 1:
+        note = "%d dashboards have this title; using %s" % (len(matches), matches[0]["id"])
+    remote = client.dashboard(matches[0]["id"])
+    changed = differences(request_body(asset), remote or {})
+    return Plan(asset, "update" if changed else "unchanged", matches[0]["id"], changed, note)
+
+
+def plan_monitor(asset, existing_by_name):
+    matches = existing_by_name.get(asset["name"], [])
+    if not matches:
+        return Plan(asset, "create")
+    note = None
+    if len(matches) > 1:
+        note = "%d monitors tagged %s have this name; using %s" % (len(matches), SOURCE_TAG, matches[0]["id"])
+    changed = differences(request_body(asset), matches[0])
+    return Plan(asset, "update" if changed else "unchanged", matches[0]["id"], changed, note)
+
+
+def _index_by(items, key):
+    index = {}
+    for item in sorted(items, key=lambda item: str(item.get("id"))):
+        index.setdefault(item.get(key), []).append(item)
+    return index
+
+
+def request_body(asset):
+    return {key: value for key, value in asset["body"].items() if key not in SERVER_FIELDS[asset["kind"]]}
+
+
+def carry_out(client, plan):
+    body = request_body(plan.asset)
+    if plan.action == "create":
+        answer = (client.create_dashboard if plan.asset["kind"] == DASHBOARD else client.create_monitor)(body)
+        if not isinstance(answer, dict) or "id" not in answer:
+            raise PushError("Datadog's answer to creating %s %r has no id" % (plan.asset["kind"], plan.asset["name"]))
+        plan.remote_id = answer["id"]
+    elif plan.action == "update":
+        (client.update_dashboard if plan.asset["kind"] == DASHBOARD else client.update_monitor)(plan.remote_id, body)
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+def configure_parser(parser):
+    parser.description = ("Create or update ddllm's dashboards and monitors in Datadog: found by title (dashboards) "
+                          "or by name and the %s tag (monitors), updated only when they differ. Keys from "
+                          "DD_API_KEY and DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="JSON files or folders to push (default: the assets ddllm ships)")
+    parser.add_argument("--dashboards", action="store_true", help="push dashboards (default: both kinds)")
+    parser.add_argument("--monitors", action="store_true", help="push monitors (default: both kinds)")
+    parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+
+
+def run(args, environ=None, out=None, err=None):
+    environ = os.environ if environ is None else environ
+    out = out or sys.stdout
+    err = err or sys.stderr
+    kinds = tuple(kind for kind, chosen in ((DASHBOARD, args.dashboards), (MONITOR, args.monitors)) if chosen)
+    kinds = kinds or KINDS
+    try:
+        assets = load_assets(args.paths or None, kinds)
+    except AssetError as error:
+        print("ddllm push: %s" % error, file=err)
+        return 2
+    if not assets:
+        print("ddllm push: no %s to push" % " or ".join(kind + "s" for kind in kinds), file=err)
+        return 2
+    unnamed = [asset["path"] for asset in assets if not isinstance(asset["name"], str) or not asset["name"]]
+    if unnamed:
+        print("ddllm push: %s has no title or name: it could not be found again" % unnamed[0], file=err)
+        return 2
+    try:
+        api_key, app_key = keys_from_environment(environ)
+        api_host = api_host_from_environment(environ)
+    except PushError as error:
+        print("ddllm push: %s" % error, file=err)
+        return 2
+    client = DatadogClient(api_key, app_key, api_host)
+    try:
+        return _push(client, assets, kinds, args.dry_run, api_host, out, err)
+    finally:
+        client.close()
+
+
+def _push(client, assets, kinds, dry_run, api_host, out, err):
+    def say(text, stream=None):
+        print(client.redact(text), file=stream or out, flush=True)
+
+    say("ddllm push%s: %d asset%s to %s" % (" (dry run)" if dry_run else "", len(assets),
+                                             "" if len(assets) == 1 else "s", api_host))
+    try:
+        dashboards_by_title = _index_by(client.dashboards(), "title") if DASHBOARD in kinds else {}
+        monitors_by_name = _index_by(
+            [monitor for monitor in client.monitors() if SOURCE_TAG in (monitor.get("tags") or [])], "name",
+        ) if MONITOR in kinds else {}
+    except PushError as error:
+        say("ddllm push: %s" % error, err)
+        return 1
+    counts = {}
+    failures = 0
+    for number, asset in enumerate(assets, 1):
+        label = '[%d/%d] %s "%s"' % (number, len(assets), asset["kind"], asset["name"])
+        try:
+            if asset["kind"] == DASHBOARD:
+                plan = plan_dashboard(client, asset, dashboards_by_title)
+            else:
+                plan = plan_monitor(asset, monitors_by_name)
+            if plan.note:
+                say("%s: note: %s" % (label, plan.note))
+            if not dry_run:
+                carry_out(client, plan)
+        except PushError as error:
+            failures += 1
+            say("%s: failed\nddllm push: %s" % (label, error), err)
+            if error.status in AUTH_STATUSES:
+                break  # every other call would be refused the same way
+            continue
+        counts[plan.action] = counts.get(plan.action, 0) + 1
+        say("%s: %s" % (label, _describe(plan, dry_run)))
+    return _summary(counts, failures, dry_run, say, err)
+
+
+def _describe(plan, dry_run):
+    past = {"create": "created", "update": "updated", "unchanged": "unchanged"}[plan.action]
+    text = ("would " + plan.action if plan.action != "unchanged" else past) if dry_run else past
+    if plan.remote_id is not None:
+        text += " (id %s)" % plan.remote_id
+    if plan.changed:
+        shown = ", ".join(plan.changed[:3]) + (", ..." if len(plan.changed) > 3 else "")
+        text += ": %s differ%s" % (shown, "s" if len(plan.changed) == 1 else "")
+    return text
+
+
+def _summary(counts, failures, dry_run, say, err):
+    created, updated, unchanged = (counts.get(action, 0) for action in ("create", "update", "unchanged"))
+    if dry_run:
+        text = "ddllm push (dry run): %d to create, %d to update, %d unchanged; nothing was written" % (
+            created, updated, unchanged)
+    elif not created and not updated and not failures:
+        text = "ddllm push: nothing to change, all %d unchanged" % unchanged
+    else:
+        text = "ddllm push: %d created, %d updated, %d unchanged" % (created, updated, unchanged)
+    if failures:
+        text += ", %d failed" % failures
+    say(text, err if failures else None)
+    return 1 if failures else 0

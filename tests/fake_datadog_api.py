@@ -1,0 +1,203 @@
+"""A small fake of Datadog's v1 dashboard and monitor API on 127.0.0.1, for `ddllm push`.
+
+It answers the way the real API does where ddllm depends on it: keys in the DD-API-KEY and
+DD-APPLICATION-KEY headers (403 {"errors": ["Forbidden"]} otherwise), 400 with `errors` on a
+body it refuses, ids and defaults of its own added to what it stores (widget ids, monitor
+options), the dashboard list as summaries and the monitor list filtered by `monitor_tags`.
+`fail(...)` makes chosen requests answer an error; `requests` records every request.
+"""
+import itertools
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+DASHBOARD_LIST = re.compile(r"^/api/v1/dashboard/?$")
+DASHBOARD_ONE = re.compile(r"^/api/v1/dashboard/(?P<id>[a-z0-9-]+)/?$")
+MONITOR_LIST = re.compile(r"^/api/v1/monitor/?$")
+MONITOR_VALIDATE = re.compile(r"^/api/v1/monitor/validate/?$")
+MONITOR_ONE = re.compile(r"^/api/v1/monitor/(?P<id>\d+)/?$")
+
+# What the real API adds to a monitor's options when the body leaves them out.
+MONITOR_OPTION_DEFAULTS = {"notify_audit": False, "silenced": {}, "include_tags": True, "new_host_delay": 300,
+                           "notify_no_data": False}
+
+
+class FakeDatadogAPI:
+    def __init__(self, api_key, app_key):
+        self.api_key = api_key
+        self.app_key = app_key
+        self.dashboards = {}
+        self.monitors = {}
+        self.requests = []
+        self._failures = []
+        self._lock = threading.Lock()
+        self._dashboard_numbers = itertools.count(1)
+        self._monitor_ids = itertools.count(1001)
+        self._server = None
+        self._thread = None
+
+    # Lifecycle
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def start(self):
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-datadog-api", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    @property
+    def url(self):
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d" % (host, port)
+
+    # Test controls
+    def reset(self):
+        with self._lock:
+            self.dashboards.clear()
+            self.monitors.clear()
+            self.requests.clear()
+            self._failures.clear()
+
+    def fail(self, method, path_pattern, status, body):
+        """Answer `status` with `body` to every `method` request whose path matches."""
+        with self._lock:
+            self._failures.append((method, re.compile(path_pattern), status, body))
+
+    def writes(self):
+        return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "DELETE")]
+
+    # Request handling
+    def handle(self, method, url, headers, body):
+        parts = urlsplit(url)
+        path, query = parts.path, parse_qs(parts.query)
+        with self._lock:
+            self.requests.append((method, path, query))
+            if headers.get("DD-API-KEY") != self.api_key or headers.get("DD-APPLICATION-KEY") != self.app_key:
+                return 403, {"errors": ["Forbidden"]}
+            for fail_method, pattern, status, answer in self._failures:
+                if fail_method == method and pattern.search(path):
+                    return status, answer
+            if body is not None and not isinstance(body, dict):
+                return 400, {"errors": ["The request body must be a JSON object"]}
+            return self._route(method, path, query, body)
+
+    def _route(self, method, path, query, body):
+        if DASHBOARD_LIST.match(path):
+            if method == "GET":
+                return 200, {"dashboards": [self._dashboard_summary(item) for item in self.dashboards.values()]}
+            if method == "POST":
+                return self._save_dashboard(None, body)
+        match = DASHBOARD_ONE.match(path)
+        if match:
+            dashboard_id = match.group("id")
+            if dashboard_id not in self.dashboards:
+                return 404, {"errors": ["Dashboard %s not found" % dashboard_id]}
+            if method == "GET":
+                return 200, self.dashboards[dashboard_id]
+            if method == "PUT":
+                return self._save_dashboard(dashboard_id, body)
+        if MONITOR_VALIDATE.match(path) and method == "POST":
+            problems = self._monitor_problems(body)
+            return (400, {"errors": problems}) if problems else (200, {})
+        if MONITOR_LIST.match(path):
+            if method == "GET":
+                wanted = [tag for value in query.get("monitor_tags", []) for tag in value.split(",") if tag]
+                name = (query.get("name") or [""])[0]
+                return 200, [item for item in self.monitors.values()
+                             if all(tag in item.get("tags", []) for tag in wanted) and name in item["name"]]
+            if method == "POST":
+                return self._save_monitor(None, body)
+        match = MONITOR_ONE.match(path)
+        if match:
+            monitor_id = int(match.group("id"))
+            if monitor_id not in self.monitors:
+                return 404, {"errors": ["Monitor not found"]}
+            if method == "GET":
+                return 200, self.monitors[monitor_id]
+            if method == "PUT":
+                return self._save_monitor(monitor_id, body)
+        return 404, {"errors": ["No route for %s %s" % (method, path)]}
+
+    def _save_dashboard(self, dashboard_id, body):
+        missing = [field for field in ("title", "widgets", "layout_type") if field not in (body or {})]
+        if missing:
+            return 400, {"errors": ["Missing required field(s): %s" % ", ".join(missing)]}
+        if dashboard_id is None:
+            number = next(self._dashboard_numbers)
+            dashboard_id = "abc-%03d-xyz" % number
+        stored = json.loads(json.dumps(body))
+        _number_widgets(stored["widgets"], itertools.count(1000))
+        stored.update(id=dashboard_id, author_handle="someone@example.com", url="/dashboard/%s" % dashboard_id,
+                      created_at="2024-01-01T00:00:00.000000+00:00", modified_at="2024-01-01T00:00:00.000000+00:00")
+        self.dashboards[dashboard_id] = stored
+        return 200, stored
+
+    def _monitor_problems(self, body):
+        problems = ["Missing required field %r" % field for field in ("type", "query") if field not in (body or {})]
+        return problems
+
+    def _save_monitor(self, monitor_id, body):
+        problems = self._monitor_problems(body)
+        if problems:
+            return 400, {"errors": problems}
+        if monitor_id is None:
+            monitor_id = next(self._monitor_ids)
+        stored = json.loads(json.dumps(body))
+        options = dict(MONITOR_OPTION_DEFAULTS)
+        options.update(stored.get("options") or {})
+        stored["options"] = options
+        stored.update(id=monitor_id, overall_state="No Data", created="2024-01-01T00:00:00.000000+00:00",
+                      modified="2024-01-01T00:00:00.000000+00:00", multi=" by " in stored["query"])
+        self.monitors[monitor_id] = stored
+        return 200, stored
+
+    @staticmethod
+    def _dashboard_summary(dashboard):
+        return {key: dashboard[key] for key in ("id", "title", "url", "layout_type", "author_handle", "created_at",
+                                                "modified_at")}
+
+
+def _number_widgets(widgets, numbers):
+    for widget in widgets:
+        widget["id"] = next(numbers)
+        _number_widgets(widget.get("definition", {}).get("widgets", []), numbers)
+
+
+def _handler_for(api):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                status, answer = 400, {"errors": ["Invalid JSON"]}
+            else:
+                status, answer = api.handle(self.command, self.path, self.headers, body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, *args):  # quiet: the tests read `requests`
+            pass
+
+    return Handler
