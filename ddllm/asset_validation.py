@@ -144,7 +144,7 @@ class SchemaChecker:
     def _check_value(self, raw, expected_types, path):
         parsed, failure = self._parse(raw, expected_types, path)
         if failure is not None:
-            self._report_failure(failure, raw, expected_types, path)
+            self._report_failure(failure, path)
             return
         self._walk(parsed, raw, expected_types, path)
 
@@ -156,7 +156,7 @@ class SchemaChecker:
             return None, failure
         return parsed, None
 
-    def _report_failure(self, failure, raw, expected_types, path):
+    def _report_failure(self, failure, path):
         where = getattr(failure, "path_to_item", None)
         where = tuple(where) if where else path
         message = str(failure)
@@ -243,7 +243,7 @@ class SchemaChecker:
             checker = SchemaChecker(trial, self.configuration)
             parsed, failure = checker._parse(raw, (candidate,), path)
             if failure is not None:
-                checker._report_failure(failure, raw, (candidate,), path)
+                checker._report_failure(failure, path)
             else:
                 checker._walk(parsed, raw, (candidate,), path)
                 if not trial.errors() and getattr(parsed, "_unparsed", False):

@@ -103,8 +103,11 @@ class DatadogClient:
         self.api = api
         self.api_host = api_host
         self._secrets = (api_key, app_key)
+        self._previous_mute = api._mute
         # mute=False: errors raise instead of coming back as {"errors": ...} dicts. An explicit
         # host name: initialize() would otherwise look for one (agent config, hostname command).
+        # initialize() also reconfigures the package's global `statsd`; ddllm's metrics have a
+        # client of their own, so that touches nothing ddllm sends.
         initialize(api_key=api_key, app_key=app_key, api_host=api_host, host_name="ddllm-push",
                    hostname_from_config=False, mute=False, timeout=REQUEST_TIMEOUT_SECONDS)
         self._api_client = APIClient
@@ -114,7 +117,7 @@ class DatadogClient:
 
     def close(self):
         self._api_client._http_client = self._previous_http_client
-        self.api._mute = True  # the package's default, for whoever uses it next in this process
+        self.api._mute = self._previous_mute  # for whoever uses the package next in this process
 
     def call(self, description, function, args=(), kwargs=None):
         # Bodies go in as one dict, not **kwargs here: a body key would clash with a parameter.
@@ -129,7 +132,7 @@ class DatadogClient:
         except ValueError as error:  # the package's "Invalid JSON response"
             raise self._failure(description, [str(error)[:300]])
         status = self._recorder.last_status
-        if status is not None and status >= 400 or isinstance(answer, dict) and answer.get("errors"):
+        if (status is not None and status >= 400) or (isinstance(answer, dict) and answer.get("errors")):
             raise self._failure(description, _error_texts(answer))
         return answer
 

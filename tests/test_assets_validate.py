@@ -309,3 +309,21 @@ def test_a_folder_is_searched_for_assets(tmp_path, capsys):
     code, out, _ = validate(capsys, str(tmp_path))
     assert code == 0, out
     assert "2 files, 0 errors" in out
+
+
+def test_a_subcommand_whose_module_lacks_the_entry_points_fails_alone(capsys, monkeypatch):
+    from ddllm import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "demo", ("ddllm.catalogue", "a module without configure_parser/run"))
+    monkeypatch.setitem(cli.COMMANDS, "doctor", ("ddllm.no_such_module", "a module that is not there"))
+    assert main(["demo"]) == 2
+    assert "ddllm demo is not available: ddllm.catalogue has no configure_parser and no run" in capsys.readouterr().err
+    assert main(["doctor"]) == 2
+    assert "ddllm doctor is not available: cannot import ddllm.no_such_module" in capsys.readouterr().err
+    code, out, _ = validate(capsys)
+    assert code == 0 and "0 errors" in out
+
+
+def test_no_subcommand_prints_usage(capsys):
+    assert main([]) == 2
+    assert "validate" in capsys.readouterr().err
