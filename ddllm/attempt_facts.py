@@ -288,8 +288,19 @@ def read_response(response, facts):
         facts.api_host = host_of(hidden.get("api_base"))
 
 
+def provider_exception(exc):
+    """The provider's exception behind LiteLLM's MidStreamFallbackError, an envelope its
+    Router reads to fall back from a failed stream: the inner one ended the attempt."""
+    if type(exc).__name__ == "MidStreamFallbackError":
+        original = getattr(exc, "original_exception", None)
+        if isinstance(original, BaseException):
+            return original
+    return exc
+
+
 def read_error(exc, facts):
     """Fill what the exception that ended the attempt says."""
+    exc = provider_exception(exc)
     facts.outcome = outcome_of(exc)
     facts.error_type = type(exc).__name__
     status = _int_or_none(getattr(exc, "status_code", None))

@@ -272,4 +272,4 @@ def _remember_in_request(attempt, exc):
         state.last_error_type, state.last_error_names = None, frozenset()
     else:
         state.last_error_type = facts.error_type
-        state.last_error_names = attempt_facts.exception_class_names(exc)
+        state.last_error_names = attempt_facts.exception_class_names(attempt_facts.provider_exception(exc))

@@ -9,6 +9,10 @@ os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"] = "false"
 os.environ["DD_REMOTE_CONFIGURATION_ENABLED"] = "false"
 os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
 os.environ["DD_SYMBOL_DATABASE_UPLOAD_ENABLED"] = "false"
+# LiteLLM backs off 0.5 s and more (plus up to 0.75 s of jitter) before each Router retry of
+# a one-deployment group; tests retry at once.
+os.environ["INITIAL_RETRY_DELAY"] = "0"
+os.environ["JITTER"] = "0"
 
 from agent import TestAgent  # noqa: E402
 
@@ -45,6 +49,22 @@ def agent():
     flush()  # what earlier tests left would otherwise reach the agent during this one
     TEST_AGENT.clear()
     yield TEST_AGENT
+
+
+@pytest.fixture(scope="session")
+def provider_server():
+    from ddllm.fake_provider import FakeProvider
+
+    with FakeProvider() as server:
+        yield server
+
+
+@pytest.fixture
+def provider(provider_server):
+    """The fake OpenAI/Anthropic provider on loopback, with no script left from other tests."""
+    provider_server.reset()
+    yield provider_server
+    provider_server.reset()
 
 
 @pytest.fixture
