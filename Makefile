@@ -32,6 +32,7 @@ $(VENV)/.ddllm: $(VENV)/.deps $(SOURCES)
 test: test-newest test-oldest
 
 test-newest: $(VENV)/.ddllm
+	$(BIN)/ddllm validate --strict dashboards monitors
 	$(BIN)/pytest
 
 $(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) setup.cfg

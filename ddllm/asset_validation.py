@@ -720,7 +720,7 @@ def run(args):
     try:
         import datadog_api_client  # noqa: F401
     except ImportError:
-        print("ddllm validate: needs the datadog-api-client package (pip install datadog-api-client)",
+        print("ddllm validate: needs the datadog-api-client package: pip install 'ddllm[assets]'",
               file=sys.stderr)
         return 2
     try:
