@@ -8,14 +8,14 @@ UDP socket: nothing leaves the machine, and the sending cost is in the measureme
     python benchmarks/run.py [--rounds 15] [--calls 200] [--memory-requests 10000]
 """
 import argparse
+import atexit
 import gc
 import os
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ["DD_INSTRUMENTATION_TELEMETRY_ENABLED"] = "false"
@@ -24,10 +24,16 @@ os.environ["DD_SYMBOL_DATABASE_UPLOAD_ENABLED"] = "false"
 os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
 
 
-class _AgentSink(BaseHTTPRequestHandler):
-    """Accepts traces and LLM Observability events like an agent, and drops them."""
+# The agent sink runs in its own process, as a real agent does: in this one, parsing the
+# payloads would take the GIL from the calls being measured.
+_AGENT_SINK_PROGRAM = r"""
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    def do_POST(self):  # noqa: N802 - http.server's naming
+class Sink(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -37,7 +43,7 @@ class _AgentSink(BaseHTTPRequestHandler):
 
     do_PUT = do_POST
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -45,14 +51,22 @@ class _AgentSink(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+server.daemon_threads = True
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
 
 def start_sinks():
-    agent = ThreadingHTTPServer(("127.0.0.1", 0), _AgentSink)
-    agent.daemon_threads = True
-    threading.Thread(target=agent.serve_forever, daemon=True).start()
+    """An agent that accepts traces and LLM Observability events and drops them, and a UDP
+    socket that nobody reads (the kernel drops what overflows, as with an idle agent)."""
+    agent = subprocess.Popen([sys.executable, "-c", _AGENT_SINK_PROGRAM], stdout=subprocess.PIPE, text=True)
+    atexit.register(agent.terminate)
+    agent_port = int(agent.stdout.readline())
     statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     statsd.bind(("127.0.0.1", 0))
-    os.environ["DD_TRACE_AGENT_URL"] = "http://127.0.0.1:%d" % agent.server_address[1]
+    os.environ["DD_TRACE_AGENT_URL"] = "http://127.0.0.1:%d" % agent_port
     os.environ["DD_DOGSTATSD_URL"] = "udp://127.0.0.1:%d" % statsd.getsockname()[1]
     return agent, statsd
 

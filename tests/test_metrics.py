@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 
 import httpx
 import litellm
@@ -20,6 +21,8 @@ from ddllm.config import DEFAULT_METRIC_TAG_LIMIT
 from ddllm.tags import normalize_tag_value
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]
+# 3 attempt durations, 2 token counts, 1 cost, 1 fallback hop, 1 request duration
+RETRY_THEN_FALLBACK_SAMPLES = 8
 TYPE_CODES = {"distribution": "d", "count": "c", "gauge": "g"}
 OPENAI = ("openai", "gpt-4o-mini")
 ANTHROPIC = ("anthropic", "claude-3-5-haiku-20241022")
@@ -476,3 +479,37 @@ def test_a_client_that_cannot_be_built_is_reported_once(receiver, monkeypatch, c
             ddllm.unpatch()
     reports = [r.getMessage() for r in caplog.records if "internal error" in r.getMessage()]
     assert reports == ["ddllm: internal error in metrics.client; ddllm goes on without it (reported once)"]
+
+
+def test_callers_thread_only_queues_the_drain_thread_tags_and_sends(dsd, monkeypatch):
+    """Tagging and formatting happen off the caller's thread, and the metrics arrive
+    without a flush (the drain thread and the client's sender deliver them)."""
+    threads = []
+    real_distribution = metrics.DdllmDogStatsd.distribution
+
+    def distribution(client, *args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real_distribution(client, *args, **kwargs)
+
+    monkeypatch.setattr(metrics.DdllmDogStatsd, "distribution", distribution)
+    retry_then_fallback_router().completion(model="primary", messages=MESSAGES)
+    # three attempt durations and one request duration, counted as they arrive
+    received = dsd.samples(expected=RETRY_THEN_FALLBACK_SAMPLES)
+    names = [sample.name for sample in received]
+    assert names.count("ddllm.attempt.duration") == 3
+    assert names.count("ddllm.request.duration") == 1
+    assert threads and set(threads) == {"ddllm-metrics-drain"}
+
+
+def test_pending_records_are_bounded(dsd, monkeypatch):
+    monkeypatch.setattr(metrics, "_pending", metrics.collections.deque(maxlen=3))
+    with metrics._drain_lock:  # the drain thread waits: records pile up
+        for _ in range(10):
+            metrics.record_request(_FinishedRequest(), "success", 0.1)
+        assert len(metrics._pending) == 3
+    assert metrics.flush()
+    assert len(named(dsd.samples(expected=3), "ddllm.request.duration")) == 3
+
+
+class _FinishedRequest:
+    final_provider, final_model, resource, fallback_used, attempts = "openai", "gpt-4o-mini", "primary", False, 1
