@@ -173,6 +173,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--memory-requests", type=int, default=10000)
+    parser.add_argument("--concurrent", type=int, default=500, help="0 skips the concurrency benchmark")
+    parser.add_argument("--concurrency-rounds", type=int, default=5)
     options = parser.parse_args(argv)
 
     print("machine: %s, %d cores; python %s; litellm %s; ddtrace %s; ddllm %s" % (
@@ -202,6 +204,20 @@ def main(argv=None):
                 added <= 0.5, "%.2f" % added))
         if llmobs:
             LLMObs.disable()
+
+    if options.concurrent:
+        import concurrency
+
+        result = concurrency.run(options.concurrent, rounds=options.concurrency_rounds)
+        ratio = result["ddllm"] / result["bare"]
+        print("\nconcurrency: %d concurrent acompletion with a fallback (429 then answer), fake provider on loopback" % (
+            options.concurrent))
+        print("  attempts/s: bare %.0f, ddllm %.0f (x%.3f); lost attempts %d, lost requests %d, misparented %d" % (
+            result["bare"], result["ddllm"], ratio, result["lost_attempts"], result["lost_requests"],
+            result["misparented"]))
+        goals.append(("no attempt lost or misparented under %d concurrent requests" % options.concurrent,
+                      result["lost_attempts"] == result["lost_requests"] == result["misparented"] == 0,
+                      "%d/%d/%d" % (result["lost_attempts"], result["lost_requests"], result["misparented"])))
 
     objects, rss = memory_growth(options.memory_requests)
     print("\nmemory: %d requests with fallbacks (half streamed): %+d live objects, %+.1f MiB RSS" % (

@@ -88,7 +88,7 @@ class FakeProvider:
         self._counts = collections.Counter()
         self.received = []
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = _Server((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = None
 
@@ -156,6 +156,9 @@ class FakeProvider:
 
 
 # -- the HTTP side -------------------------------------------------------------------------
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # hundreds of concurrent requests connect at once
 
 def _handler_for(provider):
     class Handler(_ProviderHandler):
