@@ -182,6 +182,12 @@ ROUTER_ENTRY_POINTS = (
     ("responses", False), ("aresponses", True),
 )
 REQUIRED_ROUTER_ENTRY_POINTS = ("completion", "acompletion")
+# Without these, a LiteLLM release has changed what every attempt goes through: ddllm stays out.
+REQUIRED_MODULE_ENTRY_POINTS = ("completion", "acompletion")
+
+
+class UnsupportedLiteLLM(Exception):
+    pass
 
 
 def module_entry_wrapper(operation, is_async, positional):
@@ -236,6 +242,9 @@ def _router_owner(name):
 def _targets():
     import litellm
 
+    missing = [name for name in REQUIRED_MODULE_ENTRY_POINTS if not callable(getattr(litellm, name, None))]
+    if missing:
+        raise UnsupportedLiteLLM("litellm %s has no %s" % (get_version(), ", ".join("litellm." + n for n in missing)))
     targets = [
         (litellm, name, module_entry_wrapper(operation, is_async, positional))
         for name, operation, is_async, positional in MODULE_ENTRY_POINTS
@@ -284,6 +293,10 @@ def patch(**overrides):
             return False
         try:
             targets = _targets()
+        except UnsupportedLiteLLM as unsupported:
+            log.warning("ddllm: %s; ddllm stays disabled for this version (see `ddllm doctor`)", unsupported)
+            return False
+        try:
             _config = config
             for owner, name, wrapper in targets:
                 ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)

@@ -106,3 +106,15 @@ def test_bad_configuration_warns_and_uses_default(monkeypatch, caplog, clean):
     assert ddllm.patch()
     assert patching.current_config().metric_tag_limit == 200
     assert "DDLLM_METRIC_TAG_LIMIT='lots'" in caplog.text and "default 200" in caplog.text
+
+
+def test_litellm_without_its_attempt_functions_disables_ddllm_with_one_warning(clean, monkeypatch, caplog):
+    """A LiteLLM release that no longer routes attempts through litellm.acompletion: ddllm
+    stays out of it, says so once, and raises nothing."""
+    monkeypatch.delattr(litellm, "acompletion")
+    assert ddllm.patch() is False
+    assert ddllm.patch() is False
+    assert not ddllm.is_patched()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ddllm" and r.levelname == "WARNING"]
+    assert len(warnings) == 2 and "has no litellm.acompletion" in warnings[0]  # one per patch() call
+    assert not isinstance(litellm.completion, WRAPT_PROXY)
