@@ -113,13 +113,23 @@ def parse_dogstatsd_url(url):
     return DogStatsdTarget(parts.hostname, DEFAULT_DOGSTATSD_PORT if port is None else port, None)
 
 
-def read_dogstatsd_target(environ=None):
-    """DD_DOGSTATSD_URL first, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, as Datadog's clients do."""
+# The agent's DogStatsD socket where the agent's container or host mounts it.
+DEFAULT_DOGSTATSD_SOCKET = "/var/run/datadog/dsd.socket"
+
+
+def read_dogstatsd_target(environ=None, default_socket=DEFAULT_DOGSTATSD_SOCKET):
+    """DD_DOGSTATSD_URL first, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, as Datadog's clients
+    do; with none of them set, the agent's socket when it exists, as ddtrace does (so that
+    ddtrace's metrics and ours reach the same agent), else localhost:8125."""
     environ = os.environ if environ is None else environ
     raw = environ.get("DD_DOGSTATSD_URL")
     target = parse_dogstatsd_url(raw) if raw is not None and raw.strip() else None
     if target is not None:
         return target
+    unset = not any((environ.get(name) or "").strip() for name in (
+        "DD_DOGSTATSD_URL", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT"))
+    if unset and default_socket and os.path.exists(default_socket):
+        return DogStatsdTarget(None, None, default_socket)
     host = (environ.get("DD_AGENT_HOST") or "").strip() or DEFAULT_DOGSTATSD_HOST
     fallback = DogStatsdTarget(host, read_port("DD_DOGSTATSD_PORT", DEFAULT_DOGSTATSD_PORT, environ), None)
     if raw is not None and raw.strip():

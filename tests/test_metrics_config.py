@@ -112,3 +112,12 @@ def test_forked_child_without_datadog_fork_hooks_makes_its_own_client():
                             env=environment, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['child', 'parent']"
+
+
+def test_agent_socket_is_the_default_when_it_exists_as_ddtrace_does(tmp_path):
+    socket_path = tmp_path / "dsd.socket"
+    socket_path.touch()
+    assert read_dogstatsd_target({}, default_socket=str(socket_path)) == DogStatsdTarget(None, None, str(socket_path))
+    # any DogStatsD setting wins over the mounted socket
+    assert read_dogstatsd_target({"DD_AGENT_HOST": "10.0.0.7"}, default_socket=str(socket_path)).host == "10.0.0.7"
+    assert read_dogstatsd_target({}, default_socket=str(tmp_path / "absent.socket")).port == 8125
