@@ -404,12 +404,8 @@ def _probe_dogstatsd(name, target, environ, timeout):
         return Check(name, PROBLEM, "cannot resolve %s: %s" % (target.host, error),
                      "set DD_DOGSTATSD_URL (or DD_AGENT_HOST) to the agent's address")
     if outcome == "refused":
-        fix = "start the Datadog agent with DogStatsD, or set DD_DOGSTATSD_URL"
-        configured = any(environ.get(key) for key in ("DD_DOGSTATSD_URL", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT"))
-        if not configured and os.path.exists(probes.DEFAULT_DOGSTATSD_SOCKET):
-            # ddtrace would use this socket by default; ddllm, like the `datadog` client, does not
-            fix = "set DD_DOGSTATSD_URL=unix://%s (the agent's socket is there)" % probes.DEFAULT_DOGSTATSD_SOCKET
-        return Check(name, PROBLEM, "refused: nothing listening on %s" % where, fix)
+        return Check(name, PROBLEM, "refused: nothing listening on %s" % where,
+                     "start the Datadog agent with DogStatsD, or set DD_DOGSTATSD_URL")
     return Check(name, OK, "%s: sent ddllm.doctor.check; no refusal (UDP can prove no more)" % (target,))
 
 

@@ -25,7 +25,6 @@ STARTUP_MODULE = "ddllm._startup"
 DEFAULT_TRACE_AGENT_HOST = "localhost"
 DEFAULT_TRACE_AGENT_PORT = 8126
 DEFAULT_TRACE_AGENT_SOCKET = "/var/run/datadog/apm.socket"
-DEFAULT_DOGSTATSD_SOCKET = "/var/run/datadog/dsd.socket"
 LLMOBS_AGENT_PROXY_ENDPOINT = "/evp_proxy/v2"  # what ddtrace looks for in /info to use the agent
 
 DOGSTATSD_CHECK_DATAGRAM = b"ddllm.doctor.check:1|c"
