@@ -245,3 +245,59 @@ def test_refusals_fall_back_with_their_type(agent, patched, provider, fault, set
     assert meta(fallback, "llm.fallback.type") == fallback_type
     assert meta(fallback, "llm.fallback.reason") in ("ContextWindowExceededError", "ContentPolicyViolationError")
     assert meta(request, "llm.fallback.used") == "true"
+
+
+def test_two_deployments_retried_then_a_depth_two_fallback(agent, patched, provider):
+    for model in (OPENAI_MODEL, "gpt-4.1-mini"):
+        provider.policy(model, lambda n: Answer.rate_limit())
+    provider.policy(ANTHROPIC_MODEL, lambda n: Answer.server_error())
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": openai_params(provider)},
+            {"model_name": "primary", "litellm_params": openai_params(provider, "gpt-4.1-mini")},
+            {"model_name": "backup", "litellm_params": anthropic_params(provider)},
+            {"model_name": "last", "litellm_params": openai_params(provider, "gpt-4.1")},
+        ],
+        fallbacks=[{"primary": ["backup"]}, {"backup": ["last"]}],
+        num_retries=1,
+        retry_after=0,
+    )
+    router.completion(model="primary", messages=MESSAGES)
+    flush()
+    request, attempts = only_request(agent)
+    assert len(attempts) == len(provider.received)
+    assert [meta(a, "llm.model_group") for a in attempts][-2:] == ["backup", "last"]
+    groups = [meta(a, "llm.model_group") for a in attempts]
+    primary = [a for a, group in zip(attempts, groups) if group == "primary"]
+    assert len(primary) == 2  # the first try and one retry, on either deployment (LiteLLM shuffles)
+    assert {a["resource"] for a in primary} <= {"openai/gpt-4o-mini", "openai/gpt-4.1-mini"}
+    assert len({meta(a, "llm.deployment.id") for a in attempts}) == len({a["resource"] for a in attempts})
+    assert [meta(a, "llm.attempt.retry") for a in primary] == [str(i) for i in range(len(primary))]
+    backup, last = attempts[-2:]
+    assert [meta(backup, "llm.fallback.depth"), meta(last, "llm.fallback.depth")] == ["1", "2"]
+    assert meta(last, "llm.fallback.from") == "anthropic/" + ANTHROPIC_MODEL
+    assert meta(last, "llm.fallback.reason") == "InternalServerError"
+    assert meta(request, "llm.final.model") == "gpt-4.1"
+    assert request["metrics"]["llm.attempts"] == len(attempts)
+
+
+def test_every_model_fails_caller_gets_litellms_exception(agent, provider):
+    def failing_router():
+        provider.script(OPENAI_MODEL, Answer.rate_limit(), Answer.rate_limit())
+        provider.script(ANTHROPIC_MODEL, Answer.server_error(), Answer.server_error())
+        return openai_to_anthropic_router(provider)
+
+    without = _raised(lambda: failing_router().completion(model="primary", messages=MESSAGES))
+    received_without = len(provider.received)
+    provider.reset()
+    assert ddllm.patch()
+    try:
+        with_ddllm = _raised(lambda: failing_router().completion(model="primary", messages=MESSAGES))
+    finally:
+        ddllm.unpatch()
+    assert type(with_ddllm) is type(without) and str(with_ddllm) == str(without)
+    flush()
+    request, attempts = only_request(agent)
+    assert len(attempts) == len(provider.received) == received_without
+    assert meta(request, "llm.outcome") != "success" and request["error"] == 1
+    assert meta(attempts[-1], "llm.outcome") == "error"
