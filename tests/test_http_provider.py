@@ -2,6 +2,7 @@
 which answers with recorded bodies and headers and injects the faults fallbacks exist for.
 What the test agent received is checked against what the provider was asked."""
 import asyncio
+import inspect
 import threading
 
 import litellm
@@ -14,6 +15,7 @@ import ddllm
 from ddllm.fake_provider import Answer
 
 MESSAGES = [{"role": "user", "content": "Hey, what is up?"}]
+ROUTER_CAN_CONTINUE = "enable_mid_stream_fallback_continuation" in inspect.signature(Router.__init__).parameters
 OPENAI_MODEL = "gpt-4o-mini"
 ANTHROPIC_MODEL = "claude-3-5-haiku-20241022"
 
@@ -117,9 +119,10 @@ async def _read_async_stream(stream):
     return "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
 
 
+@pytest.mark.skipif(not ROUTER_CAN_CONTINUE, reason="this LiteLLM raises a stream cut after content to the caller")
 def test_async_stream_cut_mid_way_falls_back_mid_stream(agent, patched, provider):
     provider.script(OPENAI_MODEL, Answer.cut_stream(after=2))
-    # LiteLLM continues a cut answer only on a model it knows takes an assistant prefill
+    # LiteLLM continues a cut answer only when asked, on a model it knows takes an assistant prefill
     router = openai_to_anthropic_router(
         provider, num_retries=0, backup_model="claude-haiku-4-5", enable_mid_stream_fallback_continuation=True)
 
