@@ -19,6 +19,7 @@ import copy
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -159,6 +160,11 @@ class FakeProvider:
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # hundreds of concurrent requests connect at once
+
+    def handle_error(self, request, client_address):
+        """A client that went away (a timeout, a cancelled stream) is not the server's error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 def _handler_for(provider):
     class Handler(_ProviderHandler):
