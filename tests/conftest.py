@@ -10,7 +10,8 @@ os.environ["DD_REMOTE_CONFIGURATION_ENABLED"] = "false"
 os.environ["DD_TRACE_STARTUP_LOGS"] = "false"
 os.environ["DD_SYMBOL_DATABASE_UPLOAD_ENABLED"] = "false"
 # LiteLLM backs off 0.5 s and more (plus up to 0.75 s of jitter) before each Router retry of
-# a one-deployment group; tests retry at once.
+# a one-deployment group. These shorten it where LiteLLM reads them (its Python Router, 1.106);
+# 1.110's Rust core does not, so tests that retry keep to one retry.
 os.environ["INITIAL_RETRY_DELAY"] = "0"
 os.environ["JITTER"] = "0"
 
