@@ -1,0 +1,96 @@
+"""Router settings that change which attempts happen, over real HTTP: retry_policy per
+exception type, deployment order, default_fallbacks, and typed fallbacks beside the default."""
+from conftest import flush
+from litellm import Router
+from litellm.router import RetryPolicy
+from spans_of import meta, requests_with_attempts
+from test_http_provider import MESSAGES, anthropic_params, openai_params
+
+from ddllm.fake_provider import Answer
+
+
+def only_request(agent):
+    [(request, attempts)] = requests_with_attempts(agent.traces())
+    return request, attempts
+
+
+def test_retry_policy_per_exception_type(agent, patched, provider):
+    provider.policy("gpt-4o-mini", lambda n: Answer.server_error())
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": openai_params(provider)},
+            {"model_name": "backup", "litellm_params": anthropic_params(provider)},
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=3,  # the policy below overrides it for server errors
+        retry_policy=RetryPolicy(InternalServerErrorRetries=1, RateLimitErrorRetries=0),
+    )
+    router.completion(model="primary", messages=MESSAGES)
+    flush()
+    request, attempts = only_request(agent)
+    assert [meta(a, "llm.model_group") for a in attempts] == ["primary", "primary", "backup"]
+    assert [meta(a, "llm.attempt.retry") for a in attempts] == ["0", "1", "0"]
+    assert meta(attempts[2], "llm.fallback.reason") == "InternalServerError"
+    assert len(provider.received) == 3
+
+
+def test_deployment_order_moves_to_the_next_order_as_a_fallback_within_the_group(agent, patched, provider):
+    """LiteLLM retries the order-1 deployment, then moves to order 2 as a fallback hop of its
+    own (fallback_depth 1) inside the same model group: the spans say so."""
+    provider.policy("gpt-4o-mini", lambda n: Answer.rate_limit())
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": dict(openai_params(provider), order=1)},
+            {"model_name": "primary", "litellm_params": dict(openai_params(provider, "gpt-4.1-mini"), order=2)},
+        ],
+        num_retries=1,
+    )
+    router.completion(model="primary", messages=MESSAGES)
+    flush()
+    request, attempts = only_request(agent)
+    assert [a["resource"] for a in attempts] == ["openai/gpt-4o-mini", "openai/gpt-4o-mini", "openai/gpt-4.1-mini"]
+    assert {meta(a, "llm.model_group") for a in attempts} == {"primary"}
+    assert [meta(a, "llm.attempt.retry") for a in attempts] == ["0", "1", "0"]
+    assert [meta(a, "llm.fallback.depth") for a in attempts] == ["0", "0", "1"]
+    assert [meta(a, "llm.outcome") for a in attempts] == ["rate_limited", "rate_limited", "success"]
+    assert len({meta(a, "llm.deployment.id") for a in attempts}) == 2
+    assert meta(attempts[2], "llm.fallback.reason") == "RateLimitError"
+
+
+def test_default_fallbacks(agent, patched, provider):
+    provider.script("gpt-4o-mini", Answer.rate_limit())
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": openai_params(provider)},
+            {"model_name": "backup", "litellm_params": anthropic_params(provider)},
+        ],
+        default_fallbacks=["backup"],
+        num_retries=0,
+    )
+    router.completion(model="primary", messages=MESSAGES)
+    flush()
+    request, (first, fallback) = only_request(agent)
+    assert meta(fallback, "llm.model_group") == "backup"
+    assert meta(fallback, "llm.fallback.depth") == "1"
+    assert meta(fallback, "llm.fallback.type") == "default"
+    assert meta(request, "llm.fallback.used") == "true"
+
+
+def test_context_window_fallback_wins_over_the_default_list(agent, patched, provider):
+    provider.script("gpt-4o-mini", Answer("context_length"))
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": openai_params(provider)},
+            {"model_name": "backup", "litellm_params": anthropic_params(provider)},
+            {"model_name": "long-context", "litellm_params": openai_params(provider, "gpt-4.1")},
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        context_window_fallbacks=[{"primary": ["long-context"]}],
+        num_retries=0,
+    )
+    router.completion(model="primary", messages=MESSAGES)
+    flush()
+    request, (refused, fallback) = only_request(agent)
+    assert fallback["resource"] == "openai/gpt-4.1"
+    assert meta(fallback, "llm.fallback.type") == "context_window"
+    assert meta(fallback, "llm.fallback.reason") == "ContextWindowExceededError"
