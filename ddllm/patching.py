@@ -250,13 +250,48 @@ def _targets():
         for name, operation, is_async, positional in MODULE_ENTRY_POINTS
         if callable(getattr(litellm, name, None))
     ]
+    served_per_router = []
     for name, is_async in ROUTER_ENTRY_POINTS:
         owner = _router_owner(name)
         if owner is not None:
             targets.append((owner, name, router_entry_wrapper(is_async)))
         elif name in REQUIRED_ROUTER_ENTRY_POINTS:
             log.warning("ddllm: litellm %s has no Router.%s; its requests get no request span", get_version(), name)
+        else:
+            served_per_router.append((name, is_async))
+    endpoints = _router_endpoint_table()
+    if served_per_router and endpoints is not None:
+        targets.append((endpoints, "member", endpoint_member_wrapper(served_per_router)))
     return targets
+
+
+def _router_endpoint_table():
+    """litellm 1.110's table that serves some Router methods per router instance (the sync
+    `Router.responses`), through `RustCore.__getattr__`, instead of a method of the class."""
+    try:
+        from litellm.router_rust.invoke.endpoints import RustEndpoints
+    except Exception:
+        return None
+    return RustEndpoints if callable(vars(RustEndpoints).get("member")) else None
+
+
+def endpoint_member_wrapper(entry_points):
+    """Wrap the Router endpoints the table hands out, as the class methods are wrapped."""
+    wrappers = {name: router_entry_wrapper(is_async) for name, is_async in entry_points}
+
+    def traced_endpoint_member(wrapped, instance, args, kwargs):
+        endpoint = wrapped(*args, **kwargs)
+        name = args[0] if args else kwargs.get("name")
+        wrapper = wrappers.get(name)
+        if wrapper is None or not callable(endpoint):
+            return endpoint
+        try:
+            return wrapt.FunctionWrapper(endpoint, wrapper)
+        except Exception:
+            report_once("patch.endpoint")
+            return endpoint
+
+    return traced_endpoint_member
 
 
 def _is_ours(node, ours):

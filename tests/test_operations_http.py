@@ -86,12 +86,7 @@ def test_router_text_completion_falls_back(agent, patched, provider):
     assert attempts[1]["metrics"]["gen_ai.usage.output_tokens"] == 21
 
 
-SYNC_RESPONSES_GAP = pytest.mark.xfail(
-    strict=True, reason="LiteLLM 1.110 serves the sync Router.responses from an endpoint table per "
-                        "router instance, not a class method: ddllm does not reach it yet")
-
-
-@pytest.mark.parametrize("use_async", [pytest.param(False, marks=SYNC_RESPONSES_GAP), True], ids=["sync", "async"])
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_router_responses_response_id_and_reasoning_tokens(agent, patched, provider, use_async):
     router = two_group_router(provider, "o4-mini", "gpt-4.1")
     if use_async:
@@ -105,6 +100,18 @@ def test_router_responses_response_id_and_reasoning_tokens(agent, patched, provi
     assert meta(attempt, "gen_ai.response.id") == response.id
     assert attempt["metrics"]["gen_ai.usage.reasoning_tokens"] == 5
     assert attempt["metrics"]["gen_ai.usage.output_tokens"] == 21
+
+
+def test_sync_router_responses_makes_a_single_attempt(agent, patched, provider):
+    # litellm 1.110 serves the sync Router.responses from each router's endpoint table, as a
+    # single attempt: no fallback; the caller gets the 429
+    provider.script("o4-mini", Answer.rate_limit())
+    with pytest.raises(litellm.RateLimitError):
+        two_group_router(provider, "o4-mini", "gpt-4.1").responses(model="primary", input="Say hi")
+    flush()
+    request, [attempt] = only_request(agent)
+    assert meta(attempt, "llm.operation") == "responses"
+    assert meta(attempt, "llm.outcome") == meta(request, "llm.outcome") == "rate_limited"
 
 
 def test_router_responses_rate_limited_falls_back(agent, patched, provider):

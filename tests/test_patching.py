@@ -118,3 +118,14 @@ def test_litellm_without_its_attempt_functions_disables_ddllm_with_one_warning(c
     warnings = [r.getMessage() for r in caplog.records if r.name == "ddllm" and r.levelname == "WARNING"]
     assert len(warnings) == 2 and "has no litellm.acompletion" in warnings[0]  # one per patch() call
     assert not isinstance(litellm.completion, WRAPT_PROXY)
+
+
+def test_router_endpoint_table_wrapped_and_restored(clean):
+    table = patching._router_endpoint_table()
+    if table is None:
+        pytest.skip("this LiteLLM serves every Router method from the class")
+    original = vars(table)["member"]
+    assert ddllm.patch()
+    assert isinstance(vars(table)["member"], WRAPT_PROXY)
+    ddllm.unpatch()
+    assert vars(table)["member"] is original
