@@ -1,259 +1,301 @@
-"""`ddllm demo` (and `make demo`): a Router with fallbacks against an embedded fake provider,
-a few hundred requests, and what Datadog would show.
+"""`ddllm demo` (and `make demo`): a Router with retries and fallbacks against an embedded fake
+provider, a few hundred requests, and what Datadog would show.
 
 Everything stays in this process unless `--agent` says otherwise: the fake OpenAI- and
 Anthropic-compatible provider answers on loopback with a seeded mix of 429s, slow answers,
 5xx, context-length refusals and cut streams; a ddtrace trace processor keeps the finished
-traces and a UDP socket on loopback takes ddllm's DogStatsD lines.
+traces and a UDP socket on loopback takes ddllm's DogStatsD lines. The tables are computed
+from those DogStatsD lines, as Datadog computes them.
+
+Counts are the same for a given --seed and --requests: each model's n-th call gets the same
+answer (the fake provider counts calls per model), and async requests, which run
+concurrently, do not retry (see `drive`), so which of them gets which answer does not change
+how many attempts each model sees.
 """
 import argparse
 import asyncio
 import json
+import logging
 import os
 import random
-import socket
 import sys
+import urllib.parse
 
 DEFAULT_REQUESTS = 300
 DEFAULT_SEED = 7
 ASYNC_BATCH = 20
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
+DEMO_API_KEY = "sk-demo-not-a-key"
 
-# (model group, LiteLLM model, API). Two deployments in `chat`: LiteLLM retries on the other
-# at once, where a one-deployment group would back off half a second and more.
-DEPLOYMENTS = (
-    ("chat", "openai/gpt-4o-mini", "openai"),
-    ("chat", "openai/gpt-4.1-mini", "openai"),
-    ("backup", "anthropic/claude-3-5-haiku-20241022", "anthropic"),
-    ("long-context", "openai/gpt-4.1", "openai"),
-    ("summarize", "openai/gpt-4.1-nano", "openai"),
+# (model group, LiteLLM model, deployments). A group that retries has two deployments of the
+# same model: LiteLLM 1.110 retries on the other one at once, where a one-deployment group
+# sleeps 2 s and more before its retry (INITIAL_RETRY_DELAY does not shorten it there).
+MODEL_GROUPS = (
+    ("primary", "openai/gpt-4o-mini", 2),
+    ("backup", "anthropic/claude-3-5-haiku-20241022", 2),
+    ("long-context", "openai/gpt-4.1", 1),
+    ("fast", "anthropic/claude-haiku-4-5", 2),
 )
+# Both entry groups fall back along the same chain, so that where a failed attempt goes next
+# depends on the model that failed only, not on which request it was.
+FALLBACKS = [{"primary": ["backup", "long-context"]}, {"fast": ["backup", "long-context"]}]
+CONTEXT_WINDOW_FALLBACKS = [{"primary": ["long-context"]}, {"fast": ["long-context"]}]
 
 
-def _quiet_environment(agent_url):
-    """Before LiteLLM and ddtrace are imported: no network, no telemetry."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    for key, value in (("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false"), ("DD_REMOTE_CONFIGURATION_ENABLED", "false"),
-                       ("DD_TRACE_STARTUP_LOGS", "false")):
+def prepare_environment(agent_url=None):
+    """Before LiteLLM and ddtrace are imported: no network, no telemetry, short backoffs
+    (for LiteLLM versions that read them)."""
+    for key, value in (
+        ("LITELLM_LOCAL_MODEL_COST_MAP", "True"),
+        ("INITIAL_RETRY_DELAY", "0.01"),
+        ("JITTER", "0"),
+        ("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false"),
+        ("DD_REMOTE_CONFIGURATION_ENABLED", "false"),
+        ("DD_TRACE_STARTUP_LOGS", "false"),
+    ):
         os.environ.setdefault(key, value)
     if agent_url:
         os.environ["DD_TRACE_AGENT_URL"] = agent_url
 
 
 def answer_policy(seed, model):
-    """The seeded answer of the n-th request to `model`: the same for a given seed."""
+    """The answer to `model`'s n-th call: a function of (seed, model, n) alone."""
     from ddllm.fake_provider import Answer
 
     def answer(n):
-        draw = random.Random("%s:%s:%d" % (seed, model, n))
+        draw = random.Random("%d:%s:%d" % (seed, model, n))
         roll = draw.random()
-        quick = draw.uniform(0.004, 0.03)
-        if model == "gpt-4o-mini":  # the busy primary: rate limited a third of the time
-            left = max(0, 500 - 3 * n)
+        if model == "gpt-4o-mini":  # the busy primary: 429s and a long tail
+            if roll < 0.20:
+                return Answer.rate_limit(remaining_tokens=draw.randint(0, 3000))
+            if roll < 0.24:
+                return Answer.server_error()
+            if roll < 0.29:
+                return Answer("context_length")
             if roll < 0.33:
-                return Answer.rate_limit(remaining_tokens=draw.randint(0, 2000))
-            if roll < 0.38:
-                return Answer.cut_stream(after=0, delay=quick)
-            return Answer.slow(quick + (0.12 if roll > 0.9 else 0), remaining_requests=left,
-                               remaining_tokens=draw.randint(20000, 150000), chunk_delay=0.002)
-        if model == "gpt-4.1-mini":
-            if roll < 0.15:
-                return Answer.rate_limit(remaining_tokens=draw.randint(0, 5000))
-            return Answer.slow(quick + 0.01, remaining_requests=max(0, 800 - 2 * n), chunk_delay=0.002)
+                return Answer.cut_stream(after=0, delay=0.01)  # before any content: a mid-stream fallback
+            if roll < 0.34:
+                return Answer.cut_stream(after=3, delay=0.01)  # after content: the caller sees the error
+            tail = draw.uniform(0.1, 0.18) if roll > 0.93 else 0.0
+            return Answer.slow(draw.uniform(0.01, 0.04) + tail, chunk_delay=0.002,
+                               remaining_requests=max(0, 5000 - 7 * n),
+                               remaining_tokens=draw.randint(40000, 150000))
         if model == "claude-3-5-haiku-20241022":
-            if roll < 0.1:
+            if roll < 0.08:
                 return Answer("overloaded")
-            return Answer.slow(quick + draw.uniform(0.01, 0.06), chunk_delay=0.003)
-        if model == "gpt-4.1-nano" and roll < 0.3:
-            return Answer("context_length")
-        return Answer.slow(quick + 0.02, chunk_delay=0.002)
+            return Answer.slow(draw.uniform(0.03, 0.09), chunk_delay=0.003,
+                               remaining_tokens=draw.randint(20000, 80000))
+        if model == "claude-haiku-4-5":
+            if roll < 0.10:
+                return Answer.rate_limit(remaining_tokens=draw.randint(0, 1000))
+            if roll < 0.18:
+                return Answer("context_length")
+            return Answer.slow(draw.uniform(0.01, 0.03), chunk_delay=0.001,
+                               remaining_requests=max(0, 4000 - 3 * n))
+        # gpt-4.1, the last resort: always answers, slowly
+        return Answer.slow(draw.uniform(0.06, 0.2), chunk_delay=0.004)
 
     return answer
-
-
-class TraceCapture:
-    """A ddtrace trace processor that keeps finished traces (and drops them unless they go on
-    to an agent)."""
-
-    def __init__(self, forward):
-        self.traces = []
-        self.forward = forward
-
-    def process_trace(self, trace):
-        self.traces.append(list(trace))
-        return trace if self.forward else None
-
-
-class DogStatsdCapture:
-    """A UDP socket on loopback that takes ddllm's metric lines."""
-
-    def __init__(self):
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        self.socket.setblocking(False)
-        self.lines = []
-
-    @property
-    def url(self):
-        return "udp://127.0.0.1:%d" % self.socket.getsockname()[1]
-
-    def read(self):
-        """What arrived (after `ddllm.metrics.flush()`, everything sent: loopback is synchronous)."""
-        while True:
-            try:
-                packet = self.socket.recv(65536)
-            except BlockingIOError:
-                return self.lines
-            self.lines.extend(line for line in packet.decode().splitlines() if line)
-
-    def close(self):
-        self.socket.close()
-
-
-class Progress:
-    def __init__(self, total, stream=sys.stderr, width=30):
-        self.total, self.done, self.stream, self.width = total, 0, stream, width
-        self.live = hasattr(stream, "isatty") and stream.isatty()
-
-    def advance(self, count=1):
-        self.done += count
-        if self.live:
-            filled = self.width * self.done // max(self.total, 1)
-            self.stream.write("\r[%s%s] %d/%d requests" % ("#" * filled, " " * (self.width - filled), self.done, self.total))
-            self.stream.flush()
-
-    def finish(self):
-        if self.live:
-            self.stream.write("\n")
-        else:
-            self.stream.write("%d/%d requests\n" % (self.done, self.total))
 
 
 def build_router(provider):
     from litellm import Router
 
-    def params(model, api):
-        base = provider.openai_base if api == "openai" else provider.anthropic_base
-        return {"model": model, "api_base": base, "api_key": "sk-demo-not-a-key"}
-
-    return Router(
-        model_list=[{"model_name": group, "litellm_params": params(model, api)} for group, model, api in DEPLOYMENTS],
-        fallbacks=[{"chat": ["backup"]}, {"backup": ["long-context"]}],
-        context_window_fallbacks=[{"summarize": ["long-context"]}],
-        num_retries=1,
-    )
-
-
-def _plan(requests):
-    """(model group, how) of each request: every fifth summarises, the rest chat; sync, async
-    and streamed in turn."""
-    return [("summarize" if n % 5 == 4 else "chat", ("sync", "async", "stream")[n % 3]) for n in range(requests)]
+    model_list = []
+    for group, model, deployments in MODEL_GROUPS:
+        base = provider.anthropic_base if model.startswith("anthropic/") else provider.openai_base
+        for number in range(deployments):
+            model_list.append({"model_name": group, "litellm_params": {
+                "model": model, "api_base": base, "api_key": "%s-%d" % (DEMO_API_KEY, number)}})
+    # No cooldowns: they depend on the clock, and would make the counts vary from run to run.
+    return Router(model_list=model_list, fallbacks=FALLBACKS, context_window_fallbacks=CONTEXT_WINDOW_FALLBACKS,
+                  num_retries=1, disable_cooldowns=True)
 
 
-def _read(stream):
+def plan(requests):
+    """(model group, how) of each request: one in four to `fast`, the rest to `primary`; in
+    each five, three async, one sync and one streamed."""
+    hows = ("async", "sync", "async", "stream", "async")
+    return [("fast" if n % 4 == 3 else "primary", hows[n % len(hows)]) for n in range(requests)]
+
+
+class Progress:
+    """`[#####     ] 120/300 requests` rewritten in place on a terminal; on anything else, the
+    last line only."""
+
+    def __init__(self, total, stream=None, width=30):
+        self.total, self.done, self.width = total, 0, width
+        self.stream = sys.stderr if stream is None else stream
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def _line(self):
+        filled = self.width * self.done // max(self.total, 1)
+        return "[%s%s] %d/%d requests" % ("#" * filled, " " * (self.width - filled), self.done, self.total)
+
+    def advance(self, count=1):
+        self.done += count
+        if self.live:
+            self.stream.write("\r" + self._line())
+            self.stream.flush()
+
+    def finish(self):
+        self.stream.write(("\r" if self.live else "") + self._line() + "\n")
+        self.stream.flush()
+
+
+def _read_stream(stream):
     return "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
 
 
 def _call(router, group, how):
     try:
         if how == "stream":
-            return _read(router.completion(model=group, messages=MESSAGES, stream=True))
+            return _read_stream(router.completion(model=group, messages=MESSAGES, stream=True))
         return router.completion(model=group, messages=MESSAGES)
     except Exception:  # a request that failed after every attempt is part of the show
         return None
 
 
-async def _call_async(router, group):
+async def _call_async(router, group, progress):
     try:
-        return await router.acompletion(model=group, messages=MESSAGES)
+        # No retries here: concurrent retries would take the answers meant for other requests'
+        # first attempts, and the counts would change from run to run. Fallbacks still happen.
+        return await router.acompletion(model=group, messages=MESSAGES, num_retries=0)
     except Exception:
         return None
+    finally:
+        progress.advance()
 
 
 def drive(router, requests, progress):
-    plan = _plan(requests)
+    """Sync and streamed requests one after the other; async ones gathered `ASYNC_BATCH` at a
+    time, on one event loop (LiteLLM keeps per-loop logging tasks)."""
+    loop = asyncio.new_event_loop()
     batch = []
 
     def run_batch():
         async def gather():
-            await asyncio.gather(*(_call_async(router, group) for group in batch))
+            await asyncio.gather(*(_call_async(router, group, progress) for group in batch))
 
-        asyncio.run(gather())
-        progress.advance(len(batch))
+        loop.run_until_complete(gather())
         del batch[:]
 
-    for group, how in plan:
-        if how == "async":
-            batch.append(group)
-            if len(batch) == ASYNC_BATCH:
-                run_batch()
-            continue
-        _call(router, group, how)
-        progress.advance()
-    if batch:
-        run_batch()
+    try:
+        for group, how in plan(requests):
+            if how == "async":
+                batch.append(group)
+                if len(batch) == ASYNC_BATCH:
+                    run_batch()
+                continue
+            _call(router, group, how)
+            progress.advance()
+        if batch:
+            run_batch()
+    finally:
+        # As asyncio.run ends: LiteLLM's logging worker runs on this loop until cancelled.
+        leftover = asyncio.all_tasks(loop)
+        for task in leftover:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+def _dogstatsd_url_beside(agent_url):
+    """DD_DOGSTATSD_URL, else DogStatsD on the agent's host (DD_DOGSTATSD_PORT or 8125)."""
+    if os.environ.get("DD_DOGSTATSD_URL", "").strip():
+        return os.environ["DD_DOGSTATSD_URL"].strip()
+    host = urllib.parse.urlsplit(agent_url).hostname or "localhost"
+    return "udp://%s:%s" % (host, os.environ.get("DD_DOGSTATSD_PORT", "").strip() or "8125")
+
+
+class _QuietLiteLLM:
+    """LiteLLM logs every failed attempt; here failures are the point, and the report says them."""
+
+    def __enter__(self):
+        self.logger = logging.getLogger("LiteLLM")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.CRITICAL)
+        import litellm
+
+        self.suppress = litellm.suppress_debug_info
+        litellm.suppress_debug_info = True
+        return self
+
+    def __exit__(self, *exc_info):
+        import litellm
+
+        litellm.suppress_debug_info = self.suppress
+        self.logger.setLevel(self.level)
+
+
+def run_demo(requests, seed, agent_url=None, progress=None):
+    """Run the demo; returns (trace capture, DogStatsD samples or None with --agent)."""
+    prepare_environment(agent_url)
+    from ddllm import demo_capture, metrics
+    from ddllm.fake_provider import FakeProvider
+
+    progress = progress or Progress(requests)
+    traces = demo_capture.TraceCapture(forward=bool(agent_url))
+    statsd = None if agent_url else demo_capture.DogStatsdCapture()
+    dogstatsd_url = _dogstatsd_url_beside(agent_url) if agent_url else statsd.url
+    try:
+        with FakeProvider() as provider, _QuietLiteLLM():
+            for _, model, _ in MODEL_GROUPS:
+                name = model.split("/", 1)[1]
+                provider.policy(name, answer_policy(seed, name))
+            with demo_capture.trace_filter(traces), \
+                    demo_capture.ddllm_patched(dogstatsd_url=dogstatsd_url, metrics_enabled=True):
+                drive(build_router(provider), requests, progress)
+                progress.finish()
+                metrics.flush()
+        if statsd is not None and not statsd.sync():
+            print("ddllm demo: some DogStatsD lines did not arrive in time; the tables may be short",
+                  file=sys.stderr)
+        return traces, statsd.samples if statsd else None
+    finally:
+        if statsd is not None:
+            statsd.close()
 
 
 def configure_parser(parser):
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="requests to make (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the provider's answers")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the provider's answers (default %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)")
     parser.add_argument("--agent", metavar="URL",
-                        help="send traces to this Datadog agent (and metrics to DogStatsD as configured) "
-                             "instead of capturing them here")
-    parser.add_argument("--trees", type=int, default=3, help="attempt trees to print (default %(default)s)")
+                        help="send traces to this Datadog agent (and metrics to DD_DOGSTATSD_URL, else DogStatsD "
+                             "on the agent's host) instead of capturing them here; prints a summary only")
+    parser.add_argument("--trees", type=int, default=4, help="attempt trees to print (default %(default)s)")
 
 
 def run(args):
     if args.requests < 1:
         print("ddllm demo: --requests must be at least 1", file=sys.stderr)
         return 2
-    _quiet_environment(args.agent)
-    from ddtrace.trace import tracer
+    from ddllm import demo_report
 
-    import ddllm
-    from ddllm import demo_report, metrics
-    from ddllm.fake_provider import FakeProvider
-
-    capture = TraceCapture(forward=bool(args.agent))
-    statsd = None if args.agent else DogStatsdCapture()
-    was_patched = ddllm.is_patched()
-    if was_patched:
-        ddllm.unpatch()  # again below, sending metrics where this run wants them
-    tracer.configure(trace_processors=[capture])
     try:
-        with FakeProvider() as provider:
-            for _, model, _ in DEPLOYMENTS:
-                name = model.split("/", 1)[1]
-                provider.policy(name, answer_policy(args.seed, name))
-            ddllm.patch(**({"dogstatsd_url": statsd.url} if statsd else {}))
-            try:
-                progress = Progress(args.requests)
-                drive(build_router(provider), args.requests, progress)
-                progress.finish()
-                metrics.flush()
-            finally:
-                ddllm.unpatch()
-        tracer.flush()
-    finally:
-        tracer.configure(trace_processors=[])
-        if was_patched:
-            ddllm.patch()
-        lines = statsd.read() if statsd else None
-        if statsd:
-            statsd.close()
-    summary = demo_report.summarize(capture.traces, args.requests, args.seed, lines)
-    trees = [demo_report.attempt_tree(trace) for trace in demo_report.pick_trees(capture.traces, args.trees)]
-    report = demo_report.render(summary, trees)
+        traces, samples = run_demo(args.requests, args.seed, args.agent)
+    except RuntimeError as error:
+        print("ddllm demo: %s" % error, file=sys.stderr)
+        return 1
+    if args.agent:
+        summary = demo_report.agent_summary(traces.traces, args.requests, args.seed, args.agent,
+                                            _dogstatsd_url_beside(args.agent))
+        text = demo_report.render_agent_summary(summary)
+    else:
+        summary = demo_report.summarize(samples, traces.traces, args.requests, args.seed)
+        text = demo_report.render(summary, demo_report.pick_trees(traces.traces, args.trees))
     if args.json == "-":
         json.dump(summary, sys.stdout, indent=2)
         print()
-    else:
-        print(report)
-        if args.json:
-            with open(args.json, "w") as out:
-                json.dump(summary, out, indent=2)
+        return 0
+    print(text)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(summary, out, indent=2)
+            out.write("\n")
     return 0
 
 

@@ -1,43 +1,122 @@
-"""`ddllm demo` (and `make demo`): a few hundred requests against the embedded fake provider,
-with no agent and no network; its figures agree with the DogStatsD lines it captured."""
+"""`ddllm demo` (and `make demo`): a few dozen requests against the embedded fake provider,
+with no agent and no network. The figures it writes (computed from the DogStatsD samples it
+captured) agree with the spans, which these tests collect on their own."""
+import collections
+import io
 import json
+import os
 import subprocess
 import sys
 
-from ddllm import cli
+import pytest
+from ddtrace.trace import tracer
+
+import ddllm
+from ddllm import cli, demo
 
 
-def test_demo_json_agrees_with_the_metrics_it_captured(tmp_path, capsys):
+class Collector:
+    """A trace processor of the test's own, configured before the demo runs."""
+
+    def __init__(self):
+        self.spans = []
+
+    def process_trace(self, trace):
+        self.spans.extend(trace)
+        return trace
+
+
+@pytest.fixture
+def collector():
+    collector = Collector()
+    tracer.configure(trace_processors=[collector])
+    yield collector
+    tracer.configure(trace_processors=[])
+
+
+def _attempts_by_trace(spans):
+    traces = collections.defaultdict(list)
+    for span in spans:
+        if span.name == "llm.attempt":
+            traces[span.trace_id].append(span)
+    return [sorted(attempts, key=lambda s: int(s.get_tag("llm.attempt.number"))) for attempts in traces.values()]
+
+
+def _hops(spans):
+    """Attempts that moved to another model group: the fallback depth changed from the previous
+    attempt's. (`llm.fallback.is_fallback` is also true on a retry inside a fallback group.)"""
+    hops = collections.Counter()
+    for attempts in _attempts_by_trace(spans):
+        for previous, span in zip(attempts, attempts[1:]):
+            if span.get_tag("llm.fallback.depth") != previous.get_tag("llm.fallback.depth"):
+                hops[(span.get_tag("llm.fallback.from"), span.resource, span.get_tag("llm.fallback.reason"),
+                      span.get_tag("llm.fallback.type"))] += 1
+    return hops
+
+
+def test_demo_json_agrees_with_the_spans(tmp_path, capsys, collector, patched):
     path = tmp_path / "demo.json"
-    assert cli.main(["demo", "--requests", "30", "--seed", "3", "--json", str(path)]) == 0
+    dogstatsd_url = os.environ["DD_DOGSTATSD_URL"]
+    assert cli.main(["demo", "--requests", "40", "--json", str(path), "--seed", "3"]) == 0
     out = capsys.readouterr().out
     summary = json.loads(path.read_text())
-    metrics = summary["metrics"]
-    assert summary["requests"] == summary["spans"]["requests"] == metrics["ddllm.request.duration"] == 30
-    assert sum(summary["attempts"].values()) == summary["spans"]["attempts"] == metrics["ddllm.attempt.duration"]
-    assert summary["attempts"] == summary["metric_attempts"]  # per model, spans and metrics alike
-    assert sum(hop["count"] for hop in summary["fallbacks"]) == metrics["ddllm.fallback"]
-    reasons = {hop["reason"] for hop in summary["fallbacks"]}
-    assert {"RateLimitError", "ContextWindowExceededError"} <= reasons
-    assert sum(summary["rate_limited"].values()) > 0
-    assert summary["ttft_ms_p95"]  # streamed requests were made
+    attempt_spans = [span for span in collector.spans if span.name == "llm.attempt"]
+    request_spans = [span for span in collector.spans if span.name == "llm.request"]
+
+    assert summary["requests"] == len(request_spans) == summary["spans"]["requests"] == 40
+    assert summary["metrics"]["ddllm.request.duration"] == 40
+    assert summary["attempts"] == dict(collections.Counter(span.resource for span in attempt_spans))
+    assert summary["spans"]["attempts"] == len(attempt_spans)
+    assert {model: figures["count"] for model, figures in summary["latency"].items()} == summary["attempts"]
+    assert summary["rate_limited"] == {model: sum(1 for s in attempt_spans if s.resource == model and
+                                                  s.get_tag("llm.outcome") == "rate_limited")
+                                       for model in summary["attempts"]}
+    metric_hops = {(hop["from"], hop["to"], hop["reason"], hop["type"]): hop["count"] for hop in summary["fallbacks"]}
+    assert metric_hops == dict(_hops(collector.spans))
+    reasons = collections.Counter()
+    for (_, _, reason, _), count in metric_hops.items():
+        reasons[reason] += count
+    assert {"RateLimitError", "ContextWindowExceededError"} <= set(reasons)
+    assert sum(summary["rate_limited"].values()) > 0 and summary["ttft_p95"]  # 429s happened; streams were read
+
     assert "Attempt trees" in out and "Fallback flow" in out and "openai/gpt-4o-mini" in out
+    # The process is as the demo found it: ddllm patched as before, sending where it did, and
+    # the trace processors configured before still get every trace.
+    assert ddllm.is_patched() and os.environ["DD_DOGSTATSD_URL"] == dogstatsd_url
+    before = len(collector.spans)
+    with tracer.trace("after.demo"):
+        pass
+    assert len(collector.spans) == before + 1
+
+
+def test_counts_do_not_depend_on_timing():
+    """Async requests run concurrently, yet each model sees the same attempts, run after run."""
+    def counts():
+        traces, samples = demo.run_demo(25, seed=11, progress=demo.Progress(25, stream=io.StringIO()))
+        return collections.Counter((s.name, s.tags.get("model"), s.tags.get("outcome"), s.tags.get("reason"))
+                                   for s in samples if s.name in ("ddllm.attempt.duration", "ddllm.fallback"))
+
+    assert counts() == counts()
+    assert not ddllm.is_patched()
 
 
 def test_make_demo_runs_on_its_own():
     completed = subprocess.run(
-        [sys.executable, "-m", "ddllm.demo", "--requests", "20"], capture_output=True, text=True, timeout=180)
+        [sys.executable, "-m", "ddllm.demo", "--requests", "20"], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "Per model" in completed.stdout and "llm.request" in completed.stdout
-    assert "20/20 requests" in completed.stderr
+    for heading in ("Attempt trees", "Per model", "Fallback flow", "Requests"):
+        assert heading in completed.stdout
+    assert "llm.request primary" in completed.stdout
+    assert "20/20 requests" in completed.stderr  # the progress bar's last line, stderr not being a terminal
     assert "Traceback" not in completed.stderr
 
 
 def test_demo_sends_to_a_real_agent(agent):
     completed = subprocess.run(
         [sys.executable, "-m", "ddllm.demo", "--requests", "12", "--agent", agent.url],
-        capture_output=True, text=True, timeout=180)
+        capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "Traces sent to the agent at %s" % agent.url in completed.stdout
     names = [span["name"] for trace in agent.traces() for span in trace]
     assert names.count("llm.request") == 12
     assert names.count("llm.attempt") >= 12
