@@ -55,7 +55,11 @@ def prepare_environment(agent_url=None):
     ):
         os.environ.setdefault(key, value)
     if agent_url:
+        if "ddtrace" in sys.modules and os.environ.get("DD_TRACE_AGENT_URL") != agent_url:
+            print("ddllm demo: ddtrace was imported before --agent was read; traces go where it was "
+                  "configured (set DD_TRACE_AGENT_URL instead)", file=sys.stderr)
         os.environ["DD_TRACE_AGENT_URL"] = agent_url
+        os.environ.setdefault("DD_SERVICE", "ddllm-demo")
 
 
 def answer_policy(seed, model):
@@ -167,6 +171,20 @@ async def _call_async(router, group, progress):
         progress.advance()
 
 
+async def _finish_litellm_logging():
+    """LiteLLM runs its success and failure callbacks in a worker on the event loop: let them
+    end before the loop closes (a closed loop leaves them as never-awaited coroutines)."""
+    try:
+        from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+    except ImportError:  # another LiteLLM version: the cancellation in `drive` does it
+        return
+    try:
+        await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), timeout=5)
+        await GLOBAL_LOGGING_WORKER.stop(timeout=5)
+    except Exception:
+        pass
+
+
 def drive(router, requests, progress):
     """Sync and streamed requests one after the other; async ones gathered `ASYNC_BATCH` at a
     time, on one event loop (LiteLLM keeps per-loop logging tasks)."""
@@ -192,11 +210,13 @@ def drive(router, requests, progress):
         if batch:
             run_batch()
     finally:
-        # As asyncio.run ends: LiteLLM's logging worker runs on this loop until cancelled.
+        loop.run_until_complete(_finish_litellm_logging())
+        # Then as asyncio.run ends: whatever still runs on this loop is cancelled.
         leftover = asyncio.all_tasks(loop)
         for task in leftover:
             task.cancel()
-        loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+        if leftover:
+            loop.run_until_complete(asyncio.wait(leftover))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
@@ -232,6 +252,10 @@ class _QuietLiteLLM:
 def run_demo(requests, seed, agent_url=None, progress=None):
     """Run the demo; returns (trace capture, DogStatsD samples or None with --agent)."""
     prepare_environment(agent_url)
+    # Imported before patching: under ddtrace-run, importing LiteLLM patches ddllm by itself, and
+    # `demo_capture.ddllm_patched` must see that to put it back afterwards.
+    import litellm  # noqa: F401
+
     from ddllm import demo_capture, metrics
     from ddllm.fake_provider import FakeProvider
 
@@ -273,11 +297,11 @@ def run(args):
     if args.requests < 1:
         print("ddllm demo: --requests must be at least 1", file=sys.stderr)
         return 2
-    from ddllm import demo_report
+    from ddllm import demo_capture, demo_report
 
     try:
         traces, samples = run_demo(args.requests, args.seed, args.agent)
-    except RuntimeError as error:
+    except demo_capture.NotPatched as error:
         print("ddllm demo: %s" % error, file=sys.stderr)
         return 1
     if args.agent:

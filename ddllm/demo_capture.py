@@ -137,6 +137,10 @@ def trace_filter(capture):
         tracer.configure(trace_processors=previous)
 
 
+class NotPatched(Exception):
+    """ddllm.patch() declined (DDLLM_ENABLED=false, an unsupported LiteLLM)."""
+
+
 @contextlib.contextmanager
 def ddllm_patched(**overrides):
     """ddllm patched with `overrides` for the block; patched as before (or not) after it."""
@@ -147,7 +151,7 @@ def ddllm_patched(**overrides):
         ddllm.unpatch()  # patch() keeps its first configuration: this run wants its own
     try:
         if not ddllm.patch(**overrides):
-            raise RuntimeError("ddllm did not patch LiteLLM (DDLLM_ENABLED=false, or see `ddllm doctor`)")
+            raise NotPatched("ddllm did not patch LiteLLM (DDLLM_ENABLED=false, or see `ddllm doctor`)")
         try:
             yield
         finally:

@@ -93,6 +93,7 @@ def agent_summary(traces, requests, seed, agent_url, dogstatsd_url):
         "seed": seed,
         "agent": agent_url,
         "dogstatsd": dogstatsd_url,
+        "service": next((span.service for span in request_spans if span.service), None),
         "attempts": dict(sorted(collections.Counter(span.resource for span in attempts).items())),
         "request_outcomes": dict(sorted(collections.Counter(
             _tag(span, "llm.outcome") for span in request_spans).items())),
@@ -162,11 +163,12 @@ def attempt_tree(trace):
     rows = []
     for index, span in enumerate(attempts):
         ttft = span.get_metric("llm.time_to_first_token")
+        notes = [_why(span)] + (["ttft %.1f ms" % (ttft * 1e3)] if ttft is not None else [])
         rows.append((
             ("└─ " if index == len(attempts) - 1 else "├─ ") + "#" + _tag(span, "llm.attempt.number"),
             span.resource, "depth " + _tag(span, "llm.fallback.depth"), _tag(span, "llm.outcome"),
             _tag(span, "http.status_code") or "-", "%.1f ms" % (span.duration * 1e3),
-            "ttft %.1f ms" % (ttft * 1e3) if ttft is not None else "", _why(span),
+            ", ".join(note for note in notes if note),
         ))
     lines = []
     if request is not None:
@@ -252,12 +254,7 @@ def render_agent_summary(summary):
     lines = [
         "%d requests (%s), %d attempts." % (summary["requests"], outcomes or "none", summary["spans"]["attempts"]),
         "Traces sent to the agent at %s; metrics to DogStatsD at %s." % (summary["agent"], summary["dogstatsd"]),
-        "In Datadog: APM > Traces, service %s, operation llm.request; metrics ddllm.*." % _service(),
+        "In Datadog: APM > Traces, operation llm.request (service %s); metrics ddllm.*." % summary["service"],
+        "Nothing there after a minute? `ddllm doctor` checks the agent and DogStatsD.",
     ]
     return "\n".join(lines)
-
-
-def _service():
-    import os
-
-    return os.environ.get("DD_SERVICE") or "(the process name: set DD_SERVICE)"
