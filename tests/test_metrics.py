@@ -475,6 +475,7 @@ def test_a_client_that_cannot_be_built_is_reported_once(receiver, monkeypatch, c
             for _ in range(3):
                 response = retry_then_fallback_router().completion(model="primary", messages=MESSAGES)
                 assert response.choices[0].message.content == "hello from backup"
+            metrics.flush()  # the drain thread may not have run yet: the client is built here
         finally:
             ddllm.unpatch()
     reports = [r.getMessage() for r in caplog.records if "internal error" in r.getMessage()]
