@@ -29,6 +29,7 @@ log = logging.getLogger("ddllm")
 WRAPT_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 _lock = threading.RLock()
+_patching = False  # True while patch() runs, on the thread holding _lock
 _installed = []  # (owner, name, our FunctionWrapper)
 _config = None
 
@@ -318,36 +319,53 @@ def _remove(owner, name, ours):
 
 def patch(**overrides):
     """Instrument LiteLLM. Returns True when ddllm is patched after the call."""
-    global _config
+    global _patching
     with _lock:
         if _installed:
             return True
-        config = config_module.load(**overrides)
-        if not config.enabled:
-            log.info("ddllm: DDLLM_ENABLED is false; not patching")
+        if _patching:
+            # Re-entered on this thread: our own first `import litellm` ran the start-up
+            # hook, which calls patch() under ddtrace-run. The outer call, with the
+            # caller's overrides, does the work; doing it here too would wrap twice.
             return False
+        _patching = True
         try:
-            targets = _targets()
-        except UnsupportedLiteLLM as unsupported:
-            log.warning("ddllm: %s; ddllm stays disabled for this version (see `ddllm doctor`)", unsupported)
-            return False
-        try:
-            _config = config
-            for owner, name, wrapper in targets:
-                ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
-                setattr(owner, name, ours)
-                _installed.append((owner, name, ours))
-            from ddllm import spans
+            return _patch_locked(overrides)
+        finally:
+            _patching = False
 
-            spans.listen_for_nested_llm_spans()
-            from ddllm import metrics
 
-            metrics.configure(config)
-        except Exception:
-            report_once("patch")
-            _unpatch_locked()
-            return False
-        return True
+def _patch_locked(overrides):
+    global _config
+    config = config_module.load(**overrides)
+    if not config.enabled:
+        log.info("ddllm: DDLLM_ENABLED is false; not patching")
+        return False
+    try:
+        targets = _targets()
+    except UnsupportedLiteLLM as unsupported:
+        log.warning("ddllm: %s; ddllm stays disabled for this version (see `ddllm doctor`)", unsupported)
+        return False
+    except ImportError as missing:
+        log.warning("ddllm: litellm cannot be imported (%s); not patching", missing)
+        return False
+    try:
+        _config = config
+        for owner, name, wrapper in targets:
+            ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
+            setattr(owner, name, ours)
+            _installed.append((owner, name, ours))
+        from ddllm import spans
+
+        spans.listen_for_nested_llm_spans()
+        from ddllm import metrics
+
+        metrics.configure(config)
+    except Exception:
+        report_once("patch")
+        _unpatch_locked()
+        return False
+    return True
 
 
 def _unpatch_locked():

@@ -96,3 +96,28 @@ def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_wit
     assert REPO not in located and "/venv/" in located
     run_under_ddtrace_run(fresh_venv_with_wheel, agent)
     assert_two_traced_requests(agent)
+
+
+PATCH_BEFORE_IMPORT = """
+import ddllm
+from ddllm import patching
+assert ddllm.patch(dogstatsd_url="udp://127.0.0.1:9")  # imports litellm, which runs the start-up hook
+import litellm
+print(sum(1 for owner, name, _ in patching._installed if owner is litellm and name == "completion"))
+print(patching._config.dogstatsd)
+"""
+
+
+def test_patch_before_litellm_is_imported_under_ddtrace_run_wraps_once_with_the_callers_settings(agent):
+    """ddllm.patch() imports litellm; under ddtrace-run that import runs the start-up hook,
+    which calls patch() again on the same thread. The outer call alone wraps."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DD_", "DDLLM_"))}
+    env.update(DD_TRACE_AGENT_URL=agent.url, DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+               DD_REMOTE_CONFIGURATION_ENABLED="false",
+               PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
+    completed = subprocess.run(
+        [sys.executable, "-m", "ddtrace.commands.ddtrace_run", "python", "-c", PATCH_BEFORE_IMPORT],
+        env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.stdout.split() == ["1", "udp://127.0.0.1:9"]
