@@ -1,5 +1,6 @@
 """Router settings that change which attempts happen, over real HTTP: retry_policy per
-exception type, deployment order, default_fallbacks, and typed fallbacks beside the default."""
+exception type, deployment order, weighted deployments, default_fallbacks, and typed
+fallbacks beside the default."""
 from conftest import flush
 from litellm import Router
 from litellm.router import RetryPolicy
@@ -94,3 +95,32 @@ def test_context_window_fallback_wins_over_the_default_list(agent, patched, prov
     assert fallback["resource"] == "openai/gpt-4.1"
     assert meta(fallback, "llm.fallback.type") == "context_window"
     assert meta(fallback, "llm.fallback.reason") == "ContextWindowExceededError"
+
+
+def test_weighted_deployments_each_attempt_names_the_deployment_that_served_it(agent, patched, provider):
+    """LiteLLM picks a deployment of the group at random by weight; each attempt span names
+    the model the provider really received, not the group."""
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": dict(openai_params(provider), weight=2)},
+            {"model_name": "primary", "litellm_params": dict(openai_params(provider, "gpt-4.1-mini"), weight=1)},
+        ],
+        num_retries=0,
+    )
+    for _ in range(30):  # both deployments are picked but with a chance of (2/3)**30
+        router.completion(model="primary", messages=MESSAGES)
+    flush()
+    found = requests_with_attempts(agent.traces())
+    assert len(found) == 30
+    served = {model: len(provider.requests_for(model)) for model in ("gpt-4o-mini", "gpt-4.1-mini")}
+    assert all(served.values()) and sum(served.values()) == 30
+    for request, [attempt] in found:
+        assert meta(attempt, "llm.model_group") == "primary"
+        assert meta(request, "llm.final.model") == meta(attempt, "gen_ai.request.model")
+        assert attempt["resource"] == "openai/" + meta(attempt, "gen_ai.request.model")
+    per_model = {}
+    for _, [attempt] in found:
+        model = meta(attempt, "gen_ai.request.model")
+        per_model[model] = per_model.get(model, 0) + 1
+    assert per_model == served
+    assert len({meta(a, "llm.deployment.id") for _, [a] in found}) == 2
