@@ -104,9 +104,9 @@ def _attempt_result(attempt, kwargs, result):
     return result
 
 
-def _traced_request(wrapped, args, kwargs):
+def _traced_request(wrapped, args, kwargs, router=None):
     kwargs = _with_trace_id(kwargs)
-    state = tracing.begin_request(args, kwargs)
+    state = tracing.begin_request(args, kwargs, router)
     if state is None:
         return wrapped(*args, **kwargs)
     try:
@@ -117,9 +117,9 @@ def _traced_request(wrapped, args, kwargs):
     return _request_result(state, kwargs, result)
 
 
-async def _traced_request_async(wrapped, args, kwargs):
+async def _traced_request_async(wrapped, args, kwargs, router=None):
     kwargs = _with_trace_id(kwargs)
-    state = tracing.begin_request(args, kwargs)
+    state = tracing.begin_request(args, kwargs, router)
     if state is None:
         return await wrapped(*args, **kwargs)
     try:
@@ -213,7 +213,7 @@ def router_entry_wrapper(is_async):
     def traced_router_entry(wrapped, instance, args, kwargs):
         if _nested(kwargs):
             return wrapped(*args, **kwargs)
-        return traced_request(wrapped, args, kwargs)
+        return traced_request(wrapped, args, kwargs, instance)  # the Router: its cooldowns
 
     return traced_router_entry
 

@@ -21,7 +21,7 @@ class RequestState:
         "span", "resource", "trace_id", "attempts", "last_target", "last_model_group",
         "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
         "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
-        "saved_context", "_context_token",
+        "saved_context", "skipped", "_context_token",
     )
 
     def __init__(self, resource, trace_id, started):
@@ -41,6 +41,9 @@ class RequestState:
         self.fallback_type = None
         self.last_error_mid_stream = False
         self.saved_context = None
+        # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
+        # request started and not tried since (`ddllm.cooldowns`); None when there is none.
+        self.skipped = None
         self.started = started
         self._context_token = None
 

@@ -11,7 +11,7 @@ import traceback
 from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
-from ddllm import request_state
+from ddllm import cooldowns, request_state
 from ddllm.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 
@@ -76,6 +76,10 @@ def finish_request_span(span, state, outcome, exc):
     if state.final_model:
         span.set_tag("llm.final.model", state.final_model)
     span.set_tag("llm.outcome", outcome)
+    if state.skipped:
+        skipped, listed = cooldowns.skipped_tags(state.skipped)
+        span.set_metric("llm.request.skipped_deployments", skipped)
+        span.set_tag("llm.request.skipped", listed)
     if exc is not None and outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
     if llmobs_enabled():

@@ -5,7 +5,7 @@ is guarded: whatever fails here is reported once and the caller's call goes on u
 """
 import time
 
-from ddllm import attempt_facts, metrics, request_state, spans, streams
+from ddllm import attempt_facts, cooldowns, metrics, request_state, spans, streams
 from ddllm.safety import guarded, report_once
 
 
@@ -33,12 +33,15 @@ def _request_resource(kwargs, args):
 
 
 @guarded("request.start")
-def begin_request(args, kwargs):
-    """Start a logical request. Returns its state, or None if ddllm could not."""
+def begin_request(args, kwargs, router=None):
+    """Start a logical request (of `router`, when a Router serves it). Returns its state, or
+    None if ddllm could not."""
     trace_id = kwargs.get("litellm_trace_id")
     state = request_state.RequestState(
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
+    if router is not None:
+        state.skipped = cooldowns.cooling_in_group(router, state.resource)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
         state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
@@ -105,6 +108,8 @@ def _place_in_request(facts, state, kwargs, metadata):
         return
     state.attempts += 1
     facts.number = state.attempts
+    if state.skipped and facts.deployment_id in state.skipped:  # tried after all: not skipped
+        del state.skipped[facts.deployment_id]
     group = facts.model_group or facts.target
     first = state.attempts == 1
     litellm_depth = attempt_facts.litellm_fallback_depth(kwargs, metadata)
