@@ -98,6 +98,15 @@ REQUEST_SPAN_FIELDS = (
     SpanField("llm.final.provider", "tag", "provider of the last attempt"),
     SpanField("llm.final.model", "tag", "model of the last attempt"),
     SpanField("llm.outcome", "tag", "outcome of the request"),
+    SpanField(
+        "llm.request.skipped_deployments", "metric",
+        "deployments of the requested group the Router skipped, not tried, because they were cooling down; "
+        "set when there were any",
+    ),
+    SpanField(
+        "llm.request.skipped", "tag",
+        "those deployments' distinct `{provider}/{model}`, sorted, comma-separated, at most 10",
+    ),
 )
 
 
