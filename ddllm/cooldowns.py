@@ -47,24 +47,27 @@ def _group_ids(router, group):
     return get_model_ids(group) if get_model_ids is not None else ()
 
 
-def _deployment(router, deployment_id):
+def _litellm_params(router, deployment_id):
+    """The deployment's `litellm_params`, from its model_list entry (a live dict: only read)."""
     registry = getattr(router, "registry", None)
-    if registry is not None:
-        return registry().deployment(deployment_id)
-    get_deployment = getattr(router, "get_deployment", None)
-    return get_deployment(model_id=deployment_id) if get_deployment is not None else None
+    if registry is not None:  # litellm 1.110
+        entry = registry().deployment_dict(deployment_id)
+    else:  # litellm 1.106
+        get_model_info = getattr(router, "get_model_info", None)
+        entry = get_model_info(id=deployment_id) if get_model_info is not None else None
+    params = entry.get("litellm_params") if isinstance(entry, dict) else None
+    return params if isinstance(params, dict) else {}
+
+
+def _str(value):
+    return value if isinstance(value, str) and value else None
 
 
 def _label(router, deployment_id):
     """`{provider}/{model}` of a deployment, as its attempt span's resource would read."""
-    params = getattr(_deployment(router, deployment_id), "litellm_params", None)
-    model = getattr(params, "model", None)
-    provider = getattr(params, "custom_llm_provider", None)
-    api_base = getattr(params, "api_base", None)
+    params = _litellm_params(router, deployment_id)
     provider, model = attempt_facts.split_provider(
-        model if isinstance(model, str) else None,
-        provider if isinstance(provider, str) and provider else None,
-        api_base if isinstance(api_base, str) else None,
+        _str(params.get("model")), _str(params.get("custom_llm_provider")), _str(params.get("api_base"))
     )
     return "%s/%s" % (provider or "unknown", model or "unknown")
 
