@@ -9,6 +9,7 @@ pick the rate-limited deployment every time, so nothing depends on a shuffle.
 """
 import asyncio
 
+import litellm
 import pytest
 from conftest import flush
 from litellm import Router
@@ -21,6 +22,24 @@ from ddllm.fake_provider import Answer
 BACKUP_MODEL = "gpt-4.1-mini"
 SKIPPED_METRIC = "llm.request.skipped_deployments"
 SKIPPED_TAG = "llm.request.skipped"
+
+
+# Module-wide lists where each Router registers its success and failure callbacks.
+_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                   "_async_failure_callback", "input_callback", "service_callback")
+
+
+@pytest.fixture(autouse=True)
+def room_for_router_callbacks():
+    """litellm 1.106 keeps at most 100 callbacks per list in a process and silently drops the
+    rest: the Routers earlier tests built fill them, and a Router whose failure callback was
+    dropped never cools anything down. Each test here starts with empty lists."""
+    saved = {name: getattr(litellm, name) for name in _CALLBACK_LISTS if isinstance(getattr(litellm, name, None), list)}
+    for name, callbacks in saved.items():
+        setattr(litellm, name, [])
+    yield
+    for name, callbacks in saved.items():
+        setattr(litellm, name, callbacks)
 
 
 def two_deployment_router(provider, extra=(), **settings):
