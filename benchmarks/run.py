@@ -74,6 +74,7 @@ def start_sinks():
 AGENT_SINK, STATSD_SINK = start_sinks()
 
 import litellm  # noqa: E402
+from ddtrace import tracer  # noqa: E402
 from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm  # noqa: E402
 from ddtrace.llmobs import LLMObs  # noqa: E402
 from litellm import Router  # noqa: E402
@@ -114,18 +115,26 @@ def time_per_call(call, calls):
     return (time.perf_counter() - start) / calls
 
 
-def run_rounds(call, rounds, calls):
-    """{variant: [seconds per call, one per round]}, variants interleaved round by round."""
-    times = {name: [] for name in VARIANTS}
+def run_rounds(call, rounds, calls, calls_of=None):
+    """{variant: [seconds per call, one per round]}, variants interleaved round by round.
+    `calls_of` adds variants that run their own call with nothing patched."""
+    calls_of = calls_of or {}
+    variants = dict(VARIANTS, **{name: (lambda: None, lambda: None) for name in calls_of})
+    times = {name: [] for name in variants}
     for _ in range(rounds):
-        for name, (enable, disable) in VARIANTS.items():
+        for name, (enable, disable) in variants.items():
+            measured = calls_of.get(name, call)
             enable()
             try:
-                call()  # the first call after patching pays for nothing that lasts
-                times[name].append(time_per_call(call, calls))
+                measured()  # the first call after patching pays for nothing that lasts
+                times[name].append(time_per_call(measured, calls))
             finally:
                 disable()
     return times
+
+
+def median_added_us(times, name):
+    return statistics.median(t - b for t, b in zip(times[name], times["bare"])) * 1e6
 
 
 def medians(times):
@@ -206,6 +215,31 @@ def main(argv=None):
                 added <= 0.5, "%.2f" % added))
         if llmobs:
             LLMObs.disable()
+
+    # Under ddtrace-run an LLM call usually runs inside the application's own span (a web
+    # request, a websocket message): ddllm's spans are then children, and finishing the trace
+    # is paid by the application in every variant. Shown, not judged: the goals are set
+    # against a call with no span around it. "2 spans" opens two empty child spans (what
+    # ddllm's request and attempt spans would cost with no tag and no work) around the call.
+    print("\ninside an application span (LLM Observability off): median added us per call")
+    print("%-22s %10s %10s %10s %10s" % ("workload", "bare ms", "2 spans", "ddllm", "ddtrace"))
+    for attempts in (1, 2):
+        routed = router(attempts)
+
+        def call_in_app_span():
+            with tracer.trace("app.request", service="ddllm-bench"):
+                return routed.completion(model="primary", messages=MESSAGES)
+
+        def two_empty_spans():
+            with tracer.trace("app.request", service="ddllm-bench"):
+                with tracer.trace("llm.request"):
+                    with tracer.trace("llm.attempt"):
+                        return routed.completion(model="primary", messages=MESSAGES)
+
+        times = run_rounds(call_in_app_span, options.rounds, options.calls, {"2 spans": two_empty_spans})
+        print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
+            "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
+            median_added_us(times, "2 spans"), median_added_us(times, "ddllm"), median_added_us(times, "ddtrace")))
 
     if options.concurrent:
         import concurrency
