@@ -59,6 +59,11 @@ def assert_rate_limited_then_fallback(request, attempts):
     assert [meta(s, "llm.model_group") for s in attempts] == ["primary", "primary", "backup"]
     assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "rate_limited", "success"]
     assert first.get("error") == 1 and meta(first, "error.type").endswith("RateLimitError")
+    # the innermost frames of the provider's error, laid out as Python prints a traceback
+    stack = meta(first, "error.stack")
+    assert stack.startswith("Traceback (most recent call last):\n  File \"")
+    assert stack.endswith("\nRateLimitError: " + meta(first, "error.message"))
+    assert 1 <= stack.count("\n  File ") <= 8
     assert meta(first, "http.status_code") == "429"
     assert meta(first, "llm.fallback.from") is None
     assert meta(retry, "llm.fallback.reason") == "RateLimitError"
