@@ -9,8 +9,11 @@ UDP socket: nothing leaves the machine, and the sending cost is in the measureme
 """
 import argparse
 import atexit
+import cProfile
 import gc
+import io
 import os
+import pstats
 import socket
 import statistics
 import subprocess
@@ -148,6 +151,34 @@ def medians(times):
     return ddllm_ratio, ddtrace_ratio, added
 
 
+def calls_in_batch(call, requests=100):
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(requests):
+        call()
+    profile.disable()
+    return pstats.Stats(profile, stream=io.StringIO()).total_calls / requests
+
+
+def calls_per_request(call, rounds=5):
+    """{variant: Python function calls per request}, medians of interleaved batches, and
+    {variant: calls added to bare}, the median of each round's difference. LiteLLM's own
+    count drops once, after about a thousand failing requests (a 2-attempt request makes
+    ~15,500 calls, then ~9,000): a round-by-round difference moves in one round at most."""
+    counts = {name: [] for name in VARIANTS}
+    for _ in range(rounds):
+        for name, (enable, disable) in VARIANTS.items():
+            enable()
+            try:
+                for _ in range(20):
+                    call()
+                counts[name].append(calls_in_batch(call))
+            finally:
+                disable()
+    added = {name: statistics.median(v - b for v, b in zip(values, counts["bare"])) for name, values in counts.items()}
+    return {name: statistics.median(values) for name, values in counts.items()}, added
+
+
 def rss_bytes():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -240,6 +271,20 @@ def main(argv=None):
         print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
             "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
             median_added_us(times, "2 spans"), median_added_us(times, "ddllm"), median_added_us(times, "ddtrace")))
+
+    # Wall time cannot resolve tens of microseconds on a busy machine; the number of Python
+    # calls ddllm adds per request is the same on every run, so it shows a regression first.
+    print("\nPython calls added per request (cProfile counts, inside an application span)")
+    for attempts in (1, 2):
+        routed = router(attempts)
+
+        def call_in_app_span():
+            with tracer.trace("app.request", service="ddllm-bench"):
+                return routed.completion(model="primary", messages=MESSAGES)
+
+        counts, added = calls_per_request(call_in_app_span)
+        print("  router, %d attempt%s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
+            attempts, "s" if attempts > 1 else "", added["ddllm"], added["ddtrace"], counts["bare"]))
 
     if options.concurrent:
         import concurrency
