@@ -9,6 +9,7 @@ UDP socket: nothing leaves the machine, and the sending cost is in the measureme
 """
 import argparse
 import atexit
+import contextlib
 import cProfile
 import gc
 import io
@@ -136,6 +137,18 @@ def run_rounds(call, rounds, calls, calls_of=None):
     return times
 
 
+def in_app_span(routed, *span_names):
+    """A call of `routed` inside an application span, and inside `span_names` spans below it."""
+    def call():
+        with contextlib.ExitStack() as spans:
+            spans.enter_context(tracer.trace("app.request", service="ddllm-bench"))
+            for name in span_names:
+                spans.enter_context(tracer.trace(name))
+            return routed.completion(model="primary", messages=MESSAGES)
+
+    return call
+
+
 def median_added_us(times, name):
     return statistics.median(t - b for t, b in zip(times[name], times["bare"])) * 1e6
 
@@ -256,17 +269,8 @@ def main(argv=None):
     print("%-22s %10s %10s %10s %10s" % ("workload", "bare ms", "2 spans", "ddllm", "ddtrace"))
     for attempts in (1, 2):
         routed = router(attempts)
-
-        def call_in_app_span():
-            with tracer.trace("app.request", service="ddllm-bench"):
-                return routed.completion(model="primary", messages=MESSAGES)
-
-        def two_empty_spans():
-            with tracer.trace("app.request", service="ddllm-bench"):
-                with tracer.trace("llm.request"):
-                    with tracer.trace("llm.attempt"):
-                        return routed.completion(model="primary", messages=MESSAGES)
-
+        call_in_app_span = in_app_span(routed)
+        two_empty_spans = in_app_span(routed, "llm.request", "llm.attempt")
         times = run_rounds(call_in_app_span, options.rounds, options.calls, {"2 spans": two_empty_spans})
         print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
             "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
@@ -276,13 +280,7 @@ def main(argv=None):
     # calls ddllm adds per request is the same on every run, so it shows a regression first.
     print("\nPython calls added per request (cProfile counts, inside an application span)")
     for attempts in (1, 2):
-        routed = router(attempts)
-
-        def call_in_app_span():
-            with tracer.trace("app.request", service="ddllm-bench"):
-                return routed.completion(model="primary", messages=MESSAGES)
-
-        counts, added = calls_per_request(call_in_app_span)
+        counts, added = calls_per_request(in_app_span(router(attempts)))
         print("  router, %d attempt%s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
             attempts, "s" if attempts > 1 else "", added["ddllm"], added["ddtrace"], counts["bare"]))
 
