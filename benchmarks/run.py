@@ -119,22 +119,29 @@ def time_per_call(call, calls):
     return (time.perf_counter() - start) / calls
 
 
-def run_rounds(call, rounds, calls, calls_of=None):
-    """{variant: [seconds per call, one per round]}, variants interleaved round by round.
-    `calls_of` adds variants that run their own call with nothing patched."""
+def run_rounds(call, rounds, measure, calls_of=None):
+    """{variant: [measure(call), one per round]}, variants interleaved round by round.
+    `measure` warms the call up after patching, then measures it. `calls_of` adds variants
+    that run their own call with nothing patched."""
     calls_of = calls_of or {}
     variants = dict(VARIANTS, **{name: (lambda: None, lambda: None) for name in calls_of})
-    times = {name: [] for name in variants}
+    figures = {name: [] for name in variants}
     for _ in range(rounds):
         for name, (enable, disable) in variants.items():
-            measured = calls_of.get(name, call)
             enable()
             try:
-                measured()  # the first call after patching pays for nothing that lasts
-                times[name].append(time_per_call(measured, calls))
+                figures[name].append(measure(calls_of.get(name, call)))
             finally:
                 disable()
-    return times
+    return figures
+
+
+def seconds_per_call(calls):
+    def measure(call):
+        call()  # the first call after patching pays for nothing that lasts
+        return time_per_call(call, calls)
+
+    return measure
 
 
 def in_app_span(routed, *span_names):
@@ -149,8 +156,9 @@ def in_app_span(routed, *span_names):
     return call
 
 
-def median_added_us(times, name):
-    return statistics.median(t - b for t, b in zip(times[name], times["bare"])) * 1e6
+def median_added(figures, name):
+    """The median over rounds of what `name` adds to the bare call in the same round."""
+    return statistics.median(v - b for v, b in zip(figures[name], figures["bare"]))
 
 
 def medians(times):
@@ -159,8 +167,7 @@ def medians(times):
     ddtrace_ratio = statistics.median(d / b for d, b in zip(times["ddtrace"], bare))
     # median added time of each, then their ratio: a per-round ratio explodes in a round where
     # ddtrace happens to add next to nothing
-    added = statistics.median(d - b for d, b in zip(times["ddllm"], bare)) / max(
-        statistics.median(t - b for t, b in zip(times["ddtrace"], bare)), 1e-9)
+    added = median_added(times, "ddllm") / max(median_added(times, "ddtrace"), 1e-9)
     return ddllm_ratio, ddtrace_ratio, added
 
 
@@ -173,23 +180,14 @@ def calls_in_batch(call, requests=100):
     return pstats.Stats(profile, stream=io.StringIO()).total_calls / requests
 
 
-def calls_per_request(call, rounds=5):
-    """{variant: Python function calls per request}, medians of interleaved batches, and
-    {variant: calls added to bare}, the median of each round's difference. LiteLLM's own
-    count drops once, after about a thousand failing requests (a 2-attempt request makes
-    ~15,500 calls, then ~9,000): a round-by-round difference moves in one round at most."""
-    counts = {name: [] for name in VARIANTS}
-    for _ in range(rounds):
-        for name, (enable, disable) in VARIANTS.items():
-            enable()
-            try:
-                for _ in range(20):
-                    call()
-                counts[name].append(calls_in_batch(call))
-            finally:
-                disable()
-    added = {name: statistics.median(v - b for v, b in zip(values, counts["bare"])) for name, values in counts.items()}
-    return {name: statistics.median(values) for name, values in counts.items()}, added
+def calls_per_request(call):
+    """Python function calls per request, after a short warm-up. Taken round by round like
+    the times: LiteLLM's own count for a failing request drops in steps over its first few
+    thousand failures (a 2-attempt request makes ~21,900, ~15,400, then ~9,000 calls); a
+    step inside a round moves that round's difference, which the median of five absorbs."""
+    for _ in range(20):
+        call()
+    return calls_in_batch(call)
 
 
 def rss_bytes():
@@ -246,7 +244,7 @@ def main(argv=None):
             def call():
                 return routed.completion(model="primary", messages=MESSAGES)
 
-            times = run_rounds(call, options.rounds, options.calls)
+            times = run_rounds(call, options.rounds, seconds_per_call(options.calls))
             ddllm_ratio, ddtrace_ratio, added = medians(times)
             label = "router, %d attempt%s" % (attempts, "s" if attempts > 1 else "")
             print("%-22s %-8s %10.3f %10.3f %10.3f %14.2f" % (
@@ -271,18 +269,21 @@ def main(argv=None):
         routed = router(attempts)
         call_in_app_span = in_app_span(routed)
         two_empty_spans = in_app_span(routed, "llm.request", "llm.attempt")
-        times = run_rounds(call_in_app_span, options.rounds, options.calls, {"2 spans": two_empty_spans})
+        times = run_rounds(
+            call_in_app_span, options.rounds, seconds_per_call(options.calls), {"2 spans": two_empty_spans})
         print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
             "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
-            median_added_us(times, "2 spans"), median_added_us(times, "ddllm"), median_added_us(times, "ddtrace")))
+            median_added(times, "2 spans") * 1e6, median_added(times, "ddllm") * 1e6,
+            median_added(times, "ddtrace") * 1e6))
 
     # Wall time cannot resolve tens of microseconds on a busy machine; the number of Python
     # calls ddllm adds per request is the same on every run, so it shows a regression first.
     print("\nPython calls added per request (cProfile counts, inside an application span)")
     for attempts in (1, 2):
-        counts, added = calls_per_request(in_app_span(router(attempts)))
+        counts = run_rounds(in_app_span(router(attempts)), 5, calls_per_request)
         print("  router, %d attempt%s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
-            attempts, "s" if attempts > 1 else "", added["ddllm"], added["ddtrace"], counts["bare"]))
+            attempts, "s" if attempts > 1 else "", median_added(counts, "ddllm"), median_added(counts, "ddtrace"),
+            statistics.median(counts["bare"])))
 
     if options.concurrent:
         import concurrency
