@@ -101,6 +101,9 @@ def router(attempts):
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
         retry_after=0,
+        # Otherwise LiteLLM cools the failing primary down after a few hundred failures and
+        # skips it: the "2 attempts" request would become one attempt on the backup.
+        disable_cooldowns=True,
     )
 
 
