@@ -215,7 +215,19 @@ def _header(headers, names):
     return None
 
 
+def _as_dict(headers):
+    """Headers that are not a dict, read once into one with lower-case keys: httpx.Headers
+    (on LiteLLM's errors) scans every header on each lookup, and we look up ten names."""
+    if headers is None or type(headers) is dict:
+        return headers
+    try:
+        return {str(key).lower(): value for key, value in headers.items()}
+    except Exception:
+        return headers
+
+
 def read_rate_limits(headers, facts):
+    headers = _as_dict(headers)
     facts.remaining_requests = _header(headers, _REMAINING_REQUESTS_HEADERS)
     facts.remaining_tokens = _header(headers, _REMAINING_TOKENS_HEADERS)
 

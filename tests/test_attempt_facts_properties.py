@@ -92,3 +92,13 @@ def test_errors_with_odd_attributes(exc_status, message):
 def test_host_never_carries_credentials(url):
     host = attempt_facts.host_of(url)
     assert host is None or "@" not in host
+
+
+def test_rate_limit_headers_of_an_httpx_error_response_in_any_case():
+    import httpx
+
+    headers = httpx.Headers({"X-RateLimit-Remaining-Requests": "7", "LLM_Provider-X-RateLimit-Remaining-Tokens": "1200",
+                             "Content-Type": "application/json"})
+    facts = AttemptFacts()
+    attempt_facts.read_rate_limits(headers, facts)
+    assert (facts.remaining_requests, facts.remaining_tokens) == (7, 1200)
