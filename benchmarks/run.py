@@ -231,9 +231,8 @@ def calls_in_batch(call, requests=100):
 
 def calls_per_request(call):
     """Python function calls per request, after a short warm-up. Taken round by round like
-    the times: LiteLLM's own count for a failing request drops in steps over its first few
-    thousand failures (a 2-attempt request makes ~21,900, ~15,400, then ~9,000 calls); a
-    step inside a round moves that round's difference, which the median of five absorbs."""
+    the times: a fresh Router's first hundred or so failing requests make more calls than
+    the rest, which moves the first round only; the median of five absorbs it."""
     for _ in range(20):
         call()
     return calls_in_batch(call)
@@ -338,8 +337,7 @@ def main(argv=None):
             median_added(times, "ddtrace") * 1e6))
 
     # Wall time cannot resolve tens of microseconds on a busy machine; the number of Python
-    # calls ddllm adds to a successful request is the same on every run, so it shows a
-    # regression first (with a failing attempt LiteLLM's own count moves: see calls_per_request).
+    # calls ddllm adds to a request is the same on every run, so it shows a regression first.
     print("\nPython calls added per request (cProfile counts, inside an application span)")
     for attempts in (1, 2):
         routed = router(attempts)
