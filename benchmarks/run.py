@@ -160,9 +160,10 @@ def in_app_span(call):
 _DDTRACE_OWN_TAGS = ("language", "runtime-id", "process_id")
 
 
-def design_spans_of(call):
+def design_spans_of(call, attempts):
     """[(name, resource, tags, metrics)] of the spans ddllm makes for one `call`, in the order
-    they start: what DESIGN.md asks for, so the floor below follows ddllm's tags as they change."""
+    they start: what DESIGN.md asks for, so the floor below follows ddllm's tags as they change.
+    Checks that the call made `attempts` attempts, or a row would not measure what it says."""
     from ddtrace.internal import core
 
     finished = []
@@ -174,6 +175,8 @@ def design_spans_of(call):
         core.reset_listeners("trace.span_finish", finished.append)
         ddllm.unpatch()
     ours = sorted((s for s in finished if s.name in ("llm.request", "llm.attempt")), key=lambda s: s.start_ns)
+    if [s.name for s in ours] != ["llm.request"] + ["llm.attempt"] * attempts:
+        raise SystemExit("expected a request of %d attempts, ddllm traced %s" % (attempts, [s.name for s in ours]))
     return [(
         s.name, s.resource,
         {k: v for k, v in s.get_tags().items() if not k.startswith("_") and k not in _DDTRACE_OWN_TAGS},
@@ -311,8 +314,9 @@ def main(argv=None):
             def call():
                 return routed.completion(model="primary", messages=MESSAGES)
 
-            floor = in_design_spans(call, design_spans_of(call))
+            floor = in_design_spans(call, design_spans_of(call, attempts))
             times = run_rounds(call, options.rounds, seconds_per_call(options.calls), {"spans": floor})
+            design_spans_of(call, attempts)  # still that many attempts after all the rounds
             ddllm_ratio, ddtrace_ratio, added = medians(times)
             spans_ratio = statistics.median(f / b for f, b in zip(times["spans"], times["bare"]))
             spans_added = median_added(times, "spans") / max(median_added(times, "ddtrace"), 1e-9)
@@ -341,8 +345,9 @@ def main(argv=None):
         def call():
             return routed.completion(model="primary", messages=MESSAGES)
 
-        floor = in_app_span(in_design_spans(call, design_spans_of(in_app_span(call))))
+        floor = in_app_span(in_design_spans(call, design_spans_of(in_app_span(call), attempts)))
         times = run_rounds(in_app_span(call), options.rounds, seconds_per_call(options.calls), {"spans": floor})
+        design_spans_of(call, attempts)
         print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
             "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
             median_added(times, "spans") * 1e6, median_added(times, "ddllm") * 1e6,
