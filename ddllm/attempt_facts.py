@@ -233,30 +233,32 @@ def read_rate_limits(headers, facts):
 
 
 def hidden_params_of(response):
-    hidden = getattr(response, "_hidden_params", None)
+    # A pydantic response keeps them in its private dict: read there, a plain getattr goes
+    # through pydantic's __getattr__ (1.6 us)
+    private = getattr(response, "__pydantic_private__", None)
+    hidden = private.get("_hidden_params") if type(private) is dict else None
+    if hidden is None:
+        hidden = getattr(response, "_hidden_params", None)
     return hidden if isinstance(hidden, Mapping) else {}
 
 
 def read_usage(usage, facts):
     if usage is None:
         return
-    if isinstance(usage, Mapping):
-        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if prompt is None:
-            prompt = usage.get("input_tokens")
-        if completion is None:
-            completion = usage.get("output_tokens")
-    else:
-        prompt = getattr(usage, "prompt_tokens", None)
-        completion = getattr(usage, "completion_tokens", None)
-        if prompt is None:
-            prompt = getattr(usage, "input_tokens", None)
-        if completion is None:
-            completion = getattr(usage, "output_tokens", None)
+    read = usage.get if isinstance(usage, Mapping) else functools.partial(getattr, usage)
+    prompt, completion = read("prompt_tokens", None), read("completion_tokens", None)
+    chat = prompt is not None or completion is not None  # else the Responses API's names
+    if prompt is None:
+        prompt = read("input_tokens", None)
+    if completion is None:
+        completion = read("output_tokens", None)
     prompt, completion = _int_or_none(prompt), _int_or_none(completion)
     facts.input_tokens = prompt if prompt is not None and prompt >= 0 else None
     facts.output_tokens = completion if completion is not None and completion >= 0 else None
-    facts.reasoning_tokens = _reasoning_tokens(usage)
+    # Only the details of the usage's own kind: asking a pydantic usage for a field it does
+    # not have goes through pydantic's __getattr__ and its AttributeError (1.7 us)
+    details = read("completion_tokens_details" if chat else "output_tokens_details", None)
+    facts.reasoning_tokens = _reasoning_tokens(details)
 
 
 def _embedding_dimensions(data):
@@ -268,10 +270,7 @@ def _embedding_dimensions(data):
         return None
 
 
-def _reasoning_tokens(usage):
-    details = getattr(usage, "output_tokens_details", None) or getattr(usage, "completion_tokens_details", None)
-    if isinstance(usage, Mapping):
-        details = usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+def _reasoning_tokens(details):
     value = details.get("reasoning_tokens") if isinstance(details, Mapping) else getattr(details, "reasoning_tokens", None)
     value = _int_or_none(value)
     return value if value is not None and value >= 0 else None

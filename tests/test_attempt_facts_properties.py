@@ -102,3 +102,16 @@ def test_rate_limit_headers_of_an_httpx_error_response_in_any_case():
     facts = AttemptFacts()
     attempt_facts.read_rate_limits(headers, facts)
     assert (facts.remaining_requests, facts.remaining_tokens) == (7, 1200)
+
+
+def test_reasoning_tokens_of_chat_and_responses_usage():
+    from litellm.types.utils import Usage
+
+    chat = AttemptFacts()
+    attempt_facts.read_usage(
+        Usage(prompt_tokens=3, completion_tokens=7, completion_tokens_details={"reasoning_tokens": 5}), chat)
+    assert (chat.input_tokens, chat.output_tokens, chat.reasoning_tokens) == (3, 7, 5)
+    responses = AttemptFacts()
+    attempt_facts.read_usage(
+        {"input_tokens": 2, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}}, responses)
+    assert (responses.input_tokens, responses.output_tokens, responses.reasoning_tokens) == (2, 9, 4)
