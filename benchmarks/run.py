@@ -9,7 +9,6 @@ UDP socket: nothing leaves the machine, and the sending cost is in the measureme
 """
 import argparse
 import atexit
-import contextlib
 import cProfile
 import gc
 import io
@@ -87,6 +86,15 @@ import ddllm  # noqa: E402
 from ddllm import patching  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def completion_of(routed):
+    """The call every benchmark times: one request to the Router's `primary` group."""
+    return lambda: routed.completion(model="primary", messages=MESSAGES)
+
+
+def workload(attempts):
+    return "router, %d attempt%s" % (attempts, "s" if attempts > 1 else "")
 
 
 def router(attempts):
@@ -229,14 +237,15 @@ def median_added(figures, name):
     return statistics.median(v - b for v, b in zip(figures[name], figures["bare"]))
 
 
-def medians(times):
-    bare = times["bare"]
-    ddllm_ratio = statistics.median(d / b for d, b in zip(times["ddllm"], bare))
-    ddtrace_ratio = statistics.median(d / b for d, b in zip(times["ddtrace"], bare))
-    # median added time of each, then their ratio: a per-round ratio explodes in a round where
-    # ddtrace happens to add next to nothing
-    added = median_added(times, "ddllm") / max(median_added(times, "ddtrace"), 1e-9)
-    return ddllm_ratio, ddtrace_ratio, added
+def median_ratio(figures, name):
+    """The median over rounds of `name`'s time over the bare call's in the same round."""
+    return statistics.median(v / b for v, b in zip(figures[name], figures["bare"]))
+
+
+def added_over_ddtrace(figures, name):
+    """What `name` adds over what ddtrace's integration adds: the median added time of each,
+    then their ratio (a per-round ratio explodes in a round where ddtrace adds next to nothing)."""
+    return median_added(figures, name) / max(median_added(figures, "ddtrace"), 1e-9)
 
 
 def calls_in_batch(call, requests=100):
@@ -311,18 +320,13 @@ def main(argv=None):
         if llmobs:
             LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
         for attempts in (1, 2):
-            routed = router(attempts)
-
-            def call():
-                return routed.completion(model="primary", messages=MESSAGES)
-
+            call = completion_of(router(attempts))
             floor = in_design_spans(call, design_spans_of(call, attempts))
             times = run_rounds(call, options.rounds, seconds_per_call(options.calls), {"spans": floor})
             design_spans_of(call, attempts)  # still that many attempts after all the rounds
-            ddllm_ratio, ddtrace_ratio, added = medians(times)
-            spans_ratio = statistics.median(f / b for f, b in zip(times["spans"], times["bare"]))
-            spans_added = median_added(times, "spans") / max(median_added(times, "ddtrace"), 1e-9)
-            label = "router, %d attempt%s" % (attempts, "s" if attempts > 1 else "")
+            ddllm_ratio, ddtrace_ratio, spans_ratio = (median_ratio(times, name) for name in ("ddllm", "ddtrace", "spans"))
+            added, spans_added = added_over_ddtrace(times, "ddllm"), added_over_ddtrace(times, "spans")
+            label = workload(attempts)
             beyond = statistics.median(d - f for d, f in zip(times["ddllm"], times["spans"]))
             print("%-22s %-8s %10.3f %10.3f %10.3f %10.3f %14.2f %14.2f %10.0f" % (
                 label, "on" if llmobs else "off", statistics.median(times["bare"]) * 1e3,
@@ -343,16 +347,12 @@ def main(argv=None):
     print("\ninside an application span (LLM Observability off): median added us per call")
     print("%-22s %10s %10s %10s %10s" % ("workload", "bare ms", "spans", "ddllm", "ddtrace"))
     for attempts in (1, 2):
-        routed = router(attempts)
-
-        def call():
-            return routed.completion(model="primary", messages=MESSAGES)
-
+        call = completion_of(router(attempts))
         floor = in_app_span(in_design_spans(call, design_spans_of(in_app_span(call), attempts)))
         times = run_rounds(in_app_span(call), options.rounds, seconds_per_call(options.calls), {"spans": floor})
         design_spans_of(call, attempts)
         print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
-            "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), statistics.median(times["bare"]) * 1e3,
+            workload(attempts), statistics.median(times["bare"]) * 1e3,
             median_added(times, "spans") * 1e6, median_added(times, "ddllm") * 1e6,
             median_added(times, "ddtrace") * 1e6))
 
@@ -360,11 +360,9 @@ def main(argv=None):
     # calls ddllm adds to a request is the same on every run, so it shows a regression first.
     print("\nPython calls added per request (cProfile counts, inside an application span)")
     for attempts in (1, 2):
-        routed = router(attempts)
-        counts = run_rounds(in_app_span(lambda: routed.completion(model="primary", messages=MESSAGES)), 5,
-                            calls_per_request)
-        print("  router, %d attempt%s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
-            attempts, "s" if attempts > 1 else "", median_added(counts, "ddllm"), median_added(counts, "ddtrace"),
+        counts = run_rounds(in_app_span(completion_of(router(attempts))), 5, calls_per_request)
+        print("  %s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
+            workload(attempts), median_added(counts, "ddllm"), median_added(counts, "ddtrace"),
             statistics.median(counts["bare"])))
 
     if options.concurrent:
