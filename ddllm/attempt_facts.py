@@ -242,10 +242,16 @@ def hidden_params_of(response):
     return hidden if isinstance(hidden, Mapping) else {}
 
 
+def _reader(container):
+    """`read(name, default)` over a mapping's keys or an object's attributes: LiteLLM hands
+    both. One lookup of the kind per container, then builtin calls only (a hot path)."""
+    return container.get if isinstance(container, Mapping) else functools.partial(getattr, container)
+
+
 def read_usage(usage, facts):
     if usage is None:
         return
-    read = usage.get if isinstance(usage, Mapping) else functools.partial(getattr, usage)
+    read = _reader(usage)
     prompt, completion = read("prompt_tokens", None), read("completion_tokens", None)
     chat = prompt is not None or completion is not None  # else the Responses API's names
     if prompt is None:
@@ -263,16 +269,14 @@ def read_usage(usage, facts):
 
 def _embedding_dimensions(data):
     try:
-        first = data[0]
-        vector = first.get("embedding") if isinstance(first, Mapping) else getattr(first, "embedding", None)
+        vector = _reader(data[0])("embedding", None)
         return len(vector) if isinstance(vector, (list, tuple)) else None
     except Exception:
         return None
 
 
 def _reasoning_tokens(details):
-    value = details.get("reasoning_tokens") if isinstance(details, Mapping) else getattr(details, "reasoning_tokens", None)
-    value = _int_or_none(value)
+    value = _int_or_none(_reader(details)("reasoning_tokens", None))
     return value if value is not None and value >= 0 else None
 
 
