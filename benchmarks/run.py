@@ -88,9 +88,9 @@ from ddllm import patching  # noqa: E402
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
-def completion_of(routed):
+def completion_of(routed, **options):
     """The call every benchmark times: one request to the Router's `primary` group."""
-    return lambda: routed.completion(model="primary", messages=MESSAGES)
+    return lambda: routed.completion(model="primary", messages=MESSAGES, **options)
 
 
 def workload(attempts):
@@ -276,14 +276,13 @@ def memory_growth(requests, streamed):
     fallback each), with ddllm patched."""
     ddllm.patch()
     try:
-        routed = router(2)
+        request = completion_of(router(2), **({"stream": True} if streamed else {}))
 
         def one():
+            result = request()
             if streamed:
-                for _ in routed.completion(model="primary", messages=MESSAGES, stream=True):
+                for _ in result:
                     pass
-            else:
-                routed.completion(model="primary", messages=MESSAGES)
 
         for _ in range(min(1000, requests)):
             one()
