@@ -53,7 +53,7 @@ test-oldest: $(OLDEST_VENV)/.ddllm
 	$(OLDEST_VENV)/bin/pytest $(OLDEST_SMOKE)
 
 demo: $(VENV)/.ddllm
-	$(BIN)/python -m ddllm.demo
+	$(BIN)/python -m ddllm.cli.demo
 
 bench: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/run.py

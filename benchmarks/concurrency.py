@@ -14,7 +14,7 @@ import ddllm
 
 _PROVIDER_PROGRAM = r"""
 import sys
-from ddllm.fake_provider import Answer, FakeProvider
+from ddllm.cli.fake_provider import Answer, FakeProvider
 
 provider = FakeProvider().start()
 provider.policy("gpt-4o-mini", lambda n: Answer.rate_limit())

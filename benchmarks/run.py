@@ -83,7 +83,7 @@ from ddtrace.llmobs import LLMObs  # noqa: E402
 from litellm import Router  # noqa: E402
 
 import ddllm  # noqa: E402
-from ddllm import patching  # noqa: E402
+from ddllm.instrument import patching  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -10,20 +10,20 @@ __all__ = ["__version__", "patch", "unpatch", "is_patched"]
 
 
 def patch(**overrides):
-    """Instrument LiteLLM. Safe to call twice; see `ddllm.config` for the overrides."""
-    from ddllm import patching
+    """Instrument LiteLLM. Safe to call twice; see `ddllm.instrument.config` for the overrides."""
+    from ddllm.instrument import patching
 
     return patching.patch(**overrides)
 
 
 def unpatch():
     """Remove exactly the wrappers `patch()` installed, whoever wrapped after us."""
-    from ddllm import patching
+    from ddllm.instrument import patching
 
     patching.unpatch()
 
 
 def is_patched():
-    from ddllm import patching
+    from ddllm.instrument import patching
 
     return patching.is_patched()

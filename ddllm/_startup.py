@@ -21,7 +21,7 @@ def _autopatch(module):
     if not ddtrace_bootstrapped():
         return
     try:
-        from ddllm import patching
+        from ddllm.instrument import patching
 
         patching.patch()
     except Exception:  # never break the application's import of litellm

@@ -54,7 +54,7 @@ def agent():
 
 @pytest.fixture(scope="session")
 def provider_server():
-    from ddllm.fake_provider import FakeProvider
+    from ddllm.cli.fake_provider import FakeProvider
 
     with FakeProvider() as server:
         yield server
@@ -83,7 +83,7 @@ def no_wrapper_left_behind():
     yield
     import litellm
 
-    from ddllm.patching import WRAPT_PROXY, _router_owner
+    from ddllm.instrument.patching import WRAPT_PROXY, _router_owner
 
     entries = {name: getattr(litellm, name) for name in ("completion", "acompletion")}
     entries.update({"Router." + name: vars(_router_owner(name))[name] for name in ("completion", "acompletion")})

@@ -4,7 +4,7 @@ socket, receiving what the `datadog` client sends, parsed into samples.
 Synchronisation is by count, never by sleeping: `samples(expected)` reads until that many
 samples arrived (or a timeout passes: then it returns what came, and the test's assertion
 says what is missing); `samples()` without a count takes what is already in the sockets,
-which after `ddllm.metrics.flush()` is everything sent (loopback delivery is synchronous).
+which after `ddllm.instrument.metrics.flush()` is everything sent (loopback delivery is synchronous).
 """
 import os
 import selectors

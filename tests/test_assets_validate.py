@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from ddllm import asset_validation, assets, catalogue
-from ddllm.cli import main
+from ddllm import catalogue
+from ddllm.assets import validation as asset_validation, files as assets
+from ddllm.cli.main import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -312,7 +313,7 @@ def test_a_folder_is_searched_for_assets(tmp_path, capsys):
 
 
 def test_a_subcommand_whose_module_lacks_the_entry_points_fails_alone(capsys, monkeypatch):
-    from ddllm import cli
+    from ddllm.cli import main as cli
 
     monkeypatch.setitem(cli.COMMANDS, "demo", ("ddllm.catalogue", "a module without configure_parser/run"))
     monkeypatch.setitem(cli.COMMANDS, "doctor", ("ddllm.no_such_module", "a module that is not there"))

@@ -3,8 +3,8 @@ string, header value or usage object gives facts of the right types, and nothing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ddllm import attempt_facts
-from ddllm.attempt_facts import AttemptFacts
+from ddllm.instrument import attempt_facts
+from ddllm.instrument.attempt_facts import AttemptFacts
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),

@@ -223,7 +223,7 @@ def test_unpatch_stops_tracing(agent):
 
 
 def test_model_names_normalised_like_metric_tags(agent, patched):
-    from ddllm.tags import normalize_tag_value
+    from ddllm.instrument.tags import normalize_tag_value
 
     litellm.completion(model="vertex_ai/claude-3-5-sonnet@20240620", messages=MESSAGES, mock_response="hi")
     flush()

@@ -16,8 +16,8 @@ from litellm import Router
 from spans_of import meta, requests_with_attempts
 from test_http_provider import MESSAGES, OPENAI_MODEL, openai_params
 
-from ddllm import cooldowns
-from ddllm.fake_provider import Answer
+from ddllm.instrument import cooldowns
+from ddllm.cli.fake_provider import Answer
 
 BACKUP_MODEL = "gpt-4.1-mini"
 SKIPPED_METRIC = "llm.request.skipped_deployments"

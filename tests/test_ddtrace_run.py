@@ -100,7 +100,7 @@ def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_wit
 
 PATCH_BEFORE_IMPORT = """
 import ddllm
-from ddllm import patching
+from ddllm.instrument import patching
 assert ddllm.patch(dogstatsd_url="udp://127.0.0.1:9")  # imports litellm, which runs the start-up hook
 import litellm
 print(sum(1 for owner, name, _ in patching._installed if owner is litellm and name == "completion"))

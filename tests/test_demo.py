@@ -12,7 +12,7 @@ import pytest
 from ddtrace.trace import tracer
 
 import ddllm
-from ddllm import cli, demo
+from ddllm.cli import main as cli, demo
 
 
 class Collector:
@@ -102,7 +102,7 @@ def test_counts_do_not_depend_on_timing():
 
 def test_make_demo_runs_on_its_own():
     completed = subprocess.run(
-        [sys.executable, "-m", "ddllm.demo", "--requests", "20"], capture_output=True, text=True, timeout=120)
+        [sys.executable, "-m", "ddllm.cli.demo", "--requests", "20"], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
     for heading in ("Attempt trees", "Per model", "Fallback flow", "Requests"):
         assert heading in completed.stdout
@@ -113,7 +113,7 @@ def test_make_demo_runs_on_its_own():
 
 def test_demo_sends_to_a_real_agent(agent):
     completed = subprocess.run(
-        [sys.executable, "-m", "ddllm.demo", "--requests", "12", "--agent", agent.url],
+        [sys.executable, "-m", "ddllm.cli.demo", "--requests", "12", "--agent", agent.url],
         capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Traces sent to the agent at %s" % agent.url in completed.stdout

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from agent import free_port
-from ddllm import doctor, doctor_probes
+from ddllm.cli import doctor, doctor_probes
 
 PROBE_TIMEOUT = "0.2"  # how long a UDP probe waits for a refusal that does not come
 SECRET_API_KEY = "0123456789abcdef0123456789abcdef"
@@ -144,7 +144,7 @@ def test_an_invalid_setting_is_reported_as_the_runtime_reports_it(capsys, dogsta
     assert finding["fix"] == "set DDLLM_METRIC_TAG_LIMIT to a positive integer, or unset it"
     assert status == 1
     # what the application itself would log, from the same code
-    from ddllm import config
+    from ddllm.instrument import config
 
     with caplog.at_level("WARNING", logger="ddllm"):
         config.load()
@@ -261,7 +261,7 @@ def test_a_process_started_by_ddtrace_run_patches_litellm(capsys, agent, dogstat
 
 def test_python_m_ddllm_doctor(nothing_listening):
     completed = subprocess.run(
-        [sys.executable, "-m", "ddllm.doctor", "--json", "--no-subprocess", "--timeout", PROBE_TIMEOUT],
+        [sys.executable, "-m", "ddllm.cli.doctor", "--json", "--no-subprocess", "--timeout", PROBE_TIMEOUT],
         capture_output=True, text=True, timeout=120,
     )
     document = json.loads(completed.stdout)

@@ -2,7 +2,7 @@
 own tracebacks, kept per failure place so a 429 storm does not format the same stack again."""
 import traceback
 
-from ddllm import spans
+from ddllm.instrument import spans
 
 
 def _caught(function, *args):

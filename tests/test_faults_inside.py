@@ -7,7 +7,7 @@ import litellm
 import pytest
 
 import ddllm
-from ddllm import attempt_facts, cooldowns, metrics, safety, spans, streams, tracing
+from ddllm.instrument import attempt_facts, cooldowns, metrics, safety, spans, streams, tracing
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
 
 STEPS = [

@@ -12,7 +12,7 @@ from litellm import Router
 from spans_of import meta, requests_with_attempts
 
 import ddllm
-from ddllm.fake_provider import Answer
+from ddllm.cli.fake_provider import Answer
 
 MESSAGES = [{"role": "user", "content": "Hey, what is up?"}]
 ROUTER_CAN_CONTINUE = "enable_mid_stream_fallback_continuation" in inspect.signature(Router.__init__).parameters

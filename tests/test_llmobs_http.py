@@ -8,7 +8,7 @@ from test_http_provider import MESSAGES, OPENAI_MODEL, openai_to_anthropic_route
 from test_llmobs import _kind, _tags
 
 import ddllm
-from ddllm.fake_provider import Answer
+from ddllm.cli.fake_provider import Answer
 
 
 @pytest.fixture(params=["litellm-off", "litellm-before", "litellm-after"])

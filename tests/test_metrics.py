@@ -16,9 +16,10 @@ from dogstatsd_receiver import DogStatsdReceiver, named
 from litellm import ModelResponse, Router
 
 import ddllm
-from ddllm import catalogue, metrics
-from ddllm.config import DEFAULT_METRIC_TAG_LIMIT
-from ddllm.tags import normalize_tag_value
+from ddllm import catalogue
+from ddllm.instrument import metrics
+from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
+from ddllm.instrument.tags import normalize_tag_value
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 # 3 attempt durations, 2 token counts, 1 cost, 1 fallback hop, 1 request duration
@@ -461,7 +462,7 @@ def test_multiprocessing_worker_flushes_when_it_exits(dsd):
 
 
 def test_a_client_that_cannot_be_built_is_reported_once(receiver, monkeypatch, caplog):
-    from ddllm import safety
+    from ddllm.instrument import safety
 
     monkeypatch.setattr(safety, "_reported_kinds", set())
 

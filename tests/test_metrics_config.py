@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from ddllm import config
-from ddllm.config import DogStatsdTarget, parse_dogstatsd_url, read_dogstatsd_target
+from ddllm.instrument import config
+from ddllm.instrument.config import DogStatsdTarget, parse_dogstatsd_url, read_dogstatsd_target
 
 DEFAULT = DogStatsdTarget("localhost", 8125, None)
 
@@ -80,7 +80,7 @@ _CHILD_WITHOUT_DATADOG_FORK_HOOKS = textwrap.dedent("""
     import os, sys
     sys.path.insert(0, sys.argv[1])
     from dogstatsd_receiver import DogStatsdReceiver, named
-    from ddllm import attempt_facts, config, metrics
+    from ddllm.instrument import attempt_facts, config, metrics
 
     receiver = DogStatsdReceiver()
     metrics.configure(config.load(dogstatsd_url=receiver.udp_url))

@@ -7,7 +7,7 @@ from dogstatsd_receiver import named
 from test_http_provider import ANTHROPIC_MODEL, MESSAGES, OPENAI_MODEL, openai_to_anthropic_router
 from test_metrics import dsd, receiver, sent  # noqa: F401 - fixtures
 
-from ddllm.fake_provider import Answer
+from ddllm.cli.fake_provider import Answer
 
 OPENAI_TARGET = "openai/" + OPENAI_MODEL
 ANTHROPIC_TARGET = "anthropic/" + ANTHROPIC_MODEL

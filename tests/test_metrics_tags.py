@@ -6,7 +6,7 @@ import threading
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ddllm.tags import MAX_TAG_LENGTH, OVERFLOW_VALUE, TagCardinalityCap, normalize_tag, normalize_tag_value
+from ddllm.instrument.tags import MAX_TAG_LENGTH, OVERFLOW_VALUE, TagCardinalityCap, normalize_tag, normalize_tag_value
 
 TAG_VALUE = re.compile(r"[A-Za-z0-9_\-:./]*")
 

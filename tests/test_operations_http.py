@@ -9,7 +9,7 @@ from conftest import flush
 from litellm import Router
 from spans_of import meta, requests_with_attempts
 
-from ddllm.fake_provider import Answer
+from ddllm.cli.fake_provider import Answer
 
 KEY = "sk-test-operations"
 

@@ -5,8 +5,8 @@ import pytest
 from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm
 
 import ddllm
-from ddllm import patching
-from ddllm.patching import WRAPT_PROXY
+from ddllm.instrument import patching
+from ddllm.instrument.patching import WRAPT_PROXY
 
 ENTRY_POINTS = ("completion", "acompletion")
 
@@ -49,7 +49,7 @@ def clean():
 
 def test_patch_twice_wraps_once(clean):
     assert ddllm.patch() and ddllm.patch()
-    assert chain(litellm.completion) == ["ddllm.patching"]
+    assert chain(litellm.completion) == ["ddllm.instrument.patching"]
     ddllm.unpatch()
     ddllm.unpatch()
     assert originals() == clean
@@ -71,7 +71,7 @@ def test_unpatch_under_ddtrace_wrapper_leaves_ddtrace_in_place(clean):
 def test_unpatch_over_ddtrace_wrapper_leaves_ddtrace_in_place(clean):
     ddtrace_litellm.patch()
     ddllm.patch()  # ours outside ddtrace's
-    assert chain(litellm.completion)[0] == "ddllm.patching"
+    assert chain(litellm.completion)[0] == "ddllm.instrument.patching"
     ddllm.unpatch()
     assert len(chain(litellm.completion)) == 1 and chain(litellm.completion)[0].startswith("ddtrace")
     ddtrace_litellm.unpatch()

@@ -8,8 +8,8 @@ import shutil
 import pytest
 from fake_datadog_api import FakeDatadogAPI
 
-from ddllm import assets, push
-from ddllm.cli import main
+from ddllm.assets import files as assets, push
+from ddllm.cli.main import main
 
 API_KEY = "fake-api-key-0123456789abcdef"
 APP_KEY = "fake-app-key-fedcba9876543210"

@@ -7,7 +7,8 @@ from conftest import flush
 from spans_of import requests_with_attempts
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
 
-from ddllm import catalogue, reference
+from ddllm import catalogue
+from ddllm.cli import reference
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 # Tags ddtrace and LLM Observability put on every span, and error tags: not ours to list.
@@ -20,7 +21,7 @@ def test_readme_reference_is_generated_from_the_catalogue():
     with open(README) as readme:
         section = reference.section_of(readme.read())
     assert section is not None, "README.md has no generated reference section"
-    assert section == reference.render(), "README.md is stale: paste `python -m ddllm.reference` in"
+    assert section == reference.render(), "README.md is stale: paste `python -m ddllm.cli.reference` in"
 
 
 def test_spans_carry_only_catalogued_fields(agent, patched):

@@ -7,7 +7,7 @@ from litellm.router import RetryPolicy
 from spans_of import meta, requests_with_attempts
 from test_http_provider import MESSAGES, anthropic_params, openai_params
 
-from ddllm.fake_provider import Answer
+from ddllm.cli.fake_provider import Answer
 
 
 def only_request(agent):

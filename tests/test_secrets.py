@@ -45,8 +45,8 @@ def test_planted_secrets_and_prompts_never_reach_apm_tags(agent, patched):
 def test_planted_secrets_over_http_reach_neither_apm_tags_nor_metrics(agent, dsd, provider):
     """The same over real HTTP (the key in the Authorization header LiteLLM sends, credentials
     in the base URL, the prompt in the body), scanning the spans and every DogStatsD packet."""
-    from ddllm import metrics
-    from ddllm.fake_provider import Answer
+    from ddllm.instrument import metrics
+    from ddllm.cli.fake_provider import Answer
 
     base = provider.url.replace("http://", "http://user:%s@" % PASSWORD)
     provider.script("gpt-4o-mini", Answer.rate_limit(), Answer.ok(text=ANSWER))

@@ -3,8 +3,8 @@ names are unique Terraform identifiers, and the output is the same on every run.
 import json
 import re
 
-from ddllm import assets, terraform
-from ddllm.cli import main
+from ddllm.assets import files as assets, terraform
+from ddllm.cli.main import main
 
 RESOURCE = re.compile(
     r'^resource "(?P<type>[a-z_]+)" "(?P<name>[^"]+)" \{\n'

@@ -10,14 +10,14 @@ import sys
 
 # name -> (module, one-line help). `export` has subcommands of its own, see EXPORT_FORMATS.
 COMMANDS = {
-    "validate": ("ddllm.asset_validation", "check the dashboards and monitors offline"),
-    "push": ("ddllm.push", "create or update the dashboards and monitors in Datadog"),
+    "validate": ("ddllm.assets.validation", "check the dashboards and monitors offline"),
+    "push": ("ddllm.assets.push", "create or update the dashboards and monitors in Datadog"),
     "export": (None, "write the dashboards and monitors for another tool"),
-    "doctor": ("ddllm.doctor", "check that this environment sends what ddllm measures"),
-    "demo": ("ddllm.demo", "run a scripted fallback and print its attempts"),
+    "doctor": ("ddllm.cli.doctor", "check that this environment sends what ddllm measures"),
+    "demo": ("ddllm.cli.demo", "run a scripted fallback and print its attempts"),
 }
 EXPORT_FORMATS = {
-    "terraform": ("ddllm.terraform", "datadog_dashboard_json and datadog_monitor_json resources"),
+    "terraform": ("ddllm.assets.terraform", "datadog_dashboard_json and datadog_monitor_json resources"),
 }
 
 

@@ -42,7 +42,7 @@ class RequestState:
         self.last_error_mid_stream = False
         self.saved_context = None
         # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
-        # request started and not tried since (`ddllm.cooldowns`); None when there is none.
+        # request started and not tried since (`ddllm.instrument.cooldowns`); None when there is none.
         self.skipped = None
         self.started = started
         self._context_token = None

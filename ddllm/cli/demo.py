@@ -64,7 +64,7 @@ def prepare_environment(agent_url=None):
 
 def answer_policy(seed, model):
     """The answer to `model`'s n-th call: a function of (seed, model, n) alone."""
-    from ddllm.fake_provider import Answer
+    from ddllm.cli.fake_provider import Answer
 
     def answer(n):
         draw = random.Random("%d:%s:%d" % (seed, model, n))
@@ -256,8 +256,9 @@ def run_demo(requests, seed, agent_url=None, progress=None):
     # `demo_capture.ddllm_patched` must see that to put it back afterwards.
     import litellm  # noqa: F401
 
-    from ddllm import demo_capture, metrics
-    from ddllm.fake_provider import FakeProvider
+    from ddllm.cli import demo_capture
+    from ddllm.instrument import metrics
+    from ddllm.cli.fake_provider import FakeProvider
 
     progress = progress or Progress(requests)
     traces = demo_capture.TraceCapture(forward=bool(agent_url))
@@ -297,7 +298,7 @@ def run(args):
     if args.requests < 1:
         print("ddllm demo: --requests must be at least 1", file=sys.stderr)
         return 2
-    from ddllm import demo_capture, demo_report
+    from ddllm.cli import demo_capture, demo_report
 
     try:
         traces, samples = run_demo(args.requests, args.seed, args.agent)

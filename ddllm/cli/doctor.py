@@ -20,7 +20,7 @@ import re
 import socket
 import sys
 
-from ddllm import doctor_probes as probes
+from ddllm.cli import doctor_probes as probes
 
 OK, WARN, PROBLEM = "ok", "warn", "problem"
 _STATUS_LABELS = {OK: "ok", WARN: "warn", PROBLEM: "PROBLEM"}
@@ -97,7 +97,7 @@ def _one_line(text, limit=300):
 
 @contextlib.contextmanager
 def runtime_config_warnings():
-    """Collect what ddllm.config logs about bad values (instead of printing it), so the doctor
+    """Collect what ddllm.instrument.config logs about bad values (instead of printing it), so the doctor
     reports exactly what the application would be warned about."""
     messages = []
 
@@ -239,13 +239,14 @@ def check_patched_here(diagnosis):
     try:
         import litellm  # noqa: F401  (the start-up hook patches on this import under ddtrace-run)
 
-        from ddllm import _startup, patching  # patching imports ddtrace
+        from ddllm import _startup
+        from ddllm.instrument import patching  # patching imports ddtrace
 
         patched = patching.is_patched()
     except Exception as error:
         return [Check(
             name, PROBLEM, _one_line("importing litellm and ddllm failed: %s: %s" % (type(error).__name__, error)),
-            "fix what `python -c 'import litellm, ddllm.patching'` reports",
+            "fix what `python -c 'import litellm, ddllm.instrument.patching'` reports",
         )]
     if patched:
         return [Check(name, OK, "litellm is patched in this process")]
@@ -374,7 +375,7 @@ def agent_offers_llmobs_proxy(info):
 
 @check("dogstatsd")
 def check_dogstatsd(diagnosis):
-    from ddllm import config
+    from ddllm.instrument import config
 
     name = "dogstatsd"
     environ = diagnosis.environ
@@ -476,7 +477,7 @@ def check_llmobs(diagnosis):
 
 # -- settings --------------------------------------------------------------------------------
 
-# What ddllm.config logs about a bad value: "ddllm: NAME='raw' is not EXPECTED; using the default D"
+# What ddllm.instrument.config logs about a bad value: "ddllm: NAME='raw' is not EXPECTED; using the default D"
 _CONFIG_WARNING = re.compile(
     r"ddllm: (?P<variable>\w+)=(?P<raw>.*?) is not (?P<expected>.+?); using the default (?P<default>.*)$"
 )
@@ -484,7 +485,7 @@ _CONFIG_WARNING = re.compile(
 
 @check("settings")
 def check_settings(diagnosis):
-    from ddllm import config
+    from ddllm.instrument import config
 
     environ = diagnosis.environ
     names = sorted(name for name in environ if name.startswith(("DD_", "DDLLM_")))

@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-from ddllm.assets import DASHBOARD, AssetError, load_assets
+from ddllm.assets.files import DASHBOARD, AssetError, load_assets
 
 RESOURCE_TYPES = {DASHBOARD: ("datadog_dashboard_json", "dashboard")}
 MONITOR_RESOURCE = ("datadog_monitor_json", "monitor")

@@ -17,7 +17,7 @@ import os
 import re
 import sys
 
-from ddllm.assets import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
+from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
 
 DEFAULT_SITE = "datadoghq.com"
 SOURCE_TAG = "source:ddllm"

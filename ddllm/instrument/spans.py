@@ -12,8 +12,8 @@ import linecache
 from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
-from ddllm import cooldowns, request_state
-from ddllm.tags import normalize_tag_value
+from ddllm.instrument import cooldowns, request_state
+from ddllm.instrument.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 
 try:  # LLM Observability ships with every supported ddtrace, but it is optional here
@@ -91,7 +91,7 @@ def llmobs_enabled():
 
 
 def _model_tag(value):
-    """Model names as metric tags carry them (`ddllm.tags`), so spans and metrics join."""
+    """Model names as metric tags carry them (`ddllm.instrument.tags`), so spans and metrics join."""
     return normalize_tag_value(value) if value else value
 
 
@@ -367,7 +367,7 @@ def demote_nested_llm_span(span):
         span.span_type = None
         _demoted_span_ids.add(span.span_id)
     except Exception:
-        from ddllm.safety import report_once
+        from ddllm.instrument.safety import report_once
 
         report_once("llmobs.demote")
 
@@ -384,7 +384,7 @@ def drop_demoted_llmobs_data(span):
             if remove is not None:
                 remove(_LLMOBS_STRUCT_KEY)
     except Exception:
-        from ddllm.safety import report_once
+        from ddllm.instrument.safety import report_once
 
         report_once("llmobs.demote")
 

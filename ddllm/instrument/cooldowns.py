@@ -20,9 +20,9 @@ counted. Anything missing (an older or newer LiteLLM, a Router we do not know) i
 """
 import time
 
-from ddllm import attempt_facts
-from ddllm.safety import guarded
-from ddllm.tags import normalize_tag_value
+from ddllm.instrument import attempt_facts
+from ddllm.instrument.safety import guarded
+from ddllm.instrument.tags import normalize_tag_value
 
 _KEY = "deployment:%s:cooldown"
 MAX_LISTED = 10  # `llm.request.skipped` names at most this many {provider}/{model}

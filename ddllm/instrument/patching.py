@@ -18,9 +18,9 @@ import uuid
 
 import wrapt
 
-from ddllm import config as config_module
-from ddllm import request_state, streams, tracing
-from ddllm.safety import report_once
+from ddllm.instrument import config as config_module
+from ddllm.instrument import request_state, streams, tracing
+from ddllm.instrument.safety import report_once
 
 log = logging.getLogger("ddllm")
 
@@ -355,10 +355,10 @@ def _patch_locked(overrides):
             ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))
-        from ddllm import spans
+        from ddllm.instrument import spans
 
         spans.listen_for_nested_llm_spans()
-        from ddllm import metrics
+        from ddllm.instrument import metrics
 
         metrics.configure(config)
     except Exception:
@@ -376,7 +376,7 @@ def _unpatch_locked():
         except Exception:
             report_once("unpatch")
     try:
-        from ddllm import spans
+        from ddllm.instrument import spans
 
         spans.stop_listening()
     except Exception:

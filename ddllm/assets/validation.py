@@ -26,7 +26,7 @@ import sys
 from collections import namedtuple
 
 from ddllm import catalogue
-from ddllm.assets import DASHBOARD, MONITOR, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
+from ddllm.assets.files import DASHBOARD, MONITOR, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
 
 ERROR = "error"
 WARNING = "warning"
@@ -47,7 +47,7 @@ APM_TAGS = frozenset(("env", "service", "version", "resource_name", "span.kind",
                       "operation_name", "host"))
 
 BOOLEAN_VALUES = ("true", "false")
-# Tags of bounded value sets, as ddllm.metrics writes them.
+# Tags of bounded value sets, as ddllm.instrument.metrics writes them.
 KNOWN_TAG_VALUES = {
     "outcome": catalogue.OUTCOMES,
     "type": catalogue.FALLBACK_TYPES,
@@ -680,7 +680,7 @@ def _check_message(message, query, thresholds, findings):
 
 
 def validate_asset(asset, file=None):
-    """Findings of one loaded asset (see ddllm.assets)."""
+    """Findings of one loaded asset (see ddllm.assets.files)."""
     from datadog_api_client.v1.model.dashboard import Dashboard
     from datadog_api_client.v1.model.monitor import Monitor
 

@@ -26,7 +26,7 @@ series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `fr
 model is visible. On `ddllm.request.duration`, `provider` and `model` are the last
 attempt's and `model_group` is what the caller asked for (the Router model group, or the
 primary model of a `completion(fallbacks=...)` call). Values are normalised by
-`ddllm.tags` and capped per key.
+`ddllm.instrument.tags` and capped per key.
 """
 import atexit
 import collections
@@ -39,9 +39,9 @@ import threading
 from datadog.dogstatsd import base as dogstatsd_base
 
 from ddllm import catalogue
-from ddllm.config import DEFAULT_METRIC_TAG_LIMIT
-from ddllm.safety import guarded, report_once
-from ddllm.tags import TagCardinalityCap, normalize_tag
+from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
+from ddllm.instrument.safety import guarded, report_once
+from ddllm.instrument.tags import TagCardinalityCap, normalize_tag
 
 log = logging.getLogger("ddllm")
 
@@ -215,7 +215,7 @@ _configure_lock = threading.Lock()
 
 @guarded("metrics.configure")
 def configure(config):
-    """Called by `ddllm.patch()` with the loaded `ddllm.config.Config`. Keeps the client when
+    """Called by `ddllm.patch()` with the loaded `ddllm.instrument.config.Config`. Keeps the client when
     the destination and constant tags are unchanged; the tag cap starts afresh. A failure here
     costs the metrics, never the patch."""
     global _sink, _tag_cap
@@ -252,14 +252,14 @@ def _retire(client):
 
 
 def record_attempt(facts):
-    """One finished attempt (`ddllm.tracing.Attempt.facts`, not changed after this)."""
+    """One finished attempt (`ddllm.instrument.tracing.Attempt.facts`, not changed after this)."""
     if _sink is not None:
         _pending.append((_send_attempt, facts))
         _drainer.ensure_running()
 
 
 def record_request(state, outcome, duration):
-    """One finished logical request (`ddllm.request_state.RequestState`)."""
+    """One finished logical request (`ddllm.instrument.request_state.RequestState`)."""
     if _sink is not None:
         _pending.append((_send_request, (
             state.final_provider, state.final_model, state.resource, outcome,

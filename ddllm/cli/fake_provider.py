@@ -2,7 +2,7 @@
 
 It speaks enough of the OpenAI API (chat completions, text completions, embeddings,
 responses) and of Anthropic's messages API for LiteLLM to call it over real HTTP, with the
-recorded answers of `ddllm.recorded_answers`, and it injects the faults fallbacks are made
+recorded answers of `ddllm.cli.recorded_answers`, and it injects the faults fallbacks are made
 for: 429 with rate-limit headers, 5xx, a slow first byte, content-filter and context-length
 refusals, invalid JSON, a reset connection, a stream cut after N chunks, an answer held
 until released.
@@ -24,7 +24,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ddllm import recorded_answers
+from ddllm.cli import recorded_answers
 
 KINDS = (
     "ok", "rate_limit", "server_error", "overloaded", "content_filter", "context_length",

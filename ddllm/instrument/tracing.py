@@ -1,12 +1,12 @@
 """The life of a request and of its attempts: facts in, spans and metrics out.
 
-The wrappers in `ddllm.patching` call these four steps around LiteLLM's own calls. Each step
+The wrappers in `ddllm.instrument.patching` call these four steps around LiteLLM's own calls. Each step
 is guarded: whatever fails here is reported once and the caller's call goes on untouched.
 """
 import time
 
-from ddllm import attempt_facts, cooldowns, metrics, request_state, spans, streams
-from ddllm.safety import guarded, report_once
+from ddllm.instrument import attempt_facts, cooldowns, metrics, request_state, spans, streams
+from ddllm.instrument.safety import guarded, report_once
 
 
 class Attempt:

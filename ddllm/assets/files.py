@@ -18,9 +18,8 @@ KINDS = (DASHBOARD, MONITOR)
 FOLDER_OF_KIND = {DASHBOARD: "dashboards", MONITOR: "monitors"}
 KIND_OF_FOLDER = {folder: kind for kind, folder in FOLDER_OF_KIND.items()}
 
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-INSTALLED_ASSETS_DIR = os.path.join(PACKAGE_DIR, "assets")
-SOURCE_CHECKOUT_DIR = os.path.dirname(PACKAGE_DIR)
+INSTALLED_ASSETS_DIR = os.path.dirname(os.path.abspath(__file__))  # ddllm/assets/
+SOURCE_CHECKOUT_DIR = os.path.dirname(os.path.dirname(INSTALLED_ASSETS_DIR))
 
 
 class AssetError(Exception):

@@ -1,6 +1,6 @@
 """Probes for `ddllm doctor`: what is installed, what answers on the network, what a process
 started by ddtrace-run does. Each probe returns plain facts (or raises); judging them is
-`ddllm.doctor`'s job. Nothing here imports ddtrace, litellm or datadog.
+`ddllm.cli.doctor`'s job. Nothing here imports ddtrace, litellm or datadog.
 """
 import errno
 import http.client

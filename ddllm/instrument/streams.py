@@ -10,7 +10,7 @@ import threading
 
 import wrapt
 
-from ddllm.safety import report_once
+from ddllm.instrument.safety import report_once
 
 
 class StreamObserver:

@@ -1,0 +1,2 @@
+"""The `ddllm` command: validate, push, terraform, doctor, demo (with its fake provider).
+Never imported by the runtime (`ddllm.instrument`)."""
