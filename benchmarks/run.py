@@ -115,6 +115,13 @@ def router(attempts):
     )
 
 
+# The goals of the take-over (issue "Take LiteLLM calls over from ddtrace's litellm
+# integration"): ddllm's added cost as a share of what ddtrace's integration adds, by number
+# of attempts, and what ddllm may add beyond the floor of DESIGN.md's spans per one-attempt
+# request, LLM Observability off and on.
+ADDED_OVER_DDTRACE_GOAL = {1: 0.8, 2: 0.3}
+BEYOND_FLOOR_GOAL_US = {False: 50, True: 120}
+
 VARIANTS = {
     "bare": (lambda: None, lambda: None),
     "ddllm": (ddllm.patch, ddllm.unpatch),
@@ -330,12 +337,20 @@ def main(argv=None):
             print("%-22s %-8s %10.3f %10.3f %10.3f %10.3f %14.2f %14.2f %10.0f" % (
                 label, "on" if llmobs else "off", statistics.median(times["bare"]) * 1e3,
                 spans_ratio, ddllm_ratio, ddtrace_ratio, added, spans_added, beyond * 1e6))
-            if not llmobs:
-                goals.append(("ddllm adds <= 3%% to %s" % label, ddllm_ratio <= 1.03,
-                              "%.3f; DESIGN.md's spans alone %.3f" % (ddllm_ratio, spans_ratio)))
+            # What a ddtrace-run user pays before installing ddllm (ddtrace's litellm
+            # integration, the "ddtrace" column) and after (ddllm at its default, which takes
+            # the calls over from ddtrace's integration: the "ddllm" column).
+            on_off = "on" if llmobs else "off"
+            most_of_ddtrace = ADDED_OVER_DDTRACE_GOAL[attempts]
             goals.append((
-                "ddllm's added cost <= half of ddtrace's, %s, LLM Observability %s" % (label, "on" if llmobs else "off"),
-                added <= 0.5, "%.2f; DESIGN.md's spans alone %.2f" % (added, spans_added)))
+                "ddllm's added cost <= %.1f of ddtrace's integration's, %s, LLM Observability %s" % (
+                    most_of_ddtrace, label, on_off),
+                added <= most_of_ddtrace, "%.2f; DESIGN.md's spans alone %.2f" % (added, spans_added)))
+            if attempts == 1:
+                most_beyond = BEYOND_FLOOR_GOAL_US[llmobs]
+                goals.append((
+                    "ddllm beyond DESIGN.md's spans <= %d us, %s, LLM Observability %s" % (most_beyond, label, on_off),
+                    beyond * 1e6 <= most_beyond, "%.0f us" % (beyond * 1e6)))
         if llmobs:
             LLMObs.disable()
 

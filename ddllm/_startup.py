@@ -4,12 +4,36 @@ It must cost nearly nothing: it imports only `sys` and `os` and puts one small f
 `sys.meta_path` that waits for `litellm`. When LiteLLM is imported in a process that ddtrace
 bootstrapped (`ddtrace-run`, or `import ddtrace.auto`), it calls `ddllm.patch()`.
 `DDLLM_ENABLED=false` turns all of it off. Nothing here may raise into the interpreter.
+
+It also takes LiteLLM over from ddtrace's own litellm integration (DESIGN.md, "ddtrace's own
+integrations"): this hook runs while `site` reads `.pth` files, before `ddtrace-run`'s
+`sitecustomize` calls `patch_all`, so `DD_TRACE_LITELLM_ENABLED=false`, ddtrace's documented
+switch, set here when the user did not set it, keeps ddtrace from tracing the same calls
+twice. A user who sets `DD_TRACE_LITELLM_ENABLED=true` keeps both. If ddllm then cannot
+patch this LiteLLM, `ddllm.instrument.patching` hands the calls back to ddtrace.
 """
 import os
 import sys
 
 _TARGET = "litellm"
 _FALSE_WORDS = ("false", "0", "no", "off")
+DDTRACE_LITELLM_VARIABLE = "DD_TRACE_LITELLM_ENABLED"
+
+# Set beside it, so a child process (`ddtrace-run` itself starts one, and so do servers with
+# workers) knows the "false" is ddllm's and not the user's choice.
+_TAKEN_OVER_MARKER = "_DDLLM_TOOK_OVER_DD_TRACE_LITELLM"
+
+# True when ddllm turned ddtrace's litellm integration off (the user had not chosen).
+took_over_from_ddtrace = False
+
+
+def _take_over_from_ddtrace():
+    global took_over_from_ddtrace
+    if DDTRACE_LITELLM_VARIABLE not in os.environ:
+        os.environ[DDTRACE_LITELLM_VARIABLE] = "false"
+        os.environ[_TAKEN_OVER_MARKER] = "1"
+    took_over_from_ddtrace = (
+        os.environ.get(_TAKEN_OVER_MARKER) == "1" and os.environ.get(DDTRACE_LITELLM_VARIABLE) == "false")
 
 
 def ddtrace_bootstrapped():
@@ -69,6 +93,7 @@ def install():
         return
     if any(isinstance(finder, LiteLLMImportWatcher) for finder in sys.meta_path):
         return
+    _take_over_from_ddtrace()
     if _TARGET in sys.modules:
         _autopatch(sys.modules[_TARGET])
         return

@@ -13,7 +13,7 @@ APP = os.path.join(os.path.dirname(__file__), "apps", "router_app.py")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_under_ddtrace_run(python, agent, **env_overrides):
+def run_under_ddtrace_run(python, agent, script=None, **env_overrides):
     env = {
         key: value for key, value in os.environ.items()
         if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))
@@ -30,7 +30,7 @@ def run_under_ddtrace_run(python, agent, **env_overrides):
     )
     env.update(env_overrides)
     completed = subprocess.run(
-        [python, "-m", "ddtrace.commands.ddtrace_run", "python", APP],
+        [python, "-m", "ddtrace.commands.ddtrace_run", "python"] + (["-c", script] if script else [APP]),
         env=env, capture_output=True, text=True, timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
@@ -38,20 +38,46 @@ def run_under_ddtrace_run(python, agent, **env_overrides):
     return completed
 
 
-def assert_two_traced_requests(agent):
+def assert_two_traced_requests(agent, ddtrace_litellm_spans=False):
     found = requests_with_attempts(agent.traces())
     assert len(found) == 2
     for request, attempts in found:
         assert [span["resource"] for span in attempts] == [
             "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022"]
         assert attempts[1]["meta"]["llm.fallback.reason"] == "RateLimitError"
-    llm_spans = [event for event in agent.llmobs_spans() if (event["meta"].get("span") or {}).get("kind") == "llm"]
-    assert len(llm_spans) == 4  # one per provider call, though ddtrace's litellm integration is on
+    events = agent.llmobs_spans()
+    llm_spans = [event for event in events if (event["meta"].get("span") or {}).get("kind") == "llm"]
+    assert len(llm_spans) == 4  # one per provider call, whether ddtrace's litellm integration is on or not
+    assert all("llm.fallback.depth:0" in event["tags"] or "llm.fallback.depth:1" in event["tags"] for event in llm_spans)
+    names = [span["name"] for trace in agent.traces() for span in trace]
+    if ddtrace_litellm_spans:
+        assert "litellm.request" in names
+    else:  # ddllm took the calls over: one span per layer
+        assert "litellm.request" not in names
+        workflows = [event for event in events if (event["meta"].get("span") or {}).get("kind") == "workflow"]
+        assert [event["name"] for event in workflows] == ["llm.request", "llm.request"]
 
 
 def test_ddtrace_run_patches_an_app_that_never_imports_ddllm(agent):
     run_under_ddtrace_run(sys.executable, agent)
     assert_two_traced_requests(agent)
+
+
+def test_ddtrace_litellm_enabled_true_keeps_both(agent):
+    run_under_ddtrace_run(sys.executable, agent, DD_TRACE_LITELLM_ENABLED="true")
+    assert_two_traced_requests(agent, ddtrace_litellm_spans=True)
+
+
+def test_ddllm_hands_back_to_ddtrace_when_it_cannot_patch(agent):
+    """The start-up hook took over from ddtrace's integration, then ddllm did not patch at
+    litellm's import (DDLLM_ENABLED=false set by the application after start-up stands for any
+    such reason, an unsupported LiteLLM among them): ddtrace's integration traces instead."""
+    app = "import os; os.environ['DDLLM_ENABLED'] = 'false'; exec(open(%r).read())" % APP
+    completed = run_under_ddtrace_run(sys.executable, agent, script=app)
+    names = {span["name"] for trace in agent.traces() for span in trace}
+    assert "litellm.request" in names
+    assert not names & {"llm.request", "llm.attempt"}
+    assert completed.returncode == 0
 
 
 def test_ddllm_enabled_false_opts_out(agent):

@@ -294,7 +294,9 @@ def _judge_ddtrace_run(name, answer, environ):
         )
     where = " (ddllm from %s)" % os.path.dirname(answer["ddllm_path"]) if answer.get("ddllm_path") else ""
     if answer.get("patched"):
-        return Check(name, OK, "a process started by ddtrace-run patches litellm on import%s" % where)
+        who = answer.get("who_traces_litellm")
+        return Check(name, OK, "a process started by ddtrace-run patches litellm on import%s%s" % (
+            where, "; " + who if who else ""))
     if not answer.get("startup_hook_ran"):
         return Check(
             name, PROBLEM, "litellm not patched: the start-up hook did not run under ddtrace-run",

@@ -157,8 +157,10 @@ PROBE_MARKER = "DDLLM_DOCTOR_PROBE "
 _PROBE_SCRIPT = """
 import json, sys
 import litellm, ddllm
+from ddllm.instrument import patching
 print(%r + json.dumps({
     "patched": ddllm.is_patched(),
+    "who_traces_litellm": patching.who_traces_litellm(),
     "ddllm_path": getattr(ddllm, "__file__", None),
     "startup_hook_ran": %r in sys.modules,
     "ddtrace_bootstrapped": "ddtrace.bootstrap.preload" in sys.modules,

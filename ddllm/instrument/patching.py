@@ -18,6 +18,7 @@ import uuid
 
 import wrapt
 
+from ddllm import _startup
 from ddllm.instrument import config as config_module
 from ddllm.instrument import request_state, streams, tracing
 from ddllm.instrument.safety import report_once
@@ -340,11 +341,13 @@ def _patch_locked(overrides):
     config = config_module.load(**overrides)
     if not config.enabled:
         log.info("ddllm: DDLLM_ENABLED is false; not patching")
+        _hand_back_to_ddtrace()
         return False
     try:
         targets = _targets()
     except UnsupportedLiteLLM as unsupported:
         log.warning("ddllm: %s; ddllm stays disabled for this version (see `ddllm doctor`)", unsupported)
+        _hand_back_to_ddtrace()
         return False
     except ImportError as missing:
         log.warning("ddllm: litellm cannot be imported (%s); not patching", missing)
@@ -355,17 +358,83 @@ def _patch_locked(overrides):
             ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))
-        from ddllm.instrument import spans
-
-        spans.listen_for_nested_llm_spans()
         from ddllm.instrument import metrics
 
         metrics.configure(config)
     except Exception:
         report_once("patch")
         _unpatch_locked()
+        _hand_back_to_ddtrace()
         return False
+    _listen_for_nested_llm_spans()
+    log.info("ddllm: %s", who_traces_litellm())
     return True
+
+
+def _listen_for_nested_llm_spans():
+    """A feature of its own (it reads ddtrace internals): if it cannot start, it alone is off."""
+    try:
+        from ddllm.instrument import spans
+
+        spans.listen_for_nested_llm_spans()
+    except Exception:
+        log.warning(
+            "ddllm: cannot watch for LLM Observability spans of other integrations inside an attempt "
+            "(ddtrace %s); an attempt may show two `llm` spans in LLM Observability", _ddtrace_version(),
+            exc_info=True,
+        )
+
+
+def _ddtrace_version():
+    try:
+        import ddtrace
+
+        return ddtrace.__version__
+    except Exception:
+        return "?"
+
+
+def ddtrace_litellm_integration_on():
+    """Whether ddtrace's own litellm integration traces LiteLLM calls in this process too."""
+    try:
+        import litellm
+
+        if getattr(litellm, "_datadog_patch", False):  # the guard attribute of ddtrace's patch()
+            return True
+    except Exception:
+        pass
+    chosen = os.environ.get(_startup.DDTRACE_LITELLM_VARIABLE)
+    # read as ddtrace reads it (`asbool`)
+    return _startup.ddtrace_bootstrapped() and chosen is not None and chosen.strip().lower() in ("true", "1")
+
+
+def who_traces_litellm():
+    """One line for the start-up log and `ddllm doctor`: which integration traces LiteLLM."""
+    if not _installed:
+        return "LiteLLM calls are not traced by ddllm"
+    if ddtrace_litellm_integration_on():
+        return (
+            "LiteLLM calls are traced by ddllm and by ddtrace's litellm integration "
+            "(DD_TRACE_LITELLM_ENABLED=true): one `llm` span per provider call, ddtrace's spans kept in APM"
+        )
+    return (
+        "LiteLLM calls are traced by ddllm; ddtrace's litellm integration is off for them "
+        "(set DD_TRACE_LITELLM_ENABLED=true to keep both)"
+    )
+
+
+def _hand_back_to_ddtrace():
+    """ddllm cannot trace LiteLLM here: give the calls back to ddtrace's integration, which
+    the start-up hook turned off, so a `ddtrace-run` user keeps what they had without ddllm."""
+    if not (_startup.took_over_from_ddtrace and _startup.ddtrace_bootstrapped()):
+        return
+    try:
+        import ddtrace
+
+        ddtrace.patch(litellm=True)
+        log.info("ddllm: LiteLLM calls are traced by ddtrace's litellm integration, not by ddllm")
+    except Exception:
+        report_once("patch.hand_back")
 
 
 def _unpatch_locked():

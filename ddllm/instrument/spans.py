@@ -321,38 +321,45 @@ _demoted_span_ids = set()
 
 def _let_ddtrace_tag_its_llm_span(span, kwargs):
     """What ddtrace's integration would have written on its span had it finished it: its
-    LLM Observability kind, model and provider (the enclosing span is the `llm` span)."""
+    LLM Observability kind, model and provider (the enclosing span is the `llm` span, or the
+    Router's `workflow`)."""
     try:
         import litellm
 
         integration = getattr(litellm, "_datadog_integration", None)
         if integration is not None:
-            integration.llmobs_set_tags(span, args=[], kwargs=dict(kwargs), response=None, operation=span.resource)
+            integration.llmobs_set_tags(span, args=[], kwargs=dict(kwargs or {}), response=None, operation=span.resource)
     except Exception:
         pass
 
 
-def close_spans_left_open_by_failed_stream(attempt_span, exc, kwargs):
-    """ddtrace's litellm integration (4.16) never finishes its span when a `stream=True` call
-    raises before returning a stream, and leaves it active: the next attempt nests inside it
-    and the trace never reaches the agent. When our streamed attempt fails, we finish such a
-    span, whether it sits inside our attempt (ddtrace patched first) or around it (after)."""
+def _is_ddtrace_litellm_span(span, router):
+    """ddtrace's span of a LiteLLM call: its Router's (`router.*`) or a module function's."""
+    return span.name == _DDTRACE_LITELLM_SPAN and str(span.resource).startswith("router.") == router
+
+
+def close_spans_left_open_by_failed_stream(own_span, exc, kwargs, request=False):
+    """ddtrace's litellm integration (3.19 to 4.16) never finishes its span when a
+    `stream=True` call raises before returning a stream, and leaves it active: the next
+    attempt nests inside it and the whole trace, the web framework's root span included, never
+    reaches the agent. When our streamed attempt (or request) fails, we finish such spans:
+    those left active inside ours (ddtrace patched first), and ddtrace's span of the same
+    layer around ours (patched after): its `router.*` span around our request, its
+    `completion` span around our attempt. Only when ddtrace's litellm integration is on,
+    which the user chose (DD_TRACE_LITELLM_ENABLED=true)."""
     inside = []
     span = tracer.current_span()
-    while span is not None and span is not attempt_span:
+    while span is not None and span is not own_span:
         inside.append(span)
         span = getattr(span, "_parent", None)
-    leaked = [s for s in inside if not s.finished] if span is attempt_span else []
-    parent = getattr(attempt_span, "_parent", None)
-    if (
-        parent is not None
-        and not parent.finished
-        and parent.name == _DDTRACE_LITELLM_SPAN
-        and not str(parent.resource).startswith("router.")
-    ):
-        _let_ddtrace_tag_its_llm_span(parent, kwargs)
+    leaked = [s for s in inside if not s.finished] if span is own_span else []
+    parent = getattr(own_span, "_parent", None)
+    if parent is not None and not parent.finished and _is_ddtrace_litellm_span(parent, router=request):
         leaked.append(parent)
     for open_span in leaked:
+        if open_span.name == _DDTRACE_LITELLM_SPAN and open_span.span_type == _LLM_SPAN_TYPE:
+            # still an LLM Observability span (not demoted): it needs the kind ddtrace writes
+            _let_ddtrace_tag_its_llm_span(open_span, kwargs)
         set_error(open_span, exc)
         open_span.finish()
 

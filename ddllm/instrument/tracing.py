@@ -53,11 +53,18 @@ def end_request(state, exc, cancelled=False):
     """Finish the request: its span always finishes, whatever else fails."""
     outcome = "cancelled" if cancelled else attempt_facts.outcome_of(exc)
     _finish_request_bookkeeping(state, outcome)
+    if exc is not None and state.saved_context is not None:  # a streamed request that failed
+        _close_leaked_request_spans(state, exc)
     try:
         spans.finish_request_span(state.span, state, outcome, exc)
     except Exception:
         report_once("request.span")
         _finish_quietly(state.span)
+
+
+@guarded("request.leaked_spans")
+def _close_leaked_request_spans(state, exc):
+    spans.close_spans_left_open_by_failed_stream(state.span, exc, None, request=True)
 
 
 @guarded("request.finish")
@@ -172,9 +179,7 @@ def end_attempt(attempt, response=None, exc=None):
     """Finish a non-streamed attempt: its span always finishes, whatever else fails."""
     _leave_attempt_context(attempt)
     _read_outcome(attempt, response, exc)
-    if exc is not None and attempt.facts.stream:
-        _close_leaked_spans(attempt, exc)
-    _complete_attempt(attempt, exc, response)
+    _complete_attempt(attempt, exc, response, stream_failed_before_returning=exc is not None and attempt.facts.stream)
 
 
 @guarded("attempt.leaked_spans")
@@ -182,8 +187,12 @@ def _close_leaked_spans(attempt, exc):
     spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
 
 
-def _complete_attempt(attempt, exc, response):
+def _complete_attempt(attempt, exc, response, stream_failed_before_returning=False):
     _annotate_llmobs(attempt, response)
+    if stream_failed_before_returning:
+        # after annotating: LLM Observability refuses to annotate a finished span, and the
+        # span closed here may be the `llm` span ours annotates (ddtrace's, enclosing ours)
+        _close_leaked_spans(attempt, exc)
     try:
         spans.finish_attempt_span(attempt.span, attempt.facts, exc)
     except Exception:
