@@ -42,6 +42,13 @@ def ddtrace_bootstrapped():
 
 
 def _autopatch(module):
+    patching = sys.modules.get("ddllm.instrument.patching")
+    if patching is not None and patching.is_patched():  # a reload of a patched litellm
+        try:
+            patching.patch_again_after_reload(module)
+        except Exception:
+            pass
+        return
     if not ddtrace_bootstrapped():
         return
     try:

@@ -1,5 +1,6 @@
 """Test session set-up: Datadog's test agent on a free loopback port, started before ddtrace
 is imported so the tracer sends there; LLM Observability on, through the agent."""
+import contextlib
 import os
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # no price-map download: no network here
@@ -40,9 +41,33 @@ def pytest_unconfigure(config):
 
 
 def flush():
-    """Send everything finished so far to the test agent."""
+    """Carry out ddllm's queued work (metrics, abandoned streams' endings), then send
+    everything finished so far to the test agent."""
+    from ddllm.instrument import background
+
+    background.run_pending()
     tracer.flush()
     LLMObs.flush()
+
+
+# Module-wide lists where LiteLLM registers callbacks (each Router its own).
+_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
+                   "_async_failure_callback", "input_callback", "service_callback")
+
+
+@contextlib.contextmanager
+def empty_litellm_callback_lists():
+    """LiteLLM's callback lists emptied for the block, then put back as they were."""
+    import litellm
+
+    saved = {name: getattr(litellm, name) for name in _CALLBACK_LISTS if isinstance(getattr(litellm, name, None), list)}
+    for name in saved:
+        setattr(litellm, name, [])
+    try:
+        yield
+    finally:
+        for name, callbacks in saved.items():
+            setattr(litellm, name, callbacks)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 
 import litellm
 import pytest
-from conftest import flush
+from conftest import empty_litellm_callback_lists, flush
 from litellm import Router
 from spans_of import meta, requests_with_attempts
 from test_http_provider import MESSAGES, OPENAI_MODEL, openai_params
@@ -24,22 +24,13 @@ SKIPPED_METRIC = "llm.request.skipped_deployments"
 SKIPPED_TAG = "llm.request.skipped"
 
 
-# Module-wide lists where each Router registers its success and failure callbacks.
-_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-                   "_async_failure_callback", "input_callback", "service_callback")
-
-
 @pytest.fixture(autouse=True)
 def room_for_router_callbacks():
     """litellm 1.106 keeps at most 100 callbacks per list in a process and silently drops the
     rest: the Routers earlier tests built fill them, and a Router whose failure callback was
     dropped never cools anything down. Each test here starts with empty lists."""
-    saved = {name: getattr(litellm, name) for name in _CALLBACK_LISTS if isinstance(getattr(litellm, name, None), list)}
-    for name, callbacks in saved.items():
-        setattr(litellm, name, [])
-    yield
-    for name, callbacks in saved.items():
-        setattr(litellm, name, callbacks)
+    with empty_litellm_callback_lists():
+        yield
 
 
 def two_deployment_router(provider, extra=(), **settings):

@@ -3,10 +3,13 @@ receives them from the `datadog` client, for real LiteLLM calls through LiteLLM'
 provider: names, types, values and tags of retries, fallbacks, streams, all-fail requests and
 rate-limit headers; unified service tags; the tag cap; fork; and an agent that is not there."""
 import asyncio
+import collections
 import logging
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -17,7 +20,7 @@ from litellm import ModelResponse, Router
 
 import ddllm
 from ddllm import catalogue
-from ddllm.instrument import metrics
+from ddllm.instrument import background, metrics
 from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
 from ddllm.instrument.tags import normalize_tag_value
 
@@ -500,18 +503,50 @@ def test_callers_thread_only_queues_the_drain_thread_tags_and_sends(dsd, monkeyp
     names = [sample.name for sample in received]
     assert names.count("ddllm.attempt.duration") == 3
     assert names.count("ddllm.request.duration") == 1
-    assert threads and set(threads) == {"ddllm-metrics-drain"}
+    assert threads and set(threads) == {"ddllm-background"}
 
 
 def test_pending_records_are_bounded(dsd, monkeypatch):
-    monkeypatch.setattr(metrics, "_pending", metrics.collections.deque(maxlen=3))
-    with metrics._drain_lock:  # the drain thread waits: records pile up
+    monkeypatch.setattr(background, "_pending", collections.deque(maxlen=3))
+    with background._run_lock:  # the background thread waits: records pile up
         for _ in range(10):
             metrics.record_request(_FinishedRequest(), "success", 0.1)
-        assert len(metrics._pending) == 3
+        assert background.pending_count() == 3
     assert metrics.flush()
     assert len(named(dsd.samples(expected=3), "ddllm.request.duration")) == 3
 
 
 class _FinishedRequest:
     final_provider, final_model, resource, fallback_used, attempts = "openai", "gpt-4o-mini", "primary", False, 1
+
+
+def test_background_thread_sleeps_until_there_is_work():
+    """In a process that never calls an LLM the thread does not run; once it has carried out
+    the work queued, it blocks on an event with no timeout instead of waking on a timer."""
+    script = r"""
+import sys, threading, time, ddllm
+from ddllm.instrument import background
+ddllm.patch()
+print(any(t.name == "ddllm-background" for t in threading.enumerate()))
+done = threading.Event()
+background.defer(lambda _: done.set(), None)
+assert done.wait(30)
+[thread] = [t for t in threading.enumerate() if t.name == "ddllm-background"]
+
+def idle_wait():
+    # the thread's innermost frames: Event.wait (timeout None) called from _run's `_wake.wait()`
+    frame = sys._current_frames()[thread.ident]
+    while frame is not None and frame.f_code.co_name != "_run":
+        if frame.f_code.co_name == "wait" and "timeout" in frame.f_locals:
+            waiting = frame.f_locals["timeout"]
+        frame = frame.f_back
+    return frame is not None and "_wake.wait()" in open(frame.f_code.co_filename).read().splitlines()[frame.f_lineno - 1] and waiting is None
+
+deadline = time.monotonic() + 30  # the thread's batch wait ends, it runs nothing, it goes back to sleep
+while not idle_wait() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print(idle_wait())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]

@@ -129,3 +129,31 @@ def test_router_endpoint_table_wrapped_and_restored(clean):
     assert isinstance(vars(table)["member"], WRAPT_PROXY)
     ddllm.unpatch()
     assert vars(table)["member"] is original
+
+
+RELOAD_SCRIPT = r"""
+import importlib, logging, os
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+logging.basicConfig(level=logging.WARNING, format="%(name)s %(message)s")
+import litellm, ddllm
+from ddllm.instrument import patching, request_state
+assert ddllm.patch()
+importlib.reload(litellm)
+print(type(litellm.completion).__name__)
+print(any(ours is litellm.completion for owner, name, ours in patching._installed if name == "completion"))
+litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
+                   api_key="sk-test", mock_response="hello")
+ddllm.unpatch()
+print(type(litellm.completion).__name__)
+"""
+
+
+def test_reload_of_litellm_is_patched_again_with_one_warning():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", RELOAD_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["FunctionWrapper", "True", "function"]
+    warnings = [line for line in out.stderr.splitlines() if "reloaded" in line]
+    assert len(warnings) == 1 and "litellm.completion" in warnings[0]

@@ -11,6 +11,8 @@ from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 from spans_of import by_name, meta, requests_with_attempts
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
 
+from ddllm.instrument import background
+
 TEXT = "the quick brown fox jumps over the lazy dog"
 
 
@@ -70,11 +72,45 @@ def test_close_cancels(agent, patched):
 
 def test_unread_stream_collected_is_cancelled_once(agent, patched):
     litellm.completion(**stream_call())
-    gc.collect()
+    with background._run_lock:  # ddllm's background thread cannot run the ending meanwhile
+        gc.collect()
+        tracer.flush()
+        # the finalizer only queued the ending: no span work inside the garbage collector
+        assert only_attempt_or_none(agent) is None
+        assert background.pending_count() >= 1
     flush()
     attempt = only_attempt(agent)
     assert meta(attempt, "llm.outcome") == "cancelled"
     assert "llm.time_to_first_token" not in attempt["metrics"]
+
+
+def test_stream_read_to_its_end_in_a_with_block(agent, patched):
+    with litellm.completion(**stream_call()) as stream:
+        assert tracer.current_span() is None  # our span is not active in the caller's block
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == TEXT
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "success"
+    assert attempt["metrics"]["llm.time_to_first_token"] > 0
+    assert attempt["metrics"]["gen_ai.usage.output_tokens"] > 0
+
+
+def test_with_block_left_early_cancels(agent, patched):
+    with litellm.completion(**stream_call()) as stream:
+        next(iter(stream))
+    flush()
+    assert meta(only_attempt(agent), "llm.outcome") == "cancelled"
+
+
+async def test_async_stream_read_to_its_end_in_an_async_with_block(agent, patched):
+    async with await litellm.acompletion(**stream_call()) as stream:
+        text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream if chunk.choices])
+    assert text == TEXT
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "success"
+    assert attempt["metrics"]["gen_ai.usage.output_tokens"] > 0
 
 
 async def test_router_stream_request_ends_with_stream_and_caller_spans_are_not_children(agent, patched):

@@ -1,9 +1,9 @@
 """DogStatsD metrics of attempts and requests: exactly `ddllm.catalogue.METRICS`, sent through a
 `datadog` client of our own (the application's `datadog.statsd` is never touched).
 
-- Cheap for the caller: a finished attempt or request is one append to a bounded queue of
-  pending records (the oldest is dropped when an agent-less burst fills it). Our drain
-  thread turns them into tagged lines every 0.2 s, in the client's buffer; the client's own
+- Cheap for the caller: a finished attempt or request is one append to the bounded queue of
+  `ddllm.instrument.background` (the oldest is dropped when an agent-less burst fills it).
+  Its thread, asleep until there is work, turns them into tagged lines in the client's buffer; the client's own
   threads send the buffer (one datagram for many lines) through a bounded queue that drops
   a packet rather than wait. Tagging, formatting, socket work and DNS never happen in the
   caller's thread.
@@ -29,7 +29,6 @@ primary model of a `completion(fallbacks=...)` call). Values are normalised by
 `ddllm.instrument.tags` and capped per key.
 """
 import atexit
-import collections
 import inspect
 import logging
 import multiprocessing.util
@@ -39,6 +38,7 @@ import threading
 from datadog.dogstatsd import base as dogstatsd_base
 
 from ddllm import catalogue
+from ddllm.instrument import background
 from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
 from ddllm.instrument.safety import guarded, report_once
 from ddllm.instrument.tags import TagCardinalityCap, normalize_tag
@@ -62,8 +62,6 @@ NO_ERROR = "none"  # error_type of an attempt that raised nothing
 _METHOD_OF_TYPE = {"distribution": "distribution", "count": "increment", "gauge": "gauge"}
 _UNIFIED_SERVICE_TAG_PREFIXES = ("env:", "service:", "version:")
 
-PENDING_RECORDS = 65536  # finished attempts and requests waiting for the drain thread
-DRAIN_INTERVAL_SECONDS = 0.2
 SENDER_QUEUE_PACKETS = 1024  # at most ~1.4 MB (UDP) / 8 MB (UDS) waiting for a slow agent
 FLUSH_TIMEOUT_SECONDS = 2.0
 _RETIRE_TIMEOUT_SECONDS = 1.0
@@ -219,7 +217,7 @@ def configure(config):
     the destination and constant tags are unchanged; the tag cap starts afresh. A failure here
     costs the metrics, never the patch."""
     global _sink, _tag_cap
-    _drain()  # what was recorded goes where it was configured to go
+    background.run_pending()  # what was recorded goes where it was configured to go
     retired = None
     with _configure_lock:
         _tag_cap = TagCardinalityCap(config.metric_tag_limit)
@@ -254,17 +252,15 @@ def _retire(client):
 def record_attempt(facts):
     """One finished attempt (`ddllm.instrument.tracing.Attempt.facts`, not changed after this)."""
     if _sink is not None:
-        _pending.append((_send_attempt, facts))
-        _drainer.ensure_running()
+        background.defer(_send_attempt, facts)
 
 
 def record_request(state, outcome, duration):
     """One finished logical request (`ddllm.instrument.request_state.RequestState`)."""
     if _sink is not None:
-        _pending.append((_send_request, (
+        background.defer(_send_request, (
             state.final_provider, state.final_model, state.resource, outcome,
-            state.fallback_used, state.attempts, duration)))
-        _drainer.ensure_running()
+            state.fallback_used, state.attempts, duration))
 
 
 @guarded("metrics.attempt")
@@ -326,68 +322,11 @@ def _send_request(request):
     senders[REQUEST_DURATION](REQUEST_DURATION, duration, tags)
 
 
-_pending = collections.deque(maxlen=PENDING_RECORDS)  # append and popleft are atomic
-
-
-def _drain():
-    """Turn every pending record into metric lines in the client's buffer."""
-    with _drain_lock:
-        while True:
-            try:
-                send, record = _pending.popleft()
-            except IndexError:
-                return
-            send(record)
-
-
-_drain_lock = threading.Lock()
-
-
-class _Drainer:
-    """The thread that drains pending records, started on the first one in each process."""
-
-    def __init__(self):
-        self._pid = None
-        self._start_lock = threading.Lock()
-
-    def ensure_running(self):
-        if self._pid != os.getpid():
-            self._start()
-
-    @guarded("metrics.drainer")
-    def _start(self):
-        with self._start_lock:
-            if self._pid == os.getpid():
-                return
-            thread = threading.Thread(target=self._run, name="ddllm-metrics-drain", daemon=True)
-            thread.start()
-            self._pid = os.getpid()
-
-    def _run(self):
-        wake = threading.Event()  # never set: a timed wait that no signal cuts short
-        while True:
-            wake.wait(DRAIN_INTERVAL_SECONDS)
-            if _pending:
-                try:
-                    _drain()
-                except Exception:
-                    report_once("metrics.drain")
-
-    def forget_in_child(self):
-        """A forked child has no drain thread, and the parent sends what was pending."""
-        self._pid = None
-        self._start_lock = threading.Lock()
-        _pending.clear()
-
-
-_drainer = _Drainer()
-
-
 @guarded("metrics.flush", default=False)
 def flush(timeout=FLUSH_TIMEOUT_SECONDS):
     """Send what is pending and buffered now, and wait (at most `timeout` seconds) until the
     client's sender has written it to the socket. True when nothing is left waiting."""
-    _drain()
+    background.run_pending()
     sink = _sink
     client = sink.client if sink is not None else None
     if client is None:
@@ -435,14 +374,7 @@ def _forget_inherited_client():
         sink.forget_client_in_child()
 
 
-def _reset_drain_in_child():
-    global _drain_lock
-    _drain_lock = threading.Lock()  # its holder may be a thread the child does not have
-    _drainer.forget_in_child()
-
-
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_drain_in_child)
     # Without the `datadog` fork hooks (DD_DOGSTATSD_DISABLE_FORK_SUPPORT or instance tracking
     # off), a client inherited by a child has no threads there: the child makes its own.
     if not (dogstatsd_base.SUPPORTS_FORKING and dogstatsd_base.TRACK_INSTANCES):

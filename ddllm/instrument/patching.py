@@ -10,17 +10,15 @@ ddtrace wraps the same functions, before or after us. We keep our own wrapper ob
 remove exactly those, wherever they sit in the chain of wrappers. (ddtrace's own `unpatch`
 removes whichever wrapper is outermost, which may be ours: then ours is simply gone.)
 """
-import itertools
 import logging
 import os
 import threading
-import uuid
 
 import wrapt
 
 from ddllm import _startup
 from ddllm.instrument import config as config_module
-from ddllm.instrument import request_state, streams, tracing
+from ddllm.instrument import request_state, tracing
 from ddllm.instrument.safety import report_once
 
 log = logging.getLogger("ddllm")
@@ -53,9 +51,9 @@ def get_version():
 
 
 def _is_fallback_request(kwargs):
-    if kwargs.get("fallbacks"):
-        return True
     try:
+        if kwargs.get("fallbacks"):
+            return True
         import litellm
 
         return bool(getattr(litellm, "model_fallbacks", None))
@@ -63,50 +61,16 @@ def _is_fallback_request(kwargs):
         return False
 
 
-def _nested(kwargs):
+def _in_attempt():
     """A LiteLLM call made inside one of our attempts is part of it, not a new attempt."""
     return request_state.current_attempt.get() is not None
 
 
-_trace_id_prefix = uuid.uuid4().hex[:16]
-_trace_id_counter = itertools.count(1)
-
-
-def _new_trace_id():
-    # A random per-process prefix, the pid (forked workers share the prefix) and a counter:
-    # unique like a uuid4 for LiteLLM's logging callbacks, without a urandom call per request.
-    return "%s-%d-%d" % (_trace_id_prefix, os.getpid(), next(_trace_id_counter))
-
-
-def _with_trace_id(kwargs):
-    """Give the request a `litellm_trace_id` if the caller did not: LiteLLM hands it to every
-    attempt, on any thread, which is how an attempt finds its request."""
-    if not kwargs.get("litellm_trace_id"):
-        kwargs = dict(kwargs)
-        kwargs["litellm_trace_id"] = _new_trace_id()
-    return kwargs
-
-
-def _streamed(kwargs, result):
-    return kwargs.get("stream") is True and streams.is_stream(result)
-
-
-def _request_result(state, kwargs, result):
-    if _streamed(kwargs, result):
-        return tracing.stream_request(state, result)
-    tracing.end_request(state, None)
-    return result
-
-
-def _attempt_result(attempt, kwargs, result):
-    if _streamed(kwargs, result):
-        return tracing.stream_attempt(attempt, result)
-    tracing.end_attempt(attempt, response=result)
-    return result
+# Each wrapper is a thin shell around LiteLLM's call: one step before it and one after, both
+# in `ddllm.instrument.tracing`, neither of which raises; LiteLLM's own exception passes through.
 
 
 def _traced_request(wrapped, args, kwargs, router=None):
-    kwargs = _with_trace_id(kwargs)
     state = tracing.begin_request(args, kwargs, router)
     if state is None:
         return wrapped(*args, **kwargs)
@@ -115,11 +79,10 @@ def _traced_request(wrapped, args, kwargs, router=None):
     except BaseException as exc:
         tracing.end_request(state, exc)
         raise
-    return _request_result(state, kwargs, result)
+    return tracing.request_returned(state, kwargs, result)
 
 
 async def _traced_request_async(wrapped, args, kwargs, router=None):
-    kwargs = _with_trace_id(kwargs)
     state = tracing.begin_request(args, kwargs, router)
     if state is None:
         return await wrapped(*args, **kwargs)
@@ -128,21 +91,11 @@ async def _traced_request_async(wrapped, args, kwargs, router=None):
     except BaseException as exc:
         tracing.end_request(state, exc)
         raise
-    return _request_result(state, kwargs, result)
-
-
-def _call_kwargs(args, kwargs, positional):
-    """The attempt's arguments as keywords: LiteLLM's functions take some positionally."""
-    if not args:
-        return kwargs
-    merged = dict(kwargs)
-    for name, value in zip(positional, args):
-        merged.setdefault(name, value)
-    return merged
+    return tracing.request_returned(state, kwargs, result)
 
 
 def _traced_attempt(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs, positional), operation)
+    attempt = tracing.begin_attempt(args, kwargs, operation, positional)
     if attempt is None:
         return wrapped(*args, **kwargs)
     try:
@@ -150,11 +103,11 @@ def _traced_attempt(wrapped, args, kwargs, operation, positional):
     except BaseException as exc:
         tracing.end_attempt(attempt, exc=exc)
         raise
-    return _attempt_result(attempt, kwargs, result)
+    return tracing.attempt_returned(attempt, kwargs, result)
 
 
 async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.begin_attempt(_call_kwargs(args, kwargs, positional), operation)
+    attempt = tracing.begin_attempt(args, kwargs, operation, positional)
     if attempt is None:
         return await wrapped(*args, **kwargs)
     try:
@@ -162,7 +115,7 @@ async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
     except BaseException as exc:
         tracing.end_attempt(attempt, exc=exc)
         raise
-    return _attempt_result(attempt, kwargs, result)
+    return tracing.attempt_returned(attempt, kwargs, result)
 
 
 # LiteLLM's module functions that make one attempt: (name, operation, async, positional names).
@@ -199,7 +152,7 @@ def module_entry_wrapper(operation, is_async, positional):
     traced_attempt = _traced_attempt_async if is_async else _traced_attempt
 
     def traced_module_entry(wrapped, instance, args, kwargs):
-        if _nested(kwargs):
+        if _in_attempt():
             return wrapped(*args, **kwargs)
         if _is_fallback_request(kwargs):
             return traced_request(wrapped, args, kwargs)
@@ -212,7 +165,7 @@ def router_entry_wrapper(is_async):
     traced_request = _traced_request_async if is_async else _traced_request
 
     def traced_router_entry(wrapped, instance, args, kwargs):
-        if _nested(kwargs):
+        if _in_attempt():
             return wrapped(*args, **kwargs)
         return traced_request(wrapped, args, kwargs, instance)  # the Router: its cooldowns
 
@@ -435,6 +388,31 @@ def _hand_back_to_ddtrace():
         log.info("ddllm: LiteLLM calls are traced by ddtrace's litellm integration, not by ddllm")
     except Exception:
         report_once("patch.hand_back")
+
+
+def patch_again_after_reload(module):
+    """`importlib.reload(litellm)` puts LiteLLM's own functions back on the module, dropping
+    our wrappers there (the Router's, on its class, stay): wrap the new ones, say so once."""
+    with _lock:
+        replaced = []
+        for index, (owner, name, ours) in enumerate(_installed):
+            current = getattr(owner, name, None) if owner is module else ours
+            if current is ours or not callable(current) or _holds(current, ours):
+                continue
+            fresh = wrapt.FunctionWrapper(current, ours._self_wrapper)
+            setattr(owner, name, fresh)
+            _installed[index] = (owner, name, fresh)
+            replaced.append(name)
+    if replaced:
+        log.warning("ddllm: litellm was reloaded; ddllm wrapped %s again", ", ".join("litellm." + n for n in replaced))
+
+
+def _holds(node, ours):
+    while isinstance(node, WRAPT_PROXY):
+        if _is_ours(node, ours):
+            return True
+        node = node.__wrapped__
+    return False
 
 
 def _unpatch_locked():

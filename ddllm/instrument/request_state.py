@@ -1,9 +1,13 @@
 """The state of one logical request (a Router call, or `litellm.completion(fallbacks=...)`),
 shared by its attempts.
 
-Attempts find their request through a contextvar when they run in the request's context,
-and through LiteLLM's `litellm_trace_id` (the same for every attempt of a request) when they
-do not: LiteLLM may run attempts on another thread or event loop, where contextvars are lost.
+Attempts find their request through a contextvar when they run in the request's context.
+LiteLLM may run attempts on another thread or event loop, where contextvars are lost; there
+an attempt finds its request through LiteLLM's `litellm_trace_id` (the same for every attempt
+of a request: LiteLLM gives it, ddllm learns it from the first attempt that ran in the
+request's context, and never sets it, so LiteLLM's callbacks see what they would without
+ddllm), or else through the request span among the attempt's active APM spans (ddtrace's
+context survives where contextvars do not).
 """
 import contextvars
 import threading
@@ -48,11 +52,28 @@ class RequestState:
         self._context_token = None
 
 
+_by_span_id = {}  # request span id -> state, of the requests in flight
+_PARENT_WALK = 32  # active spans looked through for a request span
+
+
 def enter(state):
     state._context_token = current_request.set(state)
-    if state.trace_id is not None:
-        with _by_trace_id_lock:
+    with _by_trace_id_lock:
+        if state.span is not None:
+            _by_span_id[state.span.span_id] = state
+        if state.trace_id is not None:
             _by_trace_id.setdefault(state.trace_id, []).append(state)
+
+
+def learn_trace_id(state, trace_id):
+    """The request's `litellm_trace_id`, as LiteLLM gave it to an attempt."""
+    if state.trace_id is not None or not isinstance(trace_id, str):
+        return
+    with _by_trace_id_lock:
+        if state.span is None or state.span.span_id not in _by_span_id:
+            return  # already left
+        state.trace_id = trace_id
+        _by_trace_id.setdefault(trace_id, []).append(state)
 
 
 def leave_context(state):
@@ -68,6 +89,9 @@ def leave_context(state):
 
 def leave(state):
     leave_context(state)
+    if state.span is not None:
+        with _by_trace_id_lock:
+            _by_span_id.pop(state.span.span_id, None)
     if state.trace_id is not None:
         with _by_trace_id_lock:
             states = _by_trace_id.get(state.trace_id)
@@ -80,18 +104,30 @@ def leave(state):
                     del _by_trace_id[state.trace_id]
 
 
-def find(trace_id):
-    """The request an attempt belongs to: this context's, else the newest with its trace id."""
+def find(trace_id, active_span=None):
+    """The request an attempt belongs to: this context's, else the newest with its trace id,
+    else the one whose span is `active_span` or one of its parents."""
     state = current_request.get()
     if state is not None:
         return state
-    if trace_id is None:
-        return None
-    with _by_trace_id_lock:
-        states = _by_trace_id.get(trace_id)
-        return states[-1] if states else None
+    if trace_id is not None:
+        with _by_trace_id_lock:
+            states = _by_trace_id.get(trace_id)
+            if states:
+                return states[-1]
+    span = active_span
+    for _ in range(_PARENT_WALK):
+        if span is None or not _by_span_id:
+            return None
+        state = _by_span_id.get(span.span_id)
+        if state is not None:
+            return state
+        span = getattr(span, "_parent", None)  # ddtrace's Span keeps its parent here
+    return None
 
 
 def open_request_count():
     with _by_trace_id_lock:
-        return sum(len(states) for states in _by_trace_id.values())
+        return len(_by_span_id) + sum(
+            1 for states in _by_trace_id.values() for state in states
+            if state.span is None or state.span.span_id not in _by_span_id)

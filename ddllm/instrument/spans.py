@@ -99,13 +99,30 @@ def _bool_tag(value):
     return "true" if value else "false"
 
 
-def start_request_span(resource, activate_parent=None):
+def active_span():
+    return tracer.current_span()
+
+
+def _finish_on_failure(span):
+    """A span we started whose set-up failed: finished at once, so it is never left open or
+    active in the caller's context."""
+    try:
+        span.finish()
+    except Exception:
+        pass
+
+
+def start_request_span(resource):
     if llmobs_enabled():
         span = LLMObs.workflow(name=REQUEST_SPAN)
     else:
         span = tracer.trace(REQUEST_SPAN)
-    span.resource = resource or REQUEST_SPAN
-    span.set_tag("component", COMPONENT)
+    try:
+        span.resource = resource or REQUEST_SPAN
+        span.set_tag("component", COMPONENT)
+    except BaseException:
+        _finish_on_failure(span)
+        raise
     return span
 
 
@@ -194,6 +211,15 @@ def start_attempt_span(facts, parent):
         span = llmobs_span = start(model_name=_model_tag(facts.model), name=ATTEMPT_SPAN, model_provider=facts.provider)
     else:
         span = tracer.trace(ATTEMPT_SPAN)
+    try:
+        _set_attempt_start_tags(span, facts)
+    except BaseException:
+        _finish_on_failure(span)
+        raise
+    return span, llmobs_span
+
+
+def _set_attempt_start_tags(span, facts):
     span.resource = facts.target
     span.set_tag(SPAN_KIND, "client")
     span.set_tag("component", COMPONENT)
@@ -217,7 +243,6 @@ def start_attempt_span(facts, parent):
     ):
         if value:
             span.set_tag(key, value)
-    return span, llmobs_span
 
 
 def fallback_tags(facts):

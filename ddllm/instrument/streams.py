@@ -4,12 +4,15 @@ The caller gets a `TracedStream` around LiteLLM's stream object: `isinstance` ch
 attribute access reach the real object, iteration (sync and async) goes through us. The end
 comes in one of these ways, and each finishes the span once: the last chunk was read, the
 stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread or half read
-(a caller that breaks out of its loop). An early end is `cancelled`.
+(a caller that breaks out of its loop), or a `with` / `async with` block left before the
+end. An early end is `cancelled`. A stream collected unread is ended by ddllm's background
+thread, never inside the garbage collector.
 """
 import threading
 
 import wrapt
 
+from ddllm.instrument import background
 from ddllm.instrument.safety import report_once
 
 
@@ -92,9 +95,46 @@ class TracedStream(wrapt.ObjectProxy):
         finally:
             self._self_end(cancelled=True)
 
-    def __del__(self):
-        if not getattr(self, "_self_ended", True):
+    def __enter__(self):
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self  # the caller reads through us, not the stream `enter` returned
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            exit_ = getattr(self.__wrapped__, "__exit__", None)
+            return exit_(exc_type, exc, tb) if exit_ is not None else None
+        finally:
+            self._self_end(cancelled=True)  # no-op when the stream was read to its end
+
+    async def __aenter__(self):
+        aenter = getattr(self.__wrapped__, "__aenter__", None)
+        if aenter is not None:
+            await aenter()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        try:
+            aexit = getattr(self.__wrapped__, "__aexit__", None)
+            return (await aexit(exc_type, exc, tb)) if aexit is not None else None
+        finally:
             self._self_end(cancelled=True)
+
+    def __del__(self):
+        # Abandoned unread or half read. A finalizer may run while this thread holds a tracer
+        # or queue lock: it only queues the ending, which ddllm's background thread carries out.
+        if getattr(self, "_self_ended", True):
+            return
+        self._self_ended = True  # nobody else can reach an object being finalized
+        try:
+            background.defer(_end_abandoned, self._self_observer)
+        except Exception:
+            pass
+
+
+def _end_abandoned(observer):
+    observer.end(None, True)
 
 
 def is_stream(result):

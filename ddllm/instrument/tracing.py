@@ -35,8 +35,8 @@ def _request_resource(kwargs, args):
 @guarded("request.start")
 def begin_request(args, kwargs, router=None):
     """Start a logical request (of `router`, when a Router serves it). Returns its state, or
-    None if ddllm could not."""
-    trace_id = kwargs.get("litellm_trace_id")
+    None if ddllm could not; never leaves a span of ours open when it returns None."""
+    trace_id = kwargs.get("litellm_trace_id")  # the caller's own, if any; ddllm sets none
     state = request_state.RequestState(
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
@@ -45,21 +45,52 @@ def begin_request(args, kwargs, router=None):
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
         state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
-    request_state.enter(state)
+    try:
+        request_state.enter(state)
+    except BaseException:
+        _finish_quietly(state.span)
+        request_state.leave(state)
+        raise
     return state
 
 
-def end_request(state, exc, cancelled=False):
-    """Finish the request: its span always finishes, whatever else fails."""
-    outcome = "cancelled" if cancelled else attempt_facts.outcome_of(exc)
-    _finish_request_bookkeeping(state, outcome)
-    if exc is not None and state.saved_context is not None:  # a streamed request that failed
-        _close_leaked_request_spans(state, exc)
+def request_returned(state, kwargs, result):
+    """The request returned `result`: what the caller gets (LiteLLM's result, or our proxy of
+    its stream, which ends the request with it). Never raises."""
     try:
+        if kwargs.get("stream") is True and streams.is_stream(result):
+            return stream_request(state, result)
+    except Exception:
+        report_once("request.result")
+    end_request(state, None)
+    return result
+
+
+def end_request(state, exc, cancelled=False):
+    """Finish the request. Never raises; its span always finishes and its state always leaves."""
+    try:
+        outcome = _request_outcome(exc, cancelled)
+        _finish_request_bookkeeping(state, outcome)
+        if exc is not None and state.saved_context is not None:  # a streamed request that failed
+            _close_leaked_request_spans(state, exc)
         spans.finish_request_span(state.span, state, outcome, exc)
     except Exception:
         report_once("request.span")
+    finally:
         _finish_quietly(state.span)
+        _leave_quietly(state)
+
+
+@guarded("request.outcome", default="error")
+def _request_outcome(exc, cancelled):
+    return "cancelled" if cancelled else attempt_facts.outcome_of(exc)
+
+
+def _leave_quietly(state):
+    try:
+        request_state.leave(state)
+    except Exception:
+        report_once("request.leave")
 
 
 @guarded("request.leaked_spans")
@@ -149,19 +180,39 @@ def _place_in_request(facts, state, kwargs, metadata):
     state.last_model_group = group
 
 
+def _call_kwargs(args, kwargs, positional):
+    """The attempt's arguments as keywords: LiteLLM's functions take some positionally."""
+    if not args:
+        return kwargs
+    merged = dict(kwargs)
+    for name, value in zip(positional, args):
+        merged.setdefault(name, value)
+    return merged
+
+
 @guarded("attempt.start")
-def begin_attempt(kwargs, operation="chat"):
+def begin_attempt(args, kwargs, operation="chat", positional=()):
+    """Start an attempt. Returns it, or None if ddllm could not; never leaves a span of ours
+    open when it returns None."""
+    kwargs = _call_kwargs(args, kwargs, positional)
     facts = attempt_facts.AttemptFacts()
     facts.operation = operation
     metadata = attempt_facts.read_start(kwargs, facts)
     trace_id = kwargs.get("litellm_trace_id")
-    state = request_state.find(trace_id if isinstance(trace_id, str) else None)
+    trace_id = trace_id if isinstance(trace_id, str) else None
+    state = request_state.find(trace_id, spans.active_span())
+    if state is not None and state.trace_id is None and trace_id is not None:
+        request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
     if facts.stream:
         attempt.saved_context = spans.save_active()
     attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
-    attempt.context_token = request_state.current_attempt.set(attempt.span)
+    try:
+        attempt.context_token = request_state.current_attempt.set(attempt.span)
+    except BaseException:
+        _finish_quietly(attempt.span)
+        raise
     return attempt
 
 
@@ -175,11 +226,28 @@ def _leave_attempt_context(attempt):
     attempt.context_token = None
 
 
+def attempt_returned(attempt, kwargs, result):
+    """The attempt returned `result`: what the caller gets (LiteLLM's result, or our proxy of
+    its stream, which ends the attempt with it). Never raises."""
+    try:
+        if kwargs.get("stream") is True and streams.is_stream(result):
+            return stream_attempt(attempt, result)
+    except Exception:
+        report_once("attempt.result")
+    end_attempt(attempt, response=result)
+    return result
+
+
 def end_attempt(attempt, response=None, exc=None):
-    """Finish a non-streamed attempt: its span always finishes, whatever else fails."""
-    _leave_attempt_context(attempt)
-    _read_outcome(attempt, response, exc)
-    _complete_attempt(attempt, exc, response, stream_failed_before_returning=exc is not None and attempt.facts.stream)
+    """Finish a non-streamed attempt. Never raises; its span always finishes."""
+    try:
+        _leave_attempt_context(attempt)
+        _read_outcome(attempt, response, exc)
+        _complete_attempt(attempt, exc, response, stream_failed_before_returning=exc is not None and attempt.facts.stream)
+    except Exception:
+        report_once("attempt.end")
+    finally:
+        _finish_quietly(attempt.span)
 
 
 @guarded("attempt.leaked_spans")
@@ -242,9 +310,12 @@ class _AttemptStreamObserver(streams.StreamObserver):
 
     def end(self, exc, cancelled):
         attempt = self.attempt
-        _read_stream_outcome(attempt, self.stream, exc, cancelled, self.content_chunks)
-        _complete_attempt(attempt, exc, None)
-        self.stream = None
+        try:
+            _read_stream_outcome(attempt, self.stream, exc, cancelled, self.content_chunks)
+            _complete_attempt(attempt, exc, None)
+        finally:
+            _finish_quietly(attempt.span)
+            self.stream = None
 
 
 @guarded("attempt.facts")

@@ -1,0 +1,93 @@
+"""ddllm's one background thread: work that must not run on the caller's thread, or in a
+garbage collector's finalizer, queued here and carried out in order.
+
+- Finished attempts and requests become metric lines here (`ddllm.instrument.metrics`).
+- A stream the caller abandoned ends here (`ddllm.instrument.streams`): a finalizer can run
+  while its thread holds a tracer or queue lock, so it only queues the ending.
+
+The thread starts on the first piece of work in each process (a pre-forking server that
+patches in its master carries no thread across a fork) and sleeps until there is work; it
+then waits `BATCH_SECONDS` more so that one wake-up carries a burst of records.
+Queueing is one `deque.append` and one flag check on the caller's thread.
+"""
+import collections
+import os
+import threading
+
+from ddllm.instrument.safety import report_once
+
+PENDING_ITEMS = 65536  # work waiting for the thread; the oldest is dropped past it
+BATCH_SECONDS = 0.2
+
+_pending = collections.deque(maxlen=PENDING_ITEMS)  # append and popleft are atomic
+_run_lock = threading.Lock()
+
+
+def defer(step, argument):
+    """Run `step(argument)` on the background thread, soon; never raises."""
+    _pending.append((step, argument))
+    if not _wake.is_set():
+        _worker.ensure_running()
+        _wake.set()
+
+
+def run_pending():
+    """Carry out every piece of work queued so far, on this thread (a flush, a test)."""
+    with _run_lock:
+        while True:
+            try:
+                step, argument = _pending.popleft()
+            except IndexError:
+                return
+            try:
+                step(argument)
+            except Exception:
+                report_once("background." + getattr(step, "__name__", "step"))
+
+
+def pending_count():
+    return len(_pending)
+
+
+_wake = threading.Event()  # set when work was queued since the thread last looked
+
+
+class _Worker:
+    def __init__(self):
+        self._pid = None
+        self._start_lock = threading.Lock()
+
+    def ensure_running(self):
+        if self._pid == os.getpid():
+            return
+        try:
+            with self._start_lock:
+                if self._pid == os.getpid():
+                    return
+                threading.Thread(target=self._run, name="ddllm-background", daemon=True).start()
+                self._pid = os.getpid()
+        except Exception:
+            report_once("background.start")
+
+    def _run(self):
+        batch = threading.Event()  # never set: a timed wait that gathers a burst
+        while True:
+            _wake.wait()
+            batch.wait(BATCH_SECONDS)
+            _wake.clear()  # before running: work queued from now on wakes the thread again
+            run_pending()
+
+    def forget_in_child(self):
+        """A forked child has no background thread, and the parent carries out what was queued."""
+        global _run_lock
+        _run_lock = threading.Lock()  # its holder may be a thread the child does not have
+        self._pid = None
+        self._start_lock = threading.Lock()
+        _pending.clear()
+        _wake.clear()
+
+
+_worker = _Worker()
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_worker.forget_in_child)
