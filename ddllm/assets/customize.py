@@ -16,6 +16,7 @@ import re
 from ddllm.assets.files import MONITOR
 from ddllm.assets.queries import QueryError, minimum_volume, parse_monitor_query, replace_spans
 
+DEFAULT_SITE = "datadoghq.com"
 THRESHOLD_LEVELS = ("critical", "warning", "critical_recovery", "warning_recovery")
 MIN_VOLUME = "min_volume"
 PLACEHOLDER_HANDLE = "@your-team-handle"
@@ -174,7 +175,7 @@ def app_url(site):
     """The web app of a Datadog site: datadoghq.com -> https://app.datadoghq.com, us5.datadoghq.com
     -> https://us5.datadoghq.com, datadoghq.eu -> https://app.datadoghq.eu, ddog-gov.com ->
     https://app.ddog-gov.com."""
-    site = (site or "datadoghq.com").strip().lower()
+    site = (site or DEFAULT_SITE).strip().lower()
     return "https://" + (site if site.count(".") >= 2 else "app." + site)
 
 

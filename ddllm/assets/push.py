@@ -29,7 +29,7 @@ import sys
 from ddllm.assets import customize, percentiles
 from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, display_path, load_assets
 
-DEFAULT_SITE = "datadoghq.com"
+DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
 REQUEST_TIMEOUT_SECONDS = 30
 AUTH_STATUSES = (401, 403)
