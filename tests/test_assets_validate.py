@@ -476,3 +476,70 @@ def test_a_subcommand_whose_module_lacks_the_entry_points_fails_alone(capsys, mo
 def test_no_subcommand_prints_usage(capsys):
     assert main([]) == 2
     assert "validate" in capsys.readouterr().err
+
+
+def all_widgets(widgets):
+    for widget in widgets:
+        yield widget["definition"]
+        yield from all_widgets(widget["definition"].get("widgets", []))
+
+
+def group(dashboard, title):
+    return next(widget["definition"] for widget in dashboard["widgets"] if widget["definition"].get("title") == title)
+
+
+def test_where_requests_ended_sits_beside_p95_and_429_rate_per_model():
+    served, table = [widget for widget in group(overview(), "Where requests ended")["widgets"]
+                     if widget["definition"]["type"] != "note"]
+    [query] = served["definition"]["requests"][0]["queries"]
+    parsed, _ = asset_validation.parse_metric_query(query["query"])
+    assert (parsed.metric, parsed.groups) == ("ddllm.request.duration", ["model_group", "fallback_used", "model"])
+    request = table["definition"]["requests"][0]
+    metrics = {query["name"]: asset_validation.parse_metric_query(query["query"])[0] for query in request["queries"]}
+    assert metrics["p95"].aggregator == "p95" and "outcome:rate_limited" in metrics["rate_limited"].filters
+    assert {formula["alias"] for formula in request["formulas"]} >= {"p95", "429 rate", "as a fallback"}
+
+
+def test_headroom_and_skipped_deployments_are_on_the_dashboard():
+    rate_limits = [widget["definition"] for widget in group(overview(), "Rate limits")["widgets"]]
+    headroom = [widget for widget in rate_limits if "headroom" in (widget.get("title") or "")]
+    assert len(headroom) == 2
+    for widget in headroom:
+        request = widget["requests"][0]
+        assert request["formulas"][0]["formula"] == "100 * remaining / limit"
+        assert [query["query"].split("{")[0] for query in request["queries"]][1].startswith(
+            "max:ddllm.ratelimit.limit_")
+    [skipped] = [widget for widget in rate_limits if widget.get("title", "").startswith("Deployments skipped")]
+    query = skipped["requests"][0]["queries"][0]
+    assert query["data_source"] == "spans"
+    assert query["compute"]["metric"] == "@" + next(field.name for field in catalogue.REQUEST_SPAN_FIELDS
+                                                     if field.name == "llm.request.skipped_deployments")
+
+
+def test_env_and_service_drive_every_widget():
+    for definition in all_widgets(overview()["widgets"]):
+        for request in definition.get("requests", []):
+            for query in request.get("queries", []):
+                text = query.get("query") or query.get("search", {}).get("query")
+                assert "$env" in text and "$service" in text, text
+
+
+def test_span_query_template_variables_are_checked(tmp_path, capsys):
+    body = overview()
+    text = json.dumps(body)
+    assert "operation_name:llm.request $env $service" in text
+    broken = json.loads(text.replace("operation_name:llm.request $env $service",
+                                     "operation_name:llm.request $env $provider"))
+    code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, broken))
+    assert code == 1
+    assert "span query does not use the template variable $service" in out
+    assert "$provider filters on 'provider', which spans do not have" in out
+
+
+def test_a_note_linking_to_one_site_is_an_error(tmp_path, capsys):
+    body = overview()
+    note = body["widgets"][0]["definition"]
+    note["content"] = note["content"].replace("](/monitors/manage", "](https://app.datadoghq.eu/monitors/manage")
+    code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, body))
+    assert code == 1
+    assert "error: $.widgets[0].definition.content: https://app.datadoghq.eu/monitors/manage" in out

@@ -51,6 +51,9 @@ APM_METRICS = {
 APM_TAGS = frozenset(("env", "service", "version", "resource_name", "span.kind", "peer.service", "http.status_code",
                       "operation_name", "host"))
 
+# Tags of ddllm's spans that a dashboard's template variables can filter on.
+SPAN_TEMPLATE_TAGS = frozenset(("env", "service", "version"))
+
 BOOLEAN_VALUES = ("true", "false")
 # Tags of bounded value sets, as ddllm.instrument.metrics writes them.
 KNOWN_TAG_VALUES = {
@@ -444,6 +447,8 @@ def _check_widget(widget, path, variables, reflow_auto, findings):
         for index, item in enumerate(inner):
             _check_widget(item, path + ("widgets", index), variables, reflow_auto, findings)
         return
+    if widget_type == "note":
+        check_site_links(definition.get("content"), findings, path + ("content",))
     if widget_type in QUERYLESS_WIDGETS:
         return
     for index, request in enumerate(definition.get("requests") or []):
@@ -468,6 +473,9 @@ def _check_request(request, path, variables, findings):
         if not isinstance(query, dict):
             continue
         names.add(query.get("name"))
+        if query.get("data_source") == "spans":
+            _check_span_query(query, path + ("queries", index), variables, findings)
+            continue
         if query.get("data_source") != "metrics":
             findings.warning(path + ("queries", index), "data source %r is not checked" % query.get("data_source"))
             continue
@@ -500,6 +508,26 @@ def _check_request(request, path, variables, findings):
         if not unit:
             findings.warning(path + ("formulas", index), "formula %r has no unit (number_format.unit)"
                              % formula["formula"])
+
+
+def _check_span_query(query, path, variables, findings):
+    """A span query reads ddllm's spans (by operation name) and applies the template variables
+    whose tags spans carry (env, service) and no other."""
+    search = (query.get("search") or {}).get("query") if isinstance(query.get("search"), dict) else None
+    if not isinstance(search, str):
+        findings.error(path, "a spans query needs search.query")
+        return
+    operations = re.findall(r"(?:^|\s)operation_name:(\S+)", search)
+    ours = (catalogue.ATTEMPT_SPAN, catalogue.REQUEST_SPAN)
+    if not operations or any(operation not in ours for operation in operations):
+        findings.error(path + ("search", "query"), "a spans query reads operation_name:%s or "
+                       "operation_name:%s" % ours)
+    used = set(re.findall(r"\$([A-Za-z0-9_]+)", search))
+    for name, tag_key in sorted(variables.items()):
+        if tag_key in SPAN_TEMPLATE_TAGS and name not in used:
+            findings.error(path + ("search", "query"), "span query does not use the template variable $%s" % name)
+        elif tag_key not in SPAN_TEMPLATE_TAGS and name in used:
+            findings.error(path + ("search", "query"), "$%s filters on %r, which spans do not have" % (name, tag_key))
 
 
 # ---------------------------------------------------------------------------------------------
