@@ -543,3 +543,21 @@ def test_a_note_linking_to_one_site_is_an_error(tmp_path, capsys):
     code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, body))
     assert code == 1
     assert "error: $.widgets[0].definition.content: https://app.datadoghq.eu/monitors/manage" in out
+
+
+def test_the_readme_table_lists_every_monitor_with_its_default_thresholds():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
+        text = readme.read()
+    table = text.split("<!-- monitor table:", 1)[1].split("\n\n", 1)[0]
+    rows = {match.group(1): match.group(2) for match in re.finditer(
+        r"^\| `([a-z0-9_]+)` \| [^|]+ \| ([^|]+) \|", table, re.MULTILINE)}
+    shipped_monitors = {os.path.splitext(os.path.basename(asset["path"]))[0]: asset["body"]
+                        for asset in shipped(assets.MONITOR)}
+    assert set(rows) == set(shipped_monitors)
+    for key, body in shipped_monitors.items():
+        levels = body["options"]["thresholds"]
+        numbers = [float(number) for number in re.findall(r"\d+(?:\.\d+)?", rows[key])]
+        assert numbers == [levels["critical"], levels["warning"]], key
+        if queries.minimum_volume(asset_validation.parse_monitor_query(body["query"])):
+            volume = queries.minimum_volume(asset_validation.parse_monitor_query(body["query"]))[0]
+            assert "at least %d" % volume in table.split("| `%s` |" % key)[1].split("\n")[0], key
