@@ -87,6 +87,17 @@ class FakeDatadogAPI:
         with self._lock:
             self._failures.append((method, re.compile(path_pattern), status, body))
 
+    def point_environment_here(self, monkeypatch):
+        """A clean fake, with the environment's keys and API host pointing at it (the site and
+        the other key names Datadog's clients read removed)."""
+        self.reset()
+        for name in ("DD_SITE", "DD_APPLICATION_KEY", "DATADOG_API_KEY", "DATADOG_APP_KEY", "DATADOG_HOST"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DD_API_KEY", self.api_key)
+        monkeypatch.setenv("DD_APP_KEY", self.app_key)
+        monkeypatch.setenv("DD_API_HOST", self.url)
+        return self
+
     def writes(self):
         return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "PATCH", "DELETE")]
 
@@ -216,6 +227,18 @@ class FakeDatadogAPI:
     def _dashboard_summary(dashboard):
         return {key: dashboard[key] for key in ("id", "title", "url", "layout_type", "author_handle", "created_at",
                                                 "modified_at")}
+
+
+def server_fixture(api_key, app_key):
+    """A module-scoped pytest fixture: one fake for the test module, accepting these keys."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def server():
+        with FakeDatadogAPI(api_key, app_key) as api:
+            yield api
+
+    return server
 
 
 def _tag_configuration_problems(body, creating):

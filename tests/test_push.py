@@ -9,7 +9,7 @@ import os
 import shutil
 
 import pytest
-from fake_datadog_api import FakeDatadogAPI
+from fake_datadog_api import server_fixture
 
 from ddllm import catalogue
 from ddllm.assets import customize, files as assets, push
@@ -19,23 +19,14 @@ API_KEY = "fake-api-key-0123456789abcdef"
 APP_KEY = "fake-app-key-fedcba9876543210"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeDatadogAPI(API_KEY, APP_KEY) as api:
-        yield api
+server = server_fixture(API_KEY, APP_KEY)
 
 
 @pytest.fixture
 def datadog(server, monkeypatch):
-    server.reset()
-    for name in ("DD_SITE", "DD_APPLICATION_KEY", "DATADOG_API_KEY", "DATADOG_APP_KEY", "DATADOG_HOST"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DDLLM_NOTIFY", "@team-llm")
     monkeypatch.setenv("DDLLM_TAGS", "team:llm-platform")
-    monkeypatch.setenv("DD_API_KEY", API_KEY)
-    monkeypatch.setenv("DD_APP_KEY", APP_KEY)
-    monkeypatch.setenv("DD_API_HOST", server.url)
-    return server
+    return server.point_environment_here(monkeypatch)
 
 
 def push_cli(capsys, *arguments):

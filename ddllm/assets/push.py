@@ -105,7 +105,7 @@ class _StatusRecordingHTTPClient:
 class DatadogClient:
     """The calls ddllm push makes, each raising PushError with a clear message on failure."""
 
-    def __init__(self, api_key, app_key, api_host):
+    def __init__(self, api_key, app_key, api_host, timeout=REQUEST_TIMEOUT_SECONDS):
         from datadog import api, initialize
         from datadog.api.api_client import APIClient
         from datadog.api.http_client import resolve_http_client
@@ -119,7 +119,7 @@ class DatadogClient:
         # initialize() also reconfigures the package's global `statsd`; ddllm's metrics have a
         # client of their own, so that touches nothing ddllm sends.
         initialize(api_key=api_key, app_key=app_key, api_host=api_host, host_name="ddllm-push",
-                   hostname_from_config=False, mute=False, timeout=REQUEST_TIMEOUT_SECONDS)
+                   hostname_from_config=False, mute=False, timeout=timeout)
         self._api_client = APIClient
         self._previous_http_client = APIClient._http_client
         self._recorder = _StatusRecordingHTTPClient(resolve_http_client())
