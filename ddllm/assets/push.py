@@ -27,7 +27,7 @@ import re
 import sys
 
 from ddllm.assets import customize, percentiles
-from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, display_path, load_assets
+from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
 
 DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
@@ -405,9 +405,10 @@ def _valid(assets, validation, err):
         print("%s: %s: %s: %s" % finding, file=err)
     errors = [finding for finding in findings if finding.severity == validation.ERROR]
     left = customize.placeholders_left(assets)
-    for asset, placeholder in left:
-        print("%s: error: %s is a placeholder: give the real one with %s" % (
-            display_path(asset["path"]), placeholder,
+    for placeholder in sorted({placeholder for _, placeholder in left}):
+        files = [os.path.basename(asset["path"]) for asset, used in left if used == placeholder]
+        print("error: %s is a placeholder, in %d monitor%s (%s): give the real one with %s" % (
+            placeholder, len(files), "" if len(files) == 1 else "s", ", ".join(files),
             "--notify @handle (or %s)" % customize.NOTIFY_VARIABLE if placeholder.startswith("@")
             else "--tag key:value (or %s)" % customize.TAGS_VARIABLE), file=err)
     if errors or left:
