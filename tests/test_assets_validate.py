@@ -349,6 +349,15 @@ def test_bad_modifiers_are_errors(tmp_path, capsys, modifiers, message):
     assert message in out
 
 
+def test_a_percentile_with_as_count_is_an_error(tmp_path, capsys):
+    body = monitor("attempt_latency_p95.json")
+    body["query"] = body["query"].replace(" by {env,service,provider,model}", " by {env,service,provider,model}"
+                                          ".as_count()")
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 1
+    assert "a percentile (p95) is neither a count nor a rate: .as_count() does not apply" in out
+
+
 def test_a_ratio_without_guard_or_default_zero_is_warned(tmp_path, capsys):
     body = monitor("error_rate.json")
     body["query"] = "sum(last_15m):100 * %s / %s > 10" % (ERRORS, TOTAL)

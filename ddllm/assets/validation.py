@@ -343,6 +343,10 @@ def check_metric_query(query, findings, path, template_variables=None):
     if PERCENTILE_AGGREGATOR.match(aggregator):
         if kind != "distribution":
             findings.error(path, "%s is a %s: percentiles (%s) need a distribution" % (query.metric, kind, aggregator))
+        for modifier in ("as_count", "as_rate"):
+            if modifier in query.modifiers:
+                findings.error(path, "a percentile (%s) is neither a count nor a rate: .%s() does not apply" % (
+                    aggregator, modifier))
     elif aggregator not in (DISTRIBUTION_AGGREGATORS if kind == "distribution" else SPACE_AGGREGATORS):
         findings.error(path, "aggregator %r is not valid on the %s %s" % (aggregator, kind, query.metric))
     for problem in modifier_problems(query):
