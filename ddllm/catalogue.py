@@ -35,6 +35,14 @@ METRICS = (
         "Tokens left in the provider's rate-limit window, from the response headers.",
     ),
     Metric(
+        "ddllm.ratelimit.limit_requests", "gauge", "request", (),
+        "Requests allowed in the provider's rate-limit window, from the response headers.",
+    ),
+    Metric(
+        "ddllm.ratelimit.limit_tokens", "gauge", "token", (),
+        "Tokens allowed in the provider's rate-limit window, from the response headers.",
+    ),
+    Metric(
         "ddllm.request.duration", "distribution", "second",
         ("outcome", "fallback_used", "attempts"),
         "Latency of a logical request, every attempt and backoff included.",
@@ -46,6 +54,14 @@ METRICS = (
 )
 
 METRICS_BY_NAME = {metric.name: metric for metric in METRICS}
+# Datadog computes p50/p95/p99 of these only once percentiles are enabled on each of them (its
+# metric tag configuration, `include_percentiles`): `ddllm push` and the Terraform export do it.
+DISTRIBUTIONS = tuple(metric.name for metric in METRICS if metric.type == "distribution")
+
+
+def metric_tag_keys(name):
+    """Every tag key the metric `name` carries: the common ones and its own."""
+    return tuple(COMMON_METRIC_TAGS) + tuple(METRICS_BY_NAME[name].tags)
 
 # Values of the bounded tags.
 OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")

@@ -1,10 +1,19 @@
-"""A small fake of Datadog's v1 dashboard and monitor API on 127.0.0.1, for `ddllm push`.
+"""A small fake of Datadog's v1 dashboard and monitor API and v2 metric tag configurations on
+127.0.0.1, for `ddllm push`.
 
 It answers the way the real API does where ddllm depends on it: keys in the DD-API-KEY and
 DD-APPLICATION-KEY headers (403 {"errors": ["Forbidden"]} otherwise), 400 with `errors` on a
 body it refuses, ids and defaults of its own added to what it stores (widget ids, monitor
 options), the dashboard list as summaries and the monitor list filtered by `monitor_tags`.
 `fail(...)` makes chosen requests answer an error; `requests` records every request.
+
+Metric tag configurations (`/api/v2/metrics/{metric_name}/tags`) answer as the real API does:
+GET and PATCH of a metric without one are 404, POST on a metric that has one is 409 ("use
+PATCH to update"), and a body is refused with 400 where datadog-api-client's own request
+models refuse it (a missing `data`, `id`, `type` or `metric_type`, a wrong type), where the
+type is not `manage_tags`, where `include_percentiles` is set on a metric that is not a
+distribution, and where `exclude_tags_mode` is true without tags. `tag_configurations` holds
+the stored attributes by metric name.
 """
 import itertools
 import json
@@ -18,6 +27,7 @@ DASHBOARD_ONE = re.compile(r"^/api/v1/dashboard/(?P<id>[a-z0-9-]+)/?$")
 MONITOR_LIST = re.compile(r"^/api/v1/monitor/?$")
 MONITOR_VALIDATE = re.compile(r"^/api/v1/monitor/validate/?$")
 MONITOR_ONE = re.compile(r"^/api/v1/monitor/(?P<id>\d+)/?$")
+TAG_CONFIGURATION = re.compile(r"^/api/v2/metrics/(?P<name>[^/]+)/tags/?$")
 
 # What the real API adds to a monitor's options when the body leaves them out.
 MONITOR_OPTION_DEFAULTS = {"notify_audit": False, "silenced": {}, "include_tags": True, "new_host_delay": 300,
@@ -30,6 +40,7 @@ class FakeDatadogAPI:
         self.app_key = app_key
         self.dashboards = {}
         self.monitors = {}
+        self.tag_configurations = {}
         self.requests = []
         self._failures = []
         self._lock = threading.Lock()
@@ -67,6 +78,7 @@ class FakeDatadogAPI:
         with self._lock:
             self.dashboards.clear()
             self.monitors.clear()
+            self.tag_configurations.clear()
             self.requests.clear()
             self._failures.clear()
 
@@ -75,8 +87,19 @@ class FakeDatadogAPI:
         with self._lock:
             self._failures.append((method, re.compile(path_pattern), status, body))
 
+    def point_environment_here(self, monkeypatch):
+        """A clean fake, with the environment's keys and API host pointing at it (the site and
+        the other key names Datadog's clients read removed)."""
+        self.reset()
+        for name in ("DD_SITE", "DD_APPLICATION_KEY", "DATADOG_API_KEY", "DATADOG_APP_KEY", "DATADOG_HOST"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DD_API_KEY", self.api_key)
+        monkeypatch.setenv("DD_APP_KEY", self.app_key)
+        monkeypatch.setenv("DD_API_HOST", self.url)
+        return self
+
     def writes(self):
-        return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "DELETE")]
+        return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "PATCH", "DELETE")]
 
     # Request handling
     def handle(self, method, url, headers, body):
@@ -128,7 +151,44 @@ class FakeDatadogAPI:
                 return 200, self.monitors[monitor_id]
             if method == "PUT":
                 return self._save_monitor(monitor_id, body)
+        match = TAG_CONFIGURATION.match(path)
+        if match:
+            return self._tag_configuration(method, match.group("name"), body)
         return 404, {"errors": ["No route for %s %s" % (method, path)]}
+
+    def _tag_configuration(self, method, metric_name, body):
+        stored = self.tag_configurations.get(metric_name)
+        if method == "GET":
+            if stored is None:
+                return 404, {"errors": ["Tag configuration for metric %s not found" % metric_name]}
+            return 200, _tag_configuration_answer(metric_name, stored)
+        if method == "DELETE":
+            if self.tag_configurations.pop(metric_name, None) is None:
+                return 404, {"errors": ["Tag configuration for metric %s not found" % metric_name]}
+            return 204, None
+        if method not in ("POST", "PATCH"):
+            return 405, {"errors": ["Method not allowed"]}
+        problems = _tag_configuration_problems(body, creating=method == "POST")
+        if problems:
+            return 400, {"errors": problems}
+        attributes = body["data"].get("attributes") or {}
+        if method == "POST":
+            if stored is not None:
+                return 409, {"errors": ["New %s conflicts with existing tag configuration, use PATCH to update"
+                                        % attributes["metric_type"]]}
+            stored = {"tags": [], "exclude_tags_mode": False, "include_percentiles": False,
+                      "created_at": "2024-01-01T00:00:00+00:00"}
+        elif stored is None:
+            return 404, {"errors": ["Tag configuration for metric %s not found: create it first" % metric_name]}
+        merged = dict(stored, **attributes)
+        if merged.get("include_percentiles") and merged.get("metric_type") != "distribution":
+            return 400, {"errors": ["include_percentiles can only be applied to metrics that have a metric_type of "
+                                    "distribution"]}
+        if merged.get("exclude_tags_mode") and not merged.get("tags"):
+            return 400, {"errors": ["exclude_tags_mode requires a non-empty list of tags"]}
+        merged["modified_at"] = "2024-01-01T00:00:00+00:00"
+        self.tag_configurations[metric_name] = merged
+        return (201 if method == "POST" else 200), _tag_configuration_answer(metric_name, merged)
 
     def _save_dashboard(self, dashboard_id, body):
         missing = [field for field in ("title", "widgets", "layout_type") if field not in (body or {})]
@@ -169,6 +229,51 @@ class FakeDatadogAPI:
                                                 "modified_at")}
 
 
+def server_fixture(api_key, app_key):
+    """A module-scoped pytest fixture: one fake for the test module, accepting these keys."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def server():
+        with FakeDatadogAPI(api_key, app_key) as api:
+            yield api
+
+    return server
+
+
+def _tag_configuration_problems(body, creating):
+    """What the API refuses in a tag-configuration body, checked with datadog-api-client's models."""
+    from datadog_api_client import Configuration
+    from datadog_api_client.model_utils import validate_and_convert_types
+    from datadog_api_client.v2.model.metric_tag_configuration_create_request import (
+        MetricTagConfigurationCreateRequest,
+    )
+    from datadog_api_client.v2.model.metric_tag_configuration_update_request import (
+        MetricTagConfigurationUpdateRequest,
+    )
+
+    model = MetricTagConfigurationCreateRequest if creating else MetricTagConfigurationUpdateRequest
+    try:
+        parsed = validate_and_convert_types(json.loads(json.dumps(body)), (model,), ["body"], True, True,
+                                            configuration=Configuration())
+    except (TypeError, ValueError) as error:
+        return [str(error)]
+    if getattr(parsed, "_unparsed", False) or getattr(parsed.data, "_unparsed", False):
+        return ["Invalid request body: %s" % json.dumps(body)[:200]]
+    data = body["data"]
+    if data.get("type") != "manage_tags":
+        return ["Invalid type %r: expected manage_tags" % data.get("type")]
+    attributes = data.get("attributes") or {}
+    for key in ("include_percentiles", "exclude_tags_mode"):
+        if key in attributes and not isinstance(attributes[key], bool):
+            return ["%s must be a boolean" % key]
+    return []
+
+
+def _tag_configuration_answer(metric_name, attributes):
+    return {"data": {"type": "manage_tags", "id": metric_name, "attributes": attributes}}
+
+
 def _number_widgets(widgets, numbers):
     for widget in widgets:
         widget["id"] = next(numbers)
@@ -188,14 +293,14 @@ def _handler_for(api):
                 status, answer = 400, {"errors": ["Invalid JSON"]}
             else:
                 status, answer = api.handle(self.command, self.path, self.headers, body)
-            payload = json.dumps(answer).encode()
+            payload = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
         def log_message(self, *args):  # quiet: the tests read `requests`
             pass

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ddllm import catalogue
-from ddllm.assets import validation as asset_validation, files as assets
+from ddllm.assets import customize, queries, validation as asset_validation, files as assets
 from ddllm.cli.main import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,17 +55,31 @@ def validate(capsys, *arguments):
     return code, out, err
 
 
+AUDIENCE = ("--notify", "@team-llm", "--tag", "team:llm-platform")
+
+
 def test_shipped_assets_are_clean(capsys):
-    code, out, err = validate(capsys, "--strict")
+    code, out, err = validate(capsys, "--strict", *AUDIENCE)
     assert code == 0, out + err
     lines = out.strip().splitlines()
     assert lines == ["ddllm validate: %d files, 0 errors, 0 warnings" % len(assets.shipped_asset_paths())]
 
 
+def test_placeholders_are_warnings_that_fail_strict(capsys):
+    code, out, _ = validate(capsys)
+    assert code == 0
+    monitors = len(shipped(assets.MONITOR))
+    assert out.count("warning: $.message: @your-team-handle is a placeholder") == monitors
+    assert out.count("warning: $.tags[2]: team:your-team is a placeholder") == monitors
+    assert "0 errors, %d warnings" % (2 * monitors) in out
+    code, _, _ = validate(capsys, "--strict")
+    assert code == 1
+
+
 def test_every_shipped_monitor_and_dashboard_is_found():
     kinds = [asset["kind"] for asset in assets.load_assets()]
     assert kinds.count(assets.DASHBOARD) >= 1
-    assert kinds.count(assets.MONITOR) == 7
+    assert kinds.count(assets.MONITOR) == 8
 
 
 def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
@@ -78,7 +92,7 @@ def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environment, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 errors, 0 warnings" in result.stdout
+    assert "0 errors, 16 warnings" in result.stdout  # the placeholders
     assert "loaded: []" in result.stdout
 
 
@@ -224,12 +238,13 @@ def test_monitor_query_parses_into_its_parts():
     parsed = asset_validation.parse_monitor_query(monitor("fallback_rate.json")["query"])
     assert parsed.time_aggregator == "sum"
     assert parsed.window == "last_15m"
-    assert [query.metric for query in parsed.metric_queries] == ["ddllm.request.duration"] * 2
-    assert [query.aggregator for query in parsed.metric_queries] == ["count", "count"]
+    assert [query.metric for query in parsed.metric_queries] == ["ddllm.request.duration"] * 3
+    assert [query.aggregator for query in parsed.metric_queries] == ["count"] * 3
     assert parsed.metric_queries[0].filters == ["fallback_used:true"]
-    assert parsed.groups == ["model_group"]
+    assert parsed.groups == ["env", "service", "model_group"]
     assert parsed.comparator == ">"
-    assert parsed.threshold == 0.2
+    assert parsed.threshold == 20
+    assert queries.minimum_volume(parsed)[0] == 20
 
 
 def test_every_shipped_monitor_query_uses_catalogue_metrics():
@@ -239,10 +254,152 @@ def test_every_shipped_monitor_query_uses_catalogue_metrics():
             assert query.metric in catalogue.METRICS_BY_NAME, asset["path"]
 
 
+def test_every_monitor_is_scoped_by_env_and_service_and_says_so():
+    for asset in shipped(assets.MONITOR):
+        parsed = asset_validation.parse_monitor_query(asset["body"]["query"])
+        assert parsed.groups[:2] == ["env", "service"], asset["path"]
+        assert "{{env.name}}" in asset["body"]["message"] and "{{service.name}}" in asset["body"]["message"]
+        assert "datadoghq.com" not in asset["body"]["message"], asset["path"]
+
+
+def test_every_ratio_monitor_has_default_zero_and_a_minimum_volume():
+    ratios = [asset for asset in shipped(assets.MONITOR) if ".as_count()" in asset["body"]["query"]]
+    assert len(ratios) == 4
+    for asset in ratios:
+        parsed = asset_validation.parse_monitor_query(asset["body"]["query"])
+        assert [call.name for call in queries.calls_of(parsed.tree)] == ["default_zero", "is_greater"], asset["path"]
+        assert queries.minimum_volume(parsed)[0] >= 10
+
+
+def test_latency_alerts_split_streams_from_the_rest():
+    latency = asset_validation.parse_monitor_query(monitor("attempt_latency_p95.json")["query"])
+    assert latency.metric_queries[0].metric == "ddllm.attempt.duration"
+    assert "stream:false" in latency.metric_queries[0].filters
+    first_token = asset_validation.parse_monitor_query(monitor("time_to_first_token_p95.json")["query"])
+    assert first_token.metric_queries[0].metric == "ddllm.attempt.time_to_first_token"
+
+
+@pytest.mark.parametrize("kind", ["requests", "tokens"])
+def test_headroom_is_a_percentage_of_the_limit(kind):
+    body = monitor("ratelimit_headroom_%s.json" % kind)
+    parsed = asset_validation.parse_monitor_query(body["query"])
+    assert [query.metric for query in parsed.metric_queries] == [
+        "ddllm.ratelimit.remaining_" + kind, "ddllm.ratelimit.limit_" + kind]
+    assert parsed.expression.startswith("100 * ") and " / " in parsed.expression
+    assert parsed.comparator == "<" and 0 < parsed.threshold < 100
+    assert catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_" + kind].type == "gauge"
+
+
 def test_failed_requests_monitor_divides_rather_than_adds():
     parsed = asset_validation.parse_monitor_query(monitor("failed_requests.json")["query"])
-    assert len(parsed.metric_queries) == 2
+    assert len(parsed.metric_queries) == 3
     assert " / " in parsed.expression and "+" not in parsed.expression
+
+
+TOTAL = "count:ddllm.attempt.duration{*} by {env,service,provider}.as_count()"
+ERRORS = "count:ddllm.attempt.duration{outcome:error} by {env,service,provider}.as_count()"
+
+
+@pytest.mark.parametrize("query", [
+    "sum(last_15m):(100 * default_zero(%s) / %s) * is_greater(%s, 20) > 10" % (ERRORS, TOTAL, TOTAL),
+    "sum(last_15m):100 * default_zero(%s) / %s * is_greater_equal(%s, 5) > 10" % (ERRORS, TOTAL, TOTAL),
+    "avg(last_5m):top(avg:ddllm.attempt.duration{*} by {env,service,provider}.rollup(max, 60), 10, 'mean', 'desc')"
+    " > 2",
+    "max(last_5m):default_zero(avg:ddllm.ratelimit.remaining_requests{*} by {env,service}.fill(zero)) < 3",
+    "sum(last_5m):abs(sum:ddllm.fallback{*} by {env,service}.as_rate()) - 2 > 1",
+])
+def test_documented_monitor_functions_are_understood(tmp_path, capsys, query):
+    body = monitor("error_rate.json")
+    body["query"] = query
+    body["options"]["thresholds"] = {"critical": asset_validation.parse_monitor_query(query).threshold}
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 0, out
+    assert " error: " not in out
+
+
+@pytest.mark.parametrize("query, message", [
+    ("sum(last_5m):default_zer(%s) > 1" % ERRORS, "default_zer() is not a Datadog query function (did you mean "
+                                                     "default_zero()?)"),
+    ("sum(last_5m):default_zero(%s, 3) > 1" % ERRORS, "default_zero() takes (query), got 2 arguments"),
+    ("sum(last_5m):is_greater(%s) > 1" % ERRORS, "is_greater() takes (query, number), got 1 argument"),
+    ("avg(last_5m):top(%s, 7, 'mean', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
+    ("avg(last_5m):top(%s, 10, 'avg', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
+    ("avg(last_5m):anomalies(%s, 'basic', 2) > 1" % ERRORS, "anomalies() needs an anomaly monitor"),
+    ("sum(last_5m):(%s > 1" % ERRORS, "unbalanced '('"),
+])
+def test_what_datadog_refuses_in_a_monitor_query_is_an_error(query, message):
+    with pytest.raises(asset_validation.QueryError, match=re.escape(message)):
+        asset_validation.parse_monitor_query(query)
+
+
+@pytest.mark.parametrize("modifiers, message", [
+    (".as_count().as_rate()", "either .as_count() or .as_rate(), not both"),
+    (".rollup(median, 60)", "expected .rollup(method[, seconds])"),
+    (".rollup(sum, 1.5)", "expected .rollup(method[, seconds])"),
+    (".fill(nothing)", "expected .fill(mode[, seconds])"),
+    (".as_count(1)", ".as_count() takes no arguments"),
+    (".as_counts()", "unknown modifier .as_counts()"),
+])
+def test_bad_modifiers_are_errors(tmp_path, capsys, modifiers, message):
+    body = monitor("error_rate.json")
+    body["query"] = "sum(last_5m):sum:ddllm.fallback{*} by {env,service}%s > 1" % modifiers
+    body["options"]["thresholds"] = {"critical": 1}
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 1
+    assert message in out
+
+
+def test_a_percentile_with_as_count_is_an_error(tmp_path, capsys):
+    body = monitor("attempt_latency_p95.json")
+    body["query"] = body["query"].replace(" by {env,service,provider,model}", " by {env,service,provider,model}"
+                                          ".as_count()")
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 1
+    assert "a percentile (p95) is neither a count nor a rate: .as_count() does not apply" in out
+
+
+def test_a_ratio_without_guard_or_default_zero_is_warned(tmp_path, capsys):
+    body = monitor("error_rate.json")
+    body["query"] = "sum(last_15m):100 * %s / %s > 10" % (ERRORS, TOTAL)
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 0
+    assert "the numerator of a ratio of counts should be default_zero(...)" in out
+    assert "a ratio of counts needs a minimum-volume guard" in out
+
+
+def test_a_monitor_not_grouped_by_env_and_service_is_warned(tmp_path, capsys):
+    body = monitor("attempt_latency_p95.json")
+    body["query"] = body["query"].replace("by {env,service,provider,model}", "by {provider,model}")
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert "the monitor does not group by env and service" in out
+
+
+def test_a_link_to_one_datadog_site_is_an_error(tmp_path, capsys):
+    body = monitor("error_rate.json")
+    body["message"] += "\nSee https://app.datadoghq.com/dashboard/lists?q=ddllm"
+    code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
+    assert code == 1
+    assert "https://app.datadoghq.com/dashboard/lists?q=ddllm is a link to one Datadog site: write it relative " \
+           "(/dashboard/lists?q=ddllm)" in out
+
+
+def test_set_changes_a_threshold_in_the_query_and_the_options(capsys, tmp_path):
+    shipped_assets = assets.load_assets()
+    changed = customize.apply_settings(shipped_assets, {"error_rate.critical": 12, "error_rate.min_volume": 50,
+                                                        "error_rate.warning": 6})
+    body = next(asset["body"] for asset in changed if asset["path"].endswith("error_rate.json"))
+    parsed = asset_validation.parse_monitor_query(body["query"])
+    assert parsed.threshold == 12 and body["options"]["thresholds"]["critical"] == 12
+    assert body["options"]["thresholds"]["warning"] == 6
+    assert queries.minimum_volume(parsed)[0] == 50
+    assert monitor("error_rate.json")["options"]["thresholds"]["critical"] == 10  # the shipped file is untouched
+    with pytest.raises(customize.SettingError, match=re.escape("did you mean error_rate.critical?")):
+        customize.apply_settings(shipped_assets, {"error_rate.critcal": 1})
+    with pytest.raises(customize.SettingError, match="is not a number"):
+        customize.parse_settings(["error_rate.critical=high"])
+    code, out, _ = validate(capsys, *AUDIENCE, "--set", "error_rate.critical=2")
+    assert code == 1
+    assert "warning threshold 5 must be below the critical 2" in out
 
 
 def test_warning_threshold_on_the_wrong_side_is_an_error(tmp_path, capsys):
@@ -255,7 +412,7 @@ def test_warning_threshold_on_the_wrong_side_is_an_error(tmp_path, capsys):
 
 
 def test_warning_threshold_of_a_below_monitor_must_be_above_critical(tmp_path, capsys):
-    body = monitor("ratelimit_headroom.json")
+    body = monitor("ratelimit_headroom_requests.json")
     assert " < " in body["query"]
     body["options"]["thresholds"]["warning"] = body["options"]["thresholds"]["critical"] - 1
     code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
@@ -268,7 +425,7 @@ def test_critical_threshold_must_match_the_query(tmp_path, capsys):
     body["options"]["thresholds"]["critical"] = 0.5
     code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
     assert code == 1
-    assert "error: $.options.thresholds.critical: critical threshold 0.5 differs from the query's 0.1" in out
+    assert "error: $.options.thresholds.critical: critical threshold 0.5 differs from the query's 10.0" in out
 
 
 def test_monitor_without_source_tag_or_alert_block_is_an_error(tmp_path, capsys):
@@ -328,3 +485,88 @@ def test_a_subcommand_whose_module_lacks_the_entry_points_fails_alone(capsys, mo
 def test_no_subcommand_prints_usage(capsys):
     assert main([]) == 2
     assert "validate" in capsys.readouterr().err
+
+
+def all_widgets(widgets):
+    for widget in widgets:
+        yield widget["definition"]
+        yield from all_widgets(widget["definition"].get("widgets", []))
+
+
+def group(dashboard, title):
+    return next(widget["definition"] for widget in dashboard["widgets"] if widget["definition"].get("title") == title)
+
+
+def test_where_requests_ended_sits_beside_p95_and_429_rate_per_model():
+    served, table = [widget for widget in group(overview(), "Where requests ended")["widgets"]
+                     if widget["definition"]["type"] != "note"]
+    [query] = served["definition"]["requests"][0]["queries"]
+    parsed, _ = asset_validation.parse_metric_query(query["query"])
+    assert (parsed.metric, parsed.groups) == ("ddllm.request.duration", ["model_group", "fallback_used", "model"])
+    request = table["definition"]["requests"][0]
+    metrics = {query["name"]: asset_validation.parse_metric_query(query["query"])[0] for query in request["queries"]}
+    assert metrics["p95"].aggregator == "p95" and "outcome:rate_limited" in metrics["rate_limited"].filters
+    assert {formula["alias"] for formula in request["formulas"]} >= {"p95", "429 rate", "as a fallback"}
+
+
+def test_headroom_and_skipped_deployments_are_on_the_dashboard():
+    rate_limits = [widget["definition"] for widget in group(overview(), "Rate limits")["widgets"]]
+    headroom = [widget for widget in rate_limits if "headroom" in (widget.get("title") or "")]
+    assert len(headroom) == 2
+    for widget in headroom:
+        request = widget["requests"][0]
+        assert request["formulas"][0]["formula"] == "100 * remaining / limit"
+        assert [query["query"].split("{")[0] for query in request["queries"]][1].startswith(
+            "max:ddllm.ratelimit.limit_")
+    [skipped] = [widget for widget in rate_limits if widget.get("title", "").startswith("Deployments skipped")]
+    query = skipped["requests"][0]["queries"][0]
+    assert query["data_source"] == "spans"
+    assert query["compute"]["metric"] == "@" + next(field.name for field in catalogue.REQUEST_SPAN_FIELDS
+                                                     if field.name == "llm.request.skipped_deployments")
+
+
+def test_env_and_service_drive_every_widget():
+    for definition in all_widgets(overview()["widgets"]):
+        for request in definition.get("requests", []):
+            for query in request.get("queries", []):
+                text = query.get("query") or query.get("search", {}).get("query")
+                assert "$env" in text and "$service" in text, text
+
+
+def test_span_query_template_variables_are_checked(tmp_path, capsys):
+    body = overview()
+    text = json.dumps(body)
+    assert "operation_name:llm.request $env $service" in text
+    broken = json.loads(text.replace("operation_name:llm.request $env $service",
+                                     "operation_name:llm.request $env $provider"))
+    code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, broken))
+    assert code == 1
+    assert "span query does not use the template variable $service" in out
+    assert "$provider filters on 'provider', which spans do not have" in out
+
+
+def test_a_note_linking_to_one_site_is_an_error(tmp_path, capsys):
+    body = overview()
+    note = body["widgets"][0]["definition"]
+    note["content"] = note["content"].replace("](/monitors/manage", "](https://app.datadoghq.eu/monitors/manage")
+    code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, body))
+    assert code == 1
+    assert "error: $.widgets[0].definition.content: https://app.datadoghq.eu/monitors/manage" in out
+
+
+def test_the_readme_table_lists_every_monitor_with_its_default_thresholds():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
+        text = readme.read()
+    table = text.split("<!-- monitor table:", 1)[1].split("\n\n", 1)[0]
+    rows = {match.group(1): match.group(2) for match in re.finditer(
+        r"^\| `([a-z0-9_]+)` \| [^|]+ \| ([^|]+) \|", table, re.MULTILINE)}
+    shipped_monitors = {os.path.splitext(os.path.basename(asset["path"]))[0]: asset["body"]
+                        for asset in shipped(assets.MONITOR)}
+    assert set(rows) == set(shipped_monitors)
+    for key, body in shipped_monitors.items():
+        levels = body["options"]["thresholds"]
+        numbers = [float(number) for number in re.findall(r"\d+(?:\.\d+)?", rows[key])]
+        assert numbers == [levels["critical"], levels["warning"]], key
+        if queries.minimum_volume(asset_validation.parse_monitor_query(body["query"])):
+            volume = queries.minimum_volume(asset_validation.parse_monitor_query(body["query"]))[0]
+            assert "at least %d" % volume in table.split("| `%s` |" % key)[1].split("\n")[0], key

@@ -1,35 +1,32 @@
 """`ddllm push` against a fake Datadog API on 127.0.0.1, through the `datadog` package's client:
-creates, then changes nothing, updates what changed, writes nothing on --dry-run, and says
-clearly what is wrong on a missing key, a 403 or a 400 with `errors`, never printing a key."""
+validates first and pushes nothing when that fails or a placeholder is left; enables
+percentiles on the distributions the assets query; creates, then changes nothing, updates what
+changed, writes nothing on --dry-run, fills links in for the site and prints where each asset
+is; and says clearly what is wrong on a missing key, a 403 or a 400 with `errors`, never
+printing a key."""
 import json
 import os
 import shutil
 
 import pytest
-from fake_datadog_api import FakeDatadogAPI
+from fake_datadog_api import server_fixture
 
-from ddllm.assets import files as assets, push
+from ddllm import catalogue
+from ddllm.assets import customize, files as assets, push
 from ddllm.cli.main import main
 
 API_KEY = "fake-api-key-0123456789abcdef"
 APP_KEY = "fake-app-key-fedcba9876543210"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeDatadogAPI(API_KEY, APP_KEY) as api:
-        yield api
+server = server_fixture(API_KEY, APP_KEY)
 
 
 @pytest.fixture
 def datadog(server, monkeypatch):
-    server.reset()
-    for name in ("DD_SITE", "DD_APPLICATION_KEY", "DATADOG_API_KEY", "DATADOG_APP_KEY", "DATADOG_HOST"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DD_API_KEY", API_KEY)
-    monkeypatch.setenv("DD_APP_KEY", APP_KEY)
-    monkeypatch.setenv("DD_API_HOST", server.url)
-    return server
+    monkeypatch.setenv("DDLLM_NOTIFY", "@team-llm")
+    monkeypatch.setenv("DDLLM_TAGS", "team:llm-platform")
+    return server.point_environment_here(monkeypatch)
 
 
 def push_cli(capsys, *arguments):
@@ -43,20 +40,109 @@ def shipped_count():
     return len(assets.load_assets())
 
 
+# The distributions the shipped assets query: each gets percentiles, one step of the push each.
+DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.request.duration"]
+
+
+def steps():
+    return shipped_count() + len(DISTRIBUTIONS)
+
+
+def asset_lines(out):
+    return [line for line in out.splitlines() if line.startswith("[") and "] percentiles on " not in line]
+
+
 def test_first_push_creates_every_asset_and_shows_progress(datadog, capsys):
     code, out, err = push_cli(capsys)
     assert code == 0, out + err
     total = shipped_count()
     assert len(datadog.dashboards) == 1 and len(datadog.monitors) == total - 1
     lines = [line for line in out.splitlines() if line.startswith("[")]
-    assert len(lines) == total
-    assert lines[0].startswith('[1/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id ' % total)
-    assert any(line.startswith('[%d/%d] monitor "ddllm: ' % (total, total)) and ": created (id " in line
+    assert len(lines) == steps()
+    assert lines[0] == "[1/%d] percentiles on ddllm.attempt.duration: created" % steps()
+    assert lines[len(DISTRIBUTIONS)].startswith(
+        '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id ' % (
+            len(DISTRIBUTIONS) + 1, steps()))
+    assert any(line.startswith('[%d/%d] monitor "ddllm: ' % (steps(), steps())) and ": created (id " in line
                for line in lines)
-    assert out.strip().endswith("ddllm push: %d created, 0 updated, 0 unchanged" % total)
+    assert "ddllm push: %d created, 0 updated, 0 unchanged" % steps() in out
     stored = next(iter(datadog.dashboards.values()))
     shipped = next(asset["body"] for asset in assets.load_assets() if asset["kind"] == assets.DASHBOARD)
     assert push.differences(shipped, stored) == []
+
+
+def test_first_push_enables_percentiles_on_every_distribution_queried(datadog, capsys):
+    code, out, err = push_cli(capsys)
+    assert code == 0, out + err
+    assert sorted(datadog.tag_configurations) == DISTRIBUTIONS
+    assert DISTRIBUTIONS == sorted(name for name in catalogue.DISTRIBUTIONS)
+    for name, configuration in datadog.tag_configurations.items():
+        assert configuration["include_percentiles"] is True
+        assert configuration["metric_type"] == "distribution"
+        # A configuration lists its queryable tags: every tag the metric has stays queryable.
+        assert set(configuration["tags"]) == set(catalogue.metric_tag_keys(name))
+    assert [(method, path) for method, path in datadog.writes() if "/api/v2/" in path] == [
+        ("POST", "/api/v2/metrics/%s/tags" % name) for name in DISTRIBUTIONS]
+
+
+def test_percentiles_are_added_to_an_existing_configuration_and_its_tags_kept(datadog, capsys):
+    headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
+    without = {"data": {"type": "manage_tags", "id": "ddllm.attempt.duration", "attributes": {
+        "metric_type": "distribution", "tags": ["env", "model", "team"], "include_percentiles": False}}}
+    already = {"data": {"type": "manage_tags", "id": "ddllm.request.duration", "attributes": {
+        "metric_type": "distribution", "tags": ["env"], "include_percentiles": True}}}
+    assert datadog.handle("POST", "/api/v2/metrics/ddllm.attempt.duration/tags", headers, without)[0] == 201
+    assert datadog.handle("POST", "/api/v2/metrics/ddllm.request.duration/tags", headers, already)[0] == 201
+    before = len(datadog.writes())
+
+    code, out, err = push_cli(capsys, "--dashboards")
+
+    assert code == 0, out + err
+    v2_writes = [(method, path) for method, path in datadog.writes()[before:] if "/api/v2/" in path]
+    assert v2_writes == [("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
+                         ("POST", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
+    assert datadog.tag_configurations["ddllm.attempt.duration"]["include_percentiles"] is True
+    assert datadog.tag_configurations["ddllm.attempt.duration"]["tags"] == ["env", "model", "team"]
+    assert datadog.tag_configurations["ddllm.request.duration"]["tags"] == ["env"]
+    assert "percentiles on ddllm.attempt.duration: updated" in out
+    assert "percentiles on ddllm.request.duration: unchanged" in out
+
+
+def test_the_fake_api_refuses_tag_configurations_as_datadog_does(datadog):
+    headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
+    path = "/api/v2/metrics/ddllm.attempt.duration/tags"
+
+    def body(**attributes):
+        return {"data": {"type": "manage_tags", "id": "ddllm.attempt.duration", "attributes": attributes}}
+
+    assert datadog.handle("GET", path, headers, None)[0] == 404
+    assert datadog.handle("PATCH", path, headers, body(include_percentiles=True))[0] == 404
+    status, answer = datadog.handle("POST", path, headers, body(tags=["env"], include_percentiles=True))
+    assert status == 400 and "metric_type" in answer["errors"][0]
+    status, answer = datadog.handle("POST", path, headers, body(metric_type="gauge", tags=[], include_percentiles=True))
+    assert status == 400 and "distribution" in answer["errors"][0]
+    status, _ = datadog.handle("POST", path, headers, body(metric_type="distribution", tags=[], exclude_tags_mode=True))
+    assert status == 400
+    status, _ = datadog.handle("POST", path, headers, {"data": {"type": "metrics", "id": "x", "attributes": {
+        "metric_type": "distribution"}}})
+    assert status == 400
+    assert datadog.handle("POST", path, headers, body(metric_type="distribution", tags=["env"]))[0] == 201
+    status, answer = datadog.handle("POST", path, headers, body(metric_type="distribution", tags=["env"]))
+    assert status == 409 and "use PATCH to update" in answer["errors"][0]
+    assert datadog.handle("PATCH", path, headers, body(include_percentiles="yes"))[0] == 400
+    assert datadog.tag_configurations["ddllm.attempt.duration"]["include_percentiles"] is False
+
+
+def test_a_refused_percentile_configuration_is_a_failure_that_says_what_to_do(datadog, capsys):
+    datadog.fail("POST", r"^/api/v2/metrics/ddllm\.attempt\.duration/tags$", 400,
+                 {"errors": ["Cannot configure tags on metric"]})
+    code, out, err = push_cli(capsys)
+    assert code == 1
+    assert "percentiles on ddllm.attempt.duration: failed" in err
+    assert "Datadog answered 400" in err and "Cannot configure tags on metric" in err
+    assert "Metrics > Summary" in err
+    assert len(datadog.monitors) == shipped_count() - 1  # the rest still went through
+    assert "1 failed" in err
 
 
 def test_second_push_changes_nothing_and_says_so(datadog, capsys):
@@ -65,9 +151,9 @@ def test_second_push_changes_nothing_and_says_so(datadog, capsys):
     code, out, _ = push_cli(capsys)
     assert code == 0
     assert len(datadog.writes()) == before
-    lines = [line for line in out.splitlines() if line.startswith("[")]
+    lines = asset_lines(out)
     assert lines and all(": unchanged (id " in line for line in lines)
-    assert "nothing to change, all %d unchanged" % shipped_count() in out
+    assert "nothing to change, all %d unchanged" % steps() in out
 
 
 def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
@@ -77,7 +163,7 @@ def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     shutil.copytree(source, str(folder))
     changed_path = folder / "error_rate.json"
     body = json.loads(changed_path.read_text())
-    body["options"]["thresholds"]["warning"] = 0.04
+    body["options"]["thresholds"]["warning"] = 4
     changed_path.write_text(json.dumps(body))
     writes_before = len(datadog.writes())
 
@@ -87,9 +173,9 @@ def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     new_writes = datadog.writes()[writes_before:]
     stored = next(item for item in datadog.monitors.values() if item["name"] == body["name"])
     assert new_writes == [("PUT", "/api/v1/monitor/%d" % stored["id"])]
-    assert stored["options"]["thresholds"]["warning"] == 0.04
+    assert stored["options"]["thresholds"]["warning"] == 4
     assert '"%s": updated (id %d): $.options.thresholds.warning differs' % (body["name"], stored["id"]) in out
-    assert "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1) in out
+    assert "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(DISTRIBUTIONS)) in out
 
 
 def test_a_changed_dashboard_is_updated_in_place(datadog, capsys, tmp_path):
@@ -115,7 +201,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(datadog, capsys):
     assert code == 0
     assert datadog.writes() == []
     lines = [line for line in out.splitlines() if line.startswith("[")]
-    assert len(lines) == shipped_count() and all(line.endswith(": would create") for line in lines)
+    assert len(lines) == steps() and all(line.endswith(": would create") for line in lines)
     assert "nothing was written" in out
 
 
@@ -132,7 +218,7 @@ def test_dry_run_after_a_push_shows_updates_and_unchanged(datadog, capsys, tmp_p
     assert code == 0
     assert len(datadog.writes()) == writes_before
     assert ": would update (id " in out and "$.priority differs" in out
-    assert "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1) in out
+    assert "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(DISTRIBUTIONS)) in out
 
 
 @pytest.mark.parametrize("missing", ["DD_API_KEY", "DD_APP_KEY"])
@@ -159,9 +245,10 @@ def test_a_403_on_a_write_stops_the_push(datadog, capsys):
     datadog.fail("POST", r"^/api/v1/dashboard$", 403, {"errors": ["Forbidden"]})
     code, out, err = push_cli(capsys)
     assert code == 1
-    assert '[1/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": failed' % shipped_count() in err
+    assert '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": failed' % (
+        len(DISTRIBUTIONS) + 1, steps()) in err
     assert "Datadog answered 403" in err
-    assert "[2/" not in out + err
+    assert "[%d/" % (len(DISTRIBUTIONS) + 2) not in out + err
     assert datadog.monitors == {}
 
 
@@ -224,3 +311,84 @@ def test_differences_ignore_what_the_server_adds():
     assert push.differences(ours, {"a": 1.0, "b": [{"c": 2, "id": 9}], "d": True, "id": "x"}) == []
     assert push.differences(ours, {"a": 1, "b": [{"c": 3}], "d": 1}) == ["$.b[0].c", "$.d"]
     assert push.differences(ours, {"a": 1, "b": [], "d": True}) == ["$.b"]
+
+
+def test_push_validates_first_and_pushes_nothing_when_validation_fails(datadog, capsys, tmp_path):
+    folder = tmp_path / "monitors"
+    shutil.copytree(assets.shipped_asset_dirs()[assets.MONITOR], str(folder))
+    path = folder / "attempt_latency_p95.json"
+    body = json.loads(path.read_text())
+    body["query"] = body["query"].replace("ddllm.attempt.duration", "ddllm.attempt.durations")
+    path.write_text(json.dumps(body))
+    code, out, err = push_cli(capsys, str(folder))
+    assert code == 1
+    assert "metric 'ddllm.attempt.durations' is not in ddllm's catalogue" in err
+    assert "nothing was pushed" in err
+    assert "would create" not in out and datadog.requests == []
+
+
+def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monkeypatch):
+    monkeypatch.delenv("DDLLM_NOTIFY")
+    monkeypatch.delenv("DDLLM_TAGS")
+    code, _, err = push_cli(capsys, "--dry-run")
+    assert code == 1
+    monitors = shipped_count() - 1
+    assert "error: @your-team-handle is a placeholder, in %d monitors (attempt_latency_p95.json, " % monitors in err
+    assert "): give the real one with --notify @handle (or DDLLM_NOTIFY)" in err
+    assert "error: team:your-team is a placeholder, in %d monitors (" % monitors in err
+    assert "): give the real one with --tag key:value (or DDLLM_TAGS)" in err
+    assert "%d placeholders left: nothing was pushed" % (2 * monitors) in err
+    assert datadog.requests == []
+
+    code, out, err = push_cli(capsys, "--notify", "@slack-llm-alerts", "--notify", "@pagerduty-llm",
+                              "--tag", "team:llm", "--tag", "cost-center:42")
+    assert code == 0, out + err
+    for stored in datadog.monitors.values():
+        assert "@your-team-handle" not in stored["message"]
+        assert stored["message"].endswith("@slack-llm-alerts @pagerduty-llm")
+        assert stored["tags"] == ["source:ddllm", "integration:litellm", "team:llm", "cost-center:42"]
+
+
+def test_a_handle_or_tag_that_is_not_one_is_refused(datadog, capsys):
+    code, _, err = push_cli(capsys, "--notify", "team-llm")
+    assert code == 2 and "--notify 'team-llm': expected a Datadog handle" in err
+    code, _, err = push_cli(capsys, "--tag", "team")
+    assert code == 2 and "--tag 'team': expected key:value" in err
+    assert datadog.requests == []
+
+
+def test_set_tunes_a_threshold_without_editing_json(datadog, capsys):
+    code, out, err = push_cli(capsys, "--monitors", "--set", "fallback_rate.critical=30",
+                              "--set", "fallback_rate.min_volume=100")
+    assert code == 0, out + err
+    stored = next(item for item in datadog.monitors.values() if item["name"] == "ddllm: fallback rate per model group")
+    assert stored["options"]["thresholds"]["critical"] == 30
+    assert stored["query"].endswith(".as_count(), 100) > 30")
+    code, _, err = push_cli(capsys, "--set", "fallback_rate.critical=3")
+    assert code == 1 and "nothing was pushed" in err
+
+
+@pytest.mark.parametrize("site, app", [(None, "https://app.datadoghq.com"), ("datadoghq.eu", "https://app.datadoghq.eu"),
+                                       ("us5.datadoghq.com", "https://us5.datadoghq.com")])
+def test_links_and_printed_urls_follow_the_site(datadog, capsys, monkeypatch, site, app):
+    if site:
+        monkeypatch.setenv("DD_SITE", site)
+    code, out, err = push_cli(capsys)
+    assert code == 0, out + err
+    for stored in datadog.monitors.values():
+        assert "](%s/dashboard/lists?q=" % app in stored["message"]
+        assert "](/" not in stored["message"]
+        assert "%s: %s/monitors/%d" % (stored["name"], app, stored["id"]) in out
+    dashboard_id = next(iter(datadog.dashboards))
+    assert "ddllm: LiteLLM attempts, fallbacks and rate limits: %s/dashboard/%s" % (app, dashboard_id) in out
+    # The comparison is on what was sent: a second push with the same site changes nothing.
+    code, out, _ = push_cli(capsys)
+    assert code == 0 and "nothing to change" in out
+
+
+def test_app_url_of_each_site():
+    assert customize.app_url("datadoghq.com") == "https://app.datadoghq.com"
+    assert customize.app_url("datadoghq.eu") == "https://app.datadoghq.eu"
+    assert customize.app_url("us3.datadoghq.com") == "https://us3.datadoghq.com"
+    assert customize.app_url("ap1.datadoghq.com") == "https://ap1.datadoghq.com"
+    assert customize.app_url("ddog-gov.com") == "https://app.ddog-gov.com"

@@ -1,5 +1,13 @@
-"""`ddllm push [--dashboards] [--monitors] [--dry-run] [PATH...]`: create or update ddllm's
-dashboards and monitors in Datadog, through the `datadog` package's API client.
+"""`ddllm push [--dashboards] [--monitors] [--dry-run] [--notify @H] [--tag K:V] [--set NAME=VALUE]
+[PATH...]`: create or update ddllm's dashboards and monitors in Datadog, through the `datadog`
+package's API client.
+
+First the assets are made what will be sent (thresholds of --set, the team's handles and tags
+instead of the placeholders) and validated as `ddllm validate` does: on any error, or a
+placeholder left, nothing is pushed. Monitor messages' relative links are then filled in for
+the user's site. Then percentiles are enabled on the distribution metrics the assets query (see
+ddllm.assets.percentiles), and each asset is created or updated. The URL of each asset on the
+user's site is printed at the end.
 
 Idempotent: a dashboard is found by its title, a monitor by its name among the monitors
 tagged `source:ddllm`. One that exists is compared with the file on the fields the file sets
@@ -11,15 +19,17 @@ Environment:
 - DD_SITE: the Datadog site, e.g. datadoghq.eu, us5.datadoghq.com (default datadoghq.com);
   the API is https://api.{DD_SITE}.
 - DD_API_HOST: a full base URL that overrides DD_SITE, e.g. a proxy, or a fake API on
-  http://127.0.0.1:PORT in tests.
+  http://127.0.0.1:PORT in tests. Links and printed URLs still follow DD_SITE.
+- DDLLM_NOTIFY, DDLLM_TAGS: the monitors' handles and tags when --notify / --tag are not given.
 """
 import os
 import re
 import sys
 
+from ddllm.assets import customize, percentiles
 from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
 
-DEFAULT_SITE = "datadoghq.com"
+DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
 REQUEST_TIMEOUT_SECONDS = 30
 AUTH_STATUSES = (401, 403)
@@ -95,7 +105,7 @@ class _StatusRecordingHTTPClient:
 class DatadogClient:
     """The calls ddllm push makes, each raising PushError with a clear message on failure."""
 
-    def __init__(self, api_key, app_key, api_host):
+    def __init__(self, api_key, app_key, api_host, timeout=REQUEST_TIMEOUT_SECONDS):
         from datadog import api, initialize
         from datadog.api.api_client import APIClient
         from datadog.api.http_client import resolve_http_client
@@ -109,7 +119,7 @@ class DatadogClient:
         # initialize() also reconfigures the package's global `statsd`; ddllm's metrics have a
         # client of their own, so that touches nothing ddllm sends.
         initialize(api_key=api_key, app_key=app_key, api_host=api_host, host_name="ddllm-push",
-                   hostname_from_config=False, mute=False, timeout=REQUEST_TIMEOUT_SECONDS)
+                   hostname_from_config=False, mute=False, timeout=timeout)
         self._api_client = APIClient
         self._previous_http_client = APIClient._http_client
         self._recorder = _StatusRecordingHTTPClient(resolve_http_client())
@@ -146,8 +156,9 @@ class DatadogClient:
             message = "%s failed: %s" % (description, said)
         if status in AUTH_STATUSES:
             message += ("\nCheck that DD_API_KEY and DD_APP_KEY belong to the organisation at %s (DD_SITE) and "
-                        "that the application key may read and write dashboards and monitors (scopes "
-                        "dashboards_read, dashboards_write, monitors_read, monitors_write)." % self.api_host)
+                        "that the application key may read and write dashboards and monitors and manage metric tags "
+                        "(scopes dashboards_read, dashboards_write, monitors_read, monitors_write, metrics_read, "
+                        "metric_tags_write)." % self.api_host)
         return PushError(self.redact(message), status)
 
     def redact(self, text):
@@ -183,6 +194,27 @@ class DatadogClient:
     def update_monitor(self, monitor_id, body):
         return self.call("PUT /api/v1/monitor/%s (update %r)" % (monitor_id, body.get("name")),
                          self.api.Monitor.update, (monitor_id,), body)
+
+    # Metric tag configurations (API v2): where percentiles are enabled
+    def _v2(self, method, path, body=None):
+        return self.call("%s /api/v2/%s" % (method, path), self._api_client.submit, (method, path),
+                         {"api_version": "v2", "body": body})
+
+    def tag_configuration(self, metric_name):
+        """The configuration's attributes, or None when the metric has none (404)."""
+        try:
+            answer = self._v2("GET", "metrics/%s/tags" % metric_name)
+        except PushError as error:
+            if error.status == 404:
+                return None
+            raise
+        return ((answer or {}).get("data") or {}).get("attributes") or {}
+
+    def create_tag_configuration(self, metric_name, body):
+        return self._v2("POST", "metrics/%s/tags" % metric_name, body)
+
+    def update_tag_configuration(self, metric_name, body):
+        return self._v2("PATCH", "metrics/%s/tags" % metric_name, body)
 
 
 def _error_texts(answer):
@@ -285,14 +317,36 @@ def carry_out(client, plan):
 
 
 def configure_parser(parser):
-    parser.description = ("Create or update ddllm's dashboards and monitors in Datadog: found by title (dashboards) "
-                          "or by name and the %s tag (monitors), updated only when they differ. Keys from "
-                          "DD_API_KEY and DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
+    parser.description = ("Validate, then create or update ddllm's dashboards and monitors in Datadog: found by title "
+                          "(dashboards) or by name and the %s tag (monitors), updated only when they differ; and "
+                          "enable percentiles on the distribution metrics they query. Keys from DD_API_KEY and "
+                          "DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="JSON files or folders to push (default: the assets ddllm ships)")
     parser.add_argument("--dashboards", action="store_true", help="push dashboards (default: both kinds)")
     parser.add_argument("--monitors", action="store_true", help="push monitors (default: both kinds)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    add_customization_arguments(parser)
+
+
+def add_customization_arguments(parser):
+    parser.add_argument("--notify", action="append", metavar="@HANDLE",
+                        help="who the monitors notify, instead of %s (repeatable; default: $%s)" % (
+                            customize.PLACEHOLDER_HANDLE, customize.NOTIFY_VARIABLE))
+    parser.add_argument("--tag", action="append", metavar="KEY:VALUE",
+                        help="tag for the monitors, instead of %s (repeatable; default: $%s)" % (
+                            customize.PLACEHOLDER_TAG, customize.TAGS_VARIABLE))
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="settings",
+                        help="a monitor threshold, e.g. error_rate.critical=15 or fallback_rate.min_volume=50 "
+                             "(repeatable; the README lists them)")
+
+
+def customized(assets, args, environ):
+    """The assets with the thresholds of --set and the audience of --notify/--tag (or the
+    environment). Raises customize.SettingError."""
+    assets = customize.apply_settings(assets, customize.parse_settings(getattr(args, "settings", None)))
+    notify, tags = customize.audience_from(getattr(args, "notify", None), getattr(args, "tag", None), environ)
+    return customize.apply_audience(assets, notify, tags)
 
 
 def run(args, environ=None, out=None, err=None):
@@ -301,6 +355,12 @@ def run(args, environ=None, out=None, err=None):
     err = err or sys.stderr
     kinds = tuple(kind for kind, chosen in ((DASHBOARD, args.dashboards), (MONITOR, args.monitors)) if chosen)
     kinds = kinds or KINDS
+    try:
+        from ddllm.assets import validation
+    except ImportError as error:
+        print("ddllm push: validates before it pushes and needs the datadog-api-client package: pip install "
+              "'ddllm[assets]' (%s)" % error, file=err)
+        return 2
     try:
         assets = load_assets(args.paths or None, kinds)
     except AssetError as error:
@@ -313,20 +373,53 @@ def run(args, environ=None, out=None, err=None):
     if unnamed:
         print("ddllm push: %s has no title or name: it could not be found again" % unnamed[0], file=err)
         return 2
+    site = environ.get("DD_SITE", "").strip() or DEFAULT_SITE
+    try:
+        api_host = api_host_from_environment(environ)
+        assets = customized(assets, args, environ)
+    except (PushError, customize.SettingError) as error:
+        print("ddllm push: %s" % error, file=err)
+        return 2
+    if not _valid(assets, validation, err):
+        return 1
+    assets = customize.fill_links(assets, customize.app_url(site))
     try:
         api_key, app_key = keys_from_environment(environ)
-        api_host = api_host_from_environment(environ)
     except PushError as error:
         print("ddllm push: %s" % error, file=err)
         return 2
     client = DatadogClient(api_key, app_key, api_host)
     try:
-        return _push(client, assets, kinds, args.dry_run, api_host, out, err)
+        return _push(client, assets, kinds, args.dry_run, api_host, customize.app_url(site), out, err)
     finally:
         client.close()
 
 
-def _push(client, assets, kinds, dry_run, api_host, out, err):
+def _valid(assets, validation, err):
+    """Validates what would be sent; prints its findings. False (push nothing) on any error or a
+    placeholder left."""
+    findings = [finding for asset in assets for finding in validation.validate_asset(asset)]
+    findings = [finding for finding in findings if finding.severity == validation.ERROR or not any(
+        placeholder in finding.message for placeholder in (customize.PLACEHOLDER_HANDLE, customize.PLACEHOLDER_TAG))]
+    for finding in findings:
+        print("%s: %s: %s: %s" % finding, file=err)
+    errors = [finding for finding in findings if finding.severity == validation.ERROR]
+    left = customize.placeholders_left(assets)
+    for placeholder in sorted({placeholder for _, placeholder in left}):
+        files = [os.path.basename(asset["path"]) for asset, used in left if used == placeholder]
+        print("error: %s is a placeholder, in %d monitor%s (%s): give the real one with %s" % (
+            placeholder, len(files), "" if len(files) == 1 else "s", ", ".join(files),
+            "--notify @handle (or %s)" % customize.NOTIFY_VARIABLE if placeholder.startswith("@")
+            else "--tag key:value (or %s)" % customize.TAGS_VARIABLE), file=err)
+    if errors or left:
+        print("ddllm push: %d error%s%s: nothing was pushed" % (
+            len(errors), "" if len(errors) == 1 else "s",
+            ", %d placeholder%s left" % (len(left), "" if len(left) == 1 else "s") if left else ""), file=err)
+        return False
+    return True
+
+
+def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
     def say(text, stream=None):
         print(client.redact(text), file=stream or out, flush=True)
 
@@ -342,26 +435,61 @@ def _push(client, assets, kinds, dry_run, api_host, out, err):
         return 1
     counts = {}
     failures = 0
-    for number, asset in enumerate(assets, 1):
-        label = '[%d/%d] %s "%s"' % (number, len(assets), asset["kind"], asset["name"])
+    # Percentiles first: a percentile monitor on a metric without them would have no data.
+    distributions = percentiles.distributions_queried(assets)
+    steps = [("percentiles", name) for name in distributions] + [("asset", asset) for asset in assets]
+    done = []
+    for number, (step, item) in enumerate(steps, 1):
+        if step == "percentiles":
+            label = "[%d/%d] percentiles on %s" % (number, len(steps), item)
+        else:
+            label = '[%d/%d] %s "%s"' % (number, len(steps), item["kind"], item["name"])
         try:
-            if asset["kind"] == DASHBOARD:
-                plan = plan_dashboard(client, asset, dashboards_by_title)
+            if step == "percentiles":
+                action = _enable_percentiles(client, item, dry_run)
+                plan = Plan(None, action)
             else:
-                plan = plan_monitor(asset, monitors_by_name)
-            if plan.note:
-                say("%s: note: %s" % (label, plan.note))
-            if not dry_run:
-                carry_out(client, plan)
+                plan = plan_dashboard(client, item, dashboards_by_title) if item["kind"] == DASHBOARD \
+                    else plan_monitor(item, monitors_by_name)
+                if plan.note:
+                    say("%s: note: %s" % (label, plan.note))
+                if not dry_run:
+                    carry_out(client, plan)
+                    done.append(plan)
         except PushError as error:
             failures += 1
             say("%s: failed\nddllm push: %s" % (label, error), err)
+            if step == "percentiles" and error.status not in AUTH_STATUSES:
+                say("ddllm push: enable percentiles on %s by hand in Metrics > Summary, or check that the "
+                    "application key has the metric_tags_write scope" % item, err)
             if error.status in AUTH_STATUSES:
                 break  # every other call would be refused the same way
             continue
         counts[plan.action] = counts.get(plan.action, 0) + 1
         say("%s: %s" % (label, _describe(plan, dry_run)))
-    return _summary(counts, failures, dry_run, say, err)
+    code = _summary(counts, failures, dry_run, say, err)
+    for plan in done:
+        say("%s: %s" % (plan.asset["name"], asset_url(base_url, plan)))
+    return code
+
+
+def _enable_percentiles(client, metric_name, dry_run):
+    current = client.tag_configuration(metric_name)
+    action = percentiles.plan(current)
+    if dry_run or action == "unchanged":
+        return action
+    if action == "create":
+        client.create_tag_configuration(metric_name, percentiles.create_body(metric_name))
+    else:
+        client.update_tag_configuration(metric_name, percentiles.update_body(metric_name, current))
+    return action
+
+
+def asset_url(base_url, plan):
+    """Where the pushed asset is on the user's site."""
+    if plan.asset["kind"] == DASHBOARD:
+        return "%s/dashboard/%s" % (base_url, plan.remote_id)
+    return "%s/monitors/%s" % (base_url, plan.remote_id)
 
 
 def _describe(plan, dry_run):

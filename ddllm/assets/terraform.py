@@ -1,20 +1,37 @@
 """`ddllm export terraform [--output FILE] [PATH...]`: ddllm's dashboards and monitors as
 Terraform resources of Datadog's provider (`datadog_dashboard_json`, `datadog_monitor_json`),
+with percentiles enabled on the distributions they query (`datadog_metric_tag_configuration`),
 for teams that manage Datadog with Terraform instead of `ddllm push`.
 
 Each asset's JSON goes into a heredoc as it is in the file, so `terraform plan` compares the
-same JSON that `ddllm validate` checked. Output is deterministic: same assets, same text.
+same JSON that `ddllm validate` checked, except for what a team sets through variables, as
+`ddllm push` takes them on its command line: every monitor threshold (`NAME` of
+ddllm.assets.customize with `_` for `.`, defaulting to the file's value), who the monitors
+notify (`ddllm_notify`) and their team tags (`ddllm_tags`), both without default so the
+placeholders never go out, and the site the messages link to (`datadog_app_url`). The provider
+version is pinned. Output is deterministic: same assets, same text.
 """
+import copy
 import json
 import os
 import re
 import sys
 
-from ddllm.assets.files import DASHBOARD, AssetError, load_assets
+from ddllm.assets import customize, percentiles
+from ddllm.assets.files import DASHBOARD, MONITOR, AssetError, load_assets
+from ddllm.assets.queries import minimum_volume, parse_monitor_query, replace_spans
 
 RESOURCE_TYPES = {DASHBOARD: ("datadog_dashboard_json", "dashboard")}
 MONITOR_RESOURCE = ("datadog_monitor_json", "monitor")
 HEREDOC_MARKER = "EOT"
+# >= 3.75, < 4: datadog_metric_tag_configuration with exclude_tags_mode and the JSON resources.
+PROVIDER_VERSION = "~> 3.75"
+NOTIFY_VARIABLE = "ddllm_notify"
+TAGS_VARIABLE = "ddllm_tags"
+APP_URL_VARIABLE = "datadog_app_url"
+# Stands for the Terraform expression number N while the body is JSON text.
+SLOT = "@@ddllm-terraform-%d@@"
+SLOT_PATTERN = re.compile(r'"@@ddllm-terraform-(\d+)@@"|@@ddllm-terraform-(\d+)@@')
 
 
 def resource_type_and_attribute(kind):
@@ -34,29 +51,114 @@ def resource_name(asset, taken):
     return unique
 
 
+def variable_name(threshold_name):
+    return re.sub(r"[^a-z0-9_]+", "_", threshold_name.lower())
+
+
 def escape_template(text):
     """Terraform reads `${` and `%{` in a heredoc as template syntax: `$${` and `%%{` are literal."""
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
+def _with_slots(asset, threshold_variables, expressions):
+    """The monitor's body with SLOTs where Terraform expressions go (appended to `expressions`):
+    thresholds, who it notifies, its tags, the site of its links."""
+    def slot(expression):
+        expressions.append(expression)
+        return SLOT % (len(expressions) - 1)
+
+    body = copy.deepcopy(asset["body"])
+    key = customize.monitor_key(asset)
+    levels = (body.get("options") or {}).get("thresholds") or {}
+    replacements = []
+    query = parse_monitor_query(body["query"])
+    for level in customize.THRESHOLD_LEVELS:
+        name = "%s.%s" % (key, level)
+        if name in threshold_variables:
+            levels[level] = slot("var." + threshold_variables[name])
+            if level == "critical":
+                replacements.append((query.threshold_span, slot("var." + threshold_variables[name])))
+    guard = minimum_volume(query)
+    name = "%s.%s" % (key, customize.MIN_VOLUME)
+    if guard is not None and name in threshold_variables:
+        replacements.append((guard[1], slot("var." + threshold_variables[name])))
+    body["query"] = replace_spans(body["query"], replacements)
+    message = (body.get("message") or "").replace(customize.PLACEHOLDER_HANDLE, slot("var." + NOTIFY_VARIABLE))
+    app_url = slot("var." + APP_URL_VARIABLE)
+    body["message"] = customize.RELATIVE_LINK.sub(lambda match: "](%s%s)" % (app_url, match.group(1)), message)
+    tags = body.get("tags")
+    if isinstance(tags, list) and customize.PLACEHOLDER_TAG in tags:
+        kept = json.dumps([tag for tag in tags if tag != customize.PLACEHOLDER_TAG]).replace('","', '", "')
+        body["tags"] = slot("jsonencode(concat(%s, var.%s))" % (kept, TAGS_VARIABLE))
+    return body
+
+
+def _document(asset, threshold_variables):
+    expressions = []
+    body = _with_slots(asset, threshold_variables, expressions) if asset["kind"] == MONITOR else asset["body"]
+    text = escape_template(json.dumps(body, indent=2, ensure_ascii=False))
+    # A slot that was a whole JSON value loses its quotes; one inside a string keeps the string's.
+    return SLOT_PATTERN.sub(lambda match: "${%s}" % expressions[int(match.group(1) or match.group(2))], text)
+
+
+def _variable(name, variable_type, description, default=None):
+    lines = ['variable "%s" {' % name, "  type        = %s" % variable_type,
+             "  description = %s" % json.dumps(description)]
+    if default is not None:
+        lines.append("  default     = %s" % json.dumps(default))
+    return lines + ["}"]
+
+
 def render(assets, version):
     lines = [
-        "# Generated by `ddllm export terraform` (ddllm %s): ddllm's dashboards and monitors." % version,
-        "# Datadog's provider takes its keys from DD_API_KEY / DD_APP_KEY and its site from DD_HOST",
-        "# (or a provider \"datadog\" block). Regenerate rather than edit: the JSON files are the source.",
+        "# Generated by `ddllm export terraform` (ddllm %s): ddllm's dashboards and monitors, and" % version,
+        "# percentiles on the distribution metrics they query. Datadog's provider takes its keys from",
+        "# DD_API_KEY / DD_APP_KEY and its site from DD_HOST (or a provider \"datadog\" block).",
+        "# Regenerate rather than edit: the JSON files are the source; tune through the variables.",
+        "# A metric that already has a tag configuration must be imported first:",
+        "#   terraform import datadog_metric_tag_configuration.NAME METRIC_NAME",
         "",
         "terraform {",
         "  required_providers {",
         "    datadog = {",
-        "      source = \"DataDog/datadog\"",
+        "      source  = \"DataDog/datadog\"",
+        "      version = \"%s\"" % PROVIDER_VERSION,
         "    }",
         "  }",
         "}",
     ]
+    monitors = [asset for asset in assets if asset["kind"] == MONITOR]
+    threshold_variables = {}
+    if monitors:
+        lines += [""] + _variable(NOTIFY_VARIABLE, "string", "Who the monitors notify, e.g. \"@slack-llm-alerts "
+                                  "@pagerduty-llm\" (replaces %s)." % customize.PLACEHOLDER_HANDLE)
+        lines += [""] + _variable(TAGS_VARIABLE, "list(string)", "The monitors' team tags, e.g. "
+                                  "[\"team:llm-platform\"] (replace %s)." % customize.PLACEHOLDER_TAG)
+        lines += [""] + _variable(APP_URL_VARIABLE, "string", "The web app of your Datadog site, for the links "
+                                  "in monitor messages: https://app.datadoghq.eu, https://us5.datadoghq.com, ...",
+                                  customize.app_url(customize.DEFAULT_SITE))
+        for name, default, _ in customize.thresholds(monitors):
+            if name in threshold_variables:  # two files of the same name in different folders
+                continue
+            threshold_variables[name] = variable_name(name)
+            lines += [""] + _variable(variable_name(name), "number", "Monitor threshold %s (ddllm push --set "
+                                      "%s=VALUE)." % (name, name), default)
+    for metric_name in percentiles.distributions_queried(assets):
+        attributes = percentiles.create_body(metric_name)["data"]["attributes"]
+        lines += [
+            "",
+            "# Percentiles (p50, p95, p99) of %s for the widgets and monitors that query them." % metric_name,
+            'resource "datadog_metric_tag_configuration" "%s" {' % variable_name(metric_name),
+            "  metric_name         = %s" % json.dumps(metric_name),
+            "  metric_type         = %s" % json.dumps(attributes["metric_type"]),
+            "  tags                = %s" % json.dumps(attributes["tags"]).replace('","', '", "'),
+            "  include_percentiles = true",
+            "}",
+        ]
     taken = set()
     for asset in assets:
         resource_type, attribute = resource_type_and_attribute(asset["kind"])
-        document = json.dumps(asset["body"], indent=2, ensure_ascii=False)
+        document = _document(asset, threshold_variables)
         if re.search(r"^\s*%s\s*$" % HEREDOC_MARKER, document, re.MULTILINE):
             raise AssetError(asset["path"], "a line of its JSON reads %s, which would end the heredoc" % HEREDOC_MARKER)
         lines += [
@@ -64,7 +166,7 @@ def render(assets, version):
             "# %s: %s" % (asset["kind"], asset["name"]),
             'resource "%s" "%s" {' % (resource_type, resource_name(asset, taken)),
             "  %s = <<%s" % (attribute, HEREDOC_MARKER),
-            escape_template(document),
+            document,
             HEREDOC_MARKER,
             "}",
         ]
@@ -73,7 +175,8 @@ def render(assets, version):
 
 def configure_parser(parser):
     parser.description = ("Print ddllm's dashboards and monitors as datadog_dashboard_json and datadog_monitor_json "
-                          "Terraform resources.")
+                          "Terraform resources, with variables for the thresholds, handles and tags, and "
+                          "datadog_metric_tag_configuration resources that enable percentiles.")
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="JSON files or folders to export (default: the assets ddllm ships)")
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
@@ -88,6 +191,9 @@ def run(args):
     except AssetError as error:
         print("ddllm export terraform: %s" % error, file=sys.stderr)
         return 2
+    except ValueError as error:  # a monitor query that does not parse
+        print("ddllm export terraform: %s (run ddllm validate)" % error, file=sys.stderr)
+        return 2
     if not assets:
         print("ddllm export terraform: no dashboards or monitors found", file=sys.stderr)
         return 2
@@ -100,5 +206,7 @@ def run(args):
     except OSError as error:
         print("ddllm export terraform: cannot write %s: %s" % (args.output, error.strerror or error), file=sys.stderr)
         return 2
-    print("ddllm export terraform: %d resources written to %s" % (len(assets), args.output), file=sys.stderr)
+    print("ddllm export terraform: %d resources written to %s" % (
+        len(assets) + len(percentiles.distributions_queried(assets)), args.output), file=sys.stderr)
     return 0
+

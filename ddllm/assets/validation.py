@@ -21,12 +21,18 @@ Exit status: 1 on any error (or warning, with --strict), 2 when nothing could be
 """
 import copy
 import difflib
+import json
+import os
 import re
 import sys
 from collections import namedtuple
 
 from ddllm import catalogue
 from ddllm.assets.files import DASHBOARD, MONITOR, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
+from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
+    Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems, parse_metric_query,
+    parse_monitor_query, walk,
+)
 
 ERROR = "error"
 WARNING = "warning"
@@ -46,6 +52,9 @@ APM_METRICS = {
 APM_TAGS = frozenset(("env", "service", "version", "resource_name", "span.kind", "peer.service", "http.status_code",
                       "operation_name", "host"))
 
+# Tags of ddllm's spans that a dashboard's template variables can filter on.
+SPAN_TEMPLATE_TAGS = frozenset(("env", "service", "version"))
+
 BOOLEAN_VALUES = ("true", "false")
 # Tags of bounded value sets, as ddllm.instrument.metrics writes them.
 KNOWN_TAG_VALUES = {
@@ -60,7 +69,6 @@ KNOWN_TAG_VALUES = {
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
 DISTRIBUTION_AGGREGATORS = SPACE_AGGREGATORS + ("count",)
 PERCENTILE_AGGREGATOR = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")
-MODIFIERS = ("as_count", "as_rate", "rollup", "fill")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "percentile")
 MONITOR_WINDOW = re.compile(r"^last_(\d+)(m|h|d|w)$")
 COMPARATORS = (">=", "<=", ">", "<")
@@ -72,6 +80,11 @@ LEGACY_REQUEST_KEYS = ("q", "apm_query", "log_query", "event_query", "rum_query"
 QUERYLESS_WIDGETS = ("note", "free_text", "image", "iframe", "group", "manage_status", "alert_graph", "alert_value",
                      "check_status", "event_stream", "event_timeline", "slo", "slo_list", "powerpack")
 
+# What a team replaces before pushing (`ddllm push --notify/--tag`).
+PLACEHOLDER_HANDLES = ("@your-team-handle",)
+PLACEHOLDER_TAGS = ("team:your-team",)
+GUARD_FUNCTIONS = ("is_greater", "is_greater_equal")
+SITE_LINK = re.compile(r"https?://(?:[a-z0-9-]+\.)*(?:datadoghq\.com|datadoghq\.eu|ddog-gov\.com)(?P<path>/[^\s)\]]*)?")
 MESSAGE_BLOCK = re.compile(r"\{\{([#^/])\s*([a-z_]+)\s*\}\}")
 TEMPLATE_VARIABLE_REFERENCE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]+)\.name\s*\}\}")
 FORMULA_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=\s*(\()?)")
@@ -307,39 +320,6 @@ class SchemaChecker:
 # Metric queries
 
 
-MetricQuery = namedtuple("MetricQuery", "aggregator metric filters groups modifiers text")
-
-METRIC_QUERY = re.compile(
-    r"(?P<aggregator>[a-z][a-z0-9.]*):(?P<metric>[A-Za-z][A-Za-z0-9_.]*)"
-    r"\{(?P<filters>[^{}]*)\}"
-    r"(?:\s+by\s+\{(?P<groups>[^{}]*)\})?"
-    r"(?P<modifiers>(?:\.[a-z_]+\([^()]*\))*)"
-)
-
-
-class QueryError(ValueError):
-    """A query that does not parse; `offset` is the character it stopped at."""
-
-    def __init__(self, message, offset=None):
-        super().__init__(message)
-        self.offset = offset
-
-
-def parse_metric_query(text, start=0, whole=True):
-    """`aggregator:metric{filters} by {groups}.modifier()...` at `start` of `text`."""
-    match = METRIC_QUERY.match(text, start)
-    if match is None or (whole and match.end() != len(text.rstrip())):
-        at = start if match is None else match.end()
-        raise QueryError("expected `aggregator:metric{filters} by {tags}` at character %d, found %r" % (
-            at, text[at:at + 30]), at)
-    filters = [item.strip() for item in match.group("filters").split(",") if item.strip()]
-    groups = [item.strip() for item in (match.group("groups") or "").split(",") if item.strip()]
-    modifiers = re.findall(r"\.([a-z_]+)\(", match.group("modifiers"))
-    query = MetricQuery(match.group("aggregator"), match.group("metric"), filters, groups, modifiers,
-                        match.group(0))
-    return query, match.end()
-
-
 def metric_kind_and_tags(metric):
     """(type, tag keys) of a metric ddllm knows, or (None, None)."""
     known = catalogue.METRICS_BY_NAME.get(metric)
@@ -363,11 +343,14 @@ def check_metric_query(query, findings, path, template_variables=None):
     if PERCENTILE_AGGREGATOR.match(aggregator):
         if kind != "distribution":
             findings.error(path, "%s is a %s: percentiles (%s) need a distribution" % (query.metric, kind, aggregator))
+        for modifier in ("as_count", "as_rate"):
+            if modifier in query.modifiers:
+                findings.error(path, "a percentile (%s) is neither a count nor a rate: .%s() does not apply" % (
+                    aggregator, modifier))
     elif aggregator not in (DISTRIBUTION_AGGREGATORS if kind == "distribution" else SPACE_AGGREGATORS):
         findings.error(path, "aggregator %r is not valid on the %s %s" % (aggregator, kind, query.metric))
-    for modifier in query.modifiers:
-        if modifier not in MODIFIERS:
-            findings.error(path, "unknown modifier .%s() in %r" % (modifier, query.text))
+    for problem in modifier_problems(query):
+        findings.error(path, problem)
     used_variables = set()
     for item in query.filters:
         if item == "*":
@@ -406,60 +389,6 @@ def check_metric_query(query, findings, path, template_variables=None):
 
 # ---------------------------------------------------------------------------------------------
 # Monitor queries
-
-
-MonitorQuery = namedtuple("MonitorQuery", "time_aggregator window expression metric_queries groups comparator threshold")
-
-MONITOR_HEAD = re.compile(r"^\s*(?P<time_aggregator>[a-z_]+)\((?P<window>[^()]*)\)\s*:\s*")
-MONITOR_TAIL = re.compile(r"\s*(?P<comparator>>=|<=|>|<)\s*(?P<threshold>-?\d+(?:\.\d+)?)\s*$")
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
-
-
-def parse_monitor_query(text):
-    """`time_aggr(window):expression comparator threshold`, where the expression is metric
-    queries and numbers joined by + - * / and parentheses. Raises QueryError."""
-    if not isinstance(text, str) or not text.strip():
-        raise QueryError("the query is empty")
-    head = MONITOR_HEAD.match(text)
-    if head is None:
-        raise QueryError("expected `aggregation(last_Nm):` at the start, found %r" % text[:30], 0)
-    tail = MONITOR_TAIL.search(text)
-    if tail is None:
-        raise QueryError("expected a comparator (> >= < <=) and a number at the end of the query")
-    expression_text = text[head.end():tail.start()]
-    metric_queries = []
-    position, depth, expect_operand = head.end(), 0, True
-    end = tail.start()
-    while position < end:
-        char = text[position]
-        if char.isspace():
-            position += 1
-        elif expect_operand and char == "(":
-            depth, position = depth + 1, position + 1
-        elif not expect_operand and char == ")":
-            depth, position = depth - 1, position + 1
-            if depth < 0:
-                raise QueryError("unbalanced ')' at character %d" % (position - 1), position - 1)
-        elif not expect_operand and char in "+-*/":
-            expect_operand, position = True, position + 1
-        elif expect_operand and NUMBER.match(text, position):
-            position, expect_operand = NUMBER.match(text, position).end(), False
-        elif expect_operand:
-            query, position = parse_metric_query(text[:end], position, whole=False)
-            metric_queries.append(query)
-            expect_operand = False
-        else:
-            raise QueryError("expected an operator (+ - * /) at character %d, found %r" % (
-                position, text[position:position + 20]), position)
-    if expect_operand:
-        raise QueryError("the expression ends where a metric query or a number should be", end)
-    if depth:
-        raise QueryError("unbalanced '(' in the expression")
-    if not metric_queries:
-        raise QueryError("the expression has no metric query")
-    groups = metric_queries[0].groups
-    return MonitorQuery(head.group("time_aggregator"), head.group("window").strip(), expression_text.strip(),
-                        metric_queries, groups, tail.group("comparator"), float(tail.group("threshold")))
 
 
 def check_thresholds(comparator, thresholds, findings, path):
@@ -523,6 +452,8 @@ def _check_widget(widget, path, variables, reflow_auto, findings):
         for index, item in enumerate(inner):
             _check_widget(item, path + ("widgets", index), variables, reflow_auto, findings)
         return
+    if widget_type == "note":
+        check_site_links(definition.get("content"), findings, path + ("content",))
     if widget_type in QUERYLESS_WIDGETS:
         return
     for index, request in enumerate(definition.get("requests") or []):
@@ -547,6 +478,9 @@ def _check_request(request, path, variables, findings):
         if not isinstance(query, dict):
             continue
         names.add(query.get("name"))
+        if query.get("data_source") == "spans":
+            _check_span_query(query, path + ("queries", index), variables, findings)
+            continue
         if query.get("data_source") != "metrics":
             findings.warning(path + ("queries", index), "data source %r is not checked" % query.get("data_source"))
             continue
@@ -581,6 +515,26 @@ def _check_request(request, path, variables, findings):
                              % formula["formula"])
 
 
+def _check_span_query(query, path, variables, findings):
+    """A span query reads ddllm's spans (by operation name) and applies the template variables
+    whose tags spans carry (env, service) and no other."""
+    search = (query.get("search") or {}).get("query") if isinstance(query.get("search"), dict) else None
+    if not isinstance(search, str):
+        findings.error(path, "a spans query needs search.query")
+        return
+    operations = re.findall(r"(?:^|\s)operation_name:(\S+)", search)
+    ours = (catalogue.ATTEMPT_SPAN, catalogue.REQUEST_SPAN)
+    if not operations or any(operation not in ours for operation in operations):
+        findings.error(path + ("search", "query"), "a spans query reads operation_name:%s or "
+                       "operation_name:%s" % ours)
+    used = set(re.findall(r"\$([A-Za-z0-9_]+)", search))
+    for name, tag_key in sorted(variables.items()):
+        if tag_key in SPAN_TEMPLATE_TAGS and name not in used:
+            findings.error(path + ("search", "query"), "span query does not use the template variable $%s" % name)
+        elif tag_key not in SPAN_TEMPLATE_TAGS and name in used:
+            findings.error(path + ("search", "query"), "$%s filters on %r, which spans do not have" % (name, tag_key))
+
+
 # ---------------------------------------------------------------------------------------------
 # Monitors
 
@@ -589,6 +543,8 @@ def check_monitor(body, findings):
     for field in ("name", "type", "query", "message", "options"):
         if field not in body:
             findings.error(("$",), "required field %r is missing" % field)
+    _check_placeholders(body, findings)
+    check_site_links(body.get("message") if isinstance(body.get("message"), str) else "", findings, ("$", "message"))
     tags = body.get("tags") or []
     if "source:ddllm" not in tags:
         findings.error(("$", "tags"), "tags must include source:ddllm: `ddllm push` finds its monitors by it")
@@ -629,6 +585,10 @@ def _check_monitor_query(query, thresholds, options, findings):
     if counts and len(query.metric_queries) > 1 and query.time_aggregator != "sum":
         findings.warning(path, "a ratio of .as_count() queries should use sum(...): each side is summed over "
                          "the window before dividing")
+    _check_ratios(query.tree, findings, path)
+    if not {"env", "service"} <= set(query.groups):
+        findings.warning(path, "the monitor does not group by env and service: staging and production would alert "
+                         "as one")
     critical = thresholds.get("critical")
     if isinstance(critical, (int, float)) and critical != query.threshold:
         findings.error(("$", "options", "thresholds", "critical"), "critical threshold %s differs from the "
@@ -639,6 +599,47 @@ def _check_monitor_query(query, thresholds, options, findings):
             findings.warning(("$", "options"), "a multi-alert monitor should set include_tags: true")
         if "new_group_delay" not in options:
             findings.warning(("$", "options"), "a multi-alert monitor should set new_group_delay")
+
+
+def _check_ratios(tree, findings, path):
+    """A ratio of counts reads 100% on one failure out of one attempt, and has no value where its
+    numerator has no point: each such ratio needs default_zero() on its numerator and an
+    is_greater(denominator, N) guard beside it."""
+    for node in walk(tree):
+        if not (isinstance(node, Binary) and node.operator == "/"):
+            continue
+        numerator = [query for query in metric_queries_of(node.left) if "as_count" in query.modifiers]
+        if not numerator:
+            continue
+        wrapped = [inner for call in walk(node.left) if isinstance(call, Call) and call.name == "default_zero"
+                   for inner in metric_queries_of(call)]
+        if any(query not in wrapped for query in numerator):
+            findings.warning(path, "the numerator of a ratio of counts should be default_zero(...): a window "
+                             "without failures would have no value instead of 0")
+        guards = [call for call in walk(tree) if isinstance(call, Call) and call.name in GUARD_FUNCTIONS]
+        if not guards:
+            findings.warning(path, "a ratio of counts needs a minimum-volume guard, e.g. `* is_greater(total, 20)`: "
+                             "one failure out of one attempt reads 100%")
+
+
+def _check_placeholders(body, findings):
+    message = body.get("message") if isinstance(body.get("message"), str) else ""
+    for handle in PLACEHOLDER_HANDLES:
+        if handle in message:
+            findings.warning(("$", "message"), "%s is a placeholder: `ddllm push --notify @your-handle` (or "
+                             "DDLLM_NOTIFY) replaces it" % handle)
+    for index, tag in enumerate(body.get("tags") or []):
+        if tag in PLACEHOLDER_TAGS:
+            findings.warning(("$", "tags", index), "%s is a placeholder: `ddllm push --tag team:yours` (or "
+                             "DDLLM_TAGS) replaces it" % tag)
+
+
+def check_site_links(text, findings, path):
+    """A link to one Datadog site is wrong on every other one: links are relative (/dashboard/...)
+    and `ddllm push` fills in the user's site."""
+    for match in SITE_LINK.finditer(text or ""):
+        findings.error(path, "%s is a link to one Datadog site: write it relative (%s), `ddllm push` fills in "
+                       "the site" % (match.group(0), match.group("path") or "/"))
 
 
 def _check_message(message, query, thresholds, findings):
@@ -679,12 +680,29 @@ def _check_message(message, query, thresholds, findings):
 # Files and the command
 
 
+# Findings by (kind, file, body as JSON): the schema pass takes about a second for the shipped
+# assets, and a process that pushes them more than once (one site after another, the tests)
+# need not pay it again for the same body.
+_FINDINGS_OF_BODY = {}
+_FINDINGS_KEPT = 256
+
+
 def validate_asset(asset, file=None):
     """Findings of one loaded asset (see ddllm.assets.files)."""
+    file = file or display_path(asset["path"])
+    key = (asset["kind"], file, json.dumps(asset["body"], sort_keys=True))
+    if key not in _FINDINGS_OF_BODY:
+        if len(_FINDINGS_OF_BODY) >= _FINDINGS_KEPT:
+            _FINDINGS_OF_BODY.clear()
+        _FINDINGS_OF_BODY[key] = tuple(_findings_of(asset, file))
+    return list(_FINDINGS_OF_BODY[key])
+
+
+def _findings_of(asset, file):
     from datadog_api_client.v1.model.dashboard import Dashboard
     from datadog_api_client.v1.model.monitor import Monitor
 
-    findings = Findings(file or display_path(asset["path"]))
+    findings = Findings(file)
     model_class = Dashboard if asset["kind"] == DASHBOARD else Monitor
     SchemaChecker(findings).check(asset["body"], model_class)
     if asset["kind"] == DASHBOARD:
@@ -694,16 +712,18 @@ def validate_asset(asset, file=None):
     return findings.items
 
 
-def validate_paths(paths=None):
-    """Findings of the files (or folders) in `paths`, or of the shipped assets."""
+def validate_paths(paths=None, change=None):
+    """Findings of the files (or folders) in `paths`, or of the shipped assets; `change` (a list
+    of assets -> a list of assets) is applied first, as `ddllm push` would."""
     files = expand_paths(paths) if paths else shipped_asset_paths()
     results = []
+    assets = []
     for path in files:
         try:
-            asset = load_asset(path)
+            assets.append(load_asset(path))
         except AssetError as error:
             results.append(Finding(display_path(path), ERROR, "$", error.message))
-            continue
+    for asset in (change(assets) if change else assets):
         results.extend(validate_asset(asset))
     return files, results
 
@@ -714,6 +734,9 @@ def configure_parser(parser):
                            "assets ddllm ships.")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="JSON files or folders of them")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
+    from ddllm.assets.push import add_customization_arguments
+
+    add_customization_arguments(parser)  # to check what `ddllm push` with the same options would send
 
 
 def run(args):
@@ -723,8 +746,13 @@ def run(args):
         print("ddllm validate: needs the datadog-api-client package: pip install 'ddllm[assets]'",
               file=sys.stderr)
         return 2
+    from ddllm.assets import customize, push
+
     try:
-        files, findings = validate_paths(args.paths)
+        files, findings = validate_paths(args.paths, lambda assets: push.customized(assets, args, os.environ))
+    except customize.SettingError as error:
+        print("ddllm validate: %s" % error, file=sys.stderr)
+        return 2
     except AssetError as error:
         print("ddllm validate: %s" % error, file=sys.stderr)
         return 2

@@ -477,6 +477,41 @@ def check_llmobs(diagnosis):
     return checks
 
 
+# -- percentiles -----------------------------------------------------------------------------
+
+
+@check("percentiles")
+def check_percentiles(diagnosis):
+    """Whether Datadog computes p50/p95/p99 of ddllm's distributions: only once their metric tag
+    configuration has percentiles on. Asks Datadog's API, so only with --check-percentiles."""
+    name = "percentiles"
+    if not getattr(diagnosis.options, "check_percentiles", False):
+        return [Check(name, OK, "not checked (--check-percentiles, with DD_API_KEY and DD_APP_KEY, asks Datadog)")]
+    from ddllm import catalogue
+    from ddllm.assets import percentiles, push
+
+    try:
+        api_key, app_key = push.keys_from_environment(diagnosis.environ)
+        api_host = push.api_host_from_environment(diagnosis.environ)
+    except push.PushError as error:
+        return [Check(name, PROBLEM, str(error).split(":")[0], "set DD_API_KEY, DD_APP_KEY and DD_SITE")]
+    client = push.DatadogClient(api_key, app_key, api_host, timeout=max(diagnosis.options.timeout, 5.0))
+    states = {}
+    try:
+        for metric_name in catalogue.DISTRIBUTIONS:
+            states[metric_name] = percentiles.plan(client.tag_configuration(metric_name))
+    except push.PushError as error:
+        return [Check(name, WARN, "cannot read the metric tag configurations: %s" % _one_line(str(error)),
+                      "an application key with the metrics_read permission")]
+    finally:
+        client.close()
+    missing = [metric_name for metric_name, state in states.items() if state != "unchanged"]
+    if missing:
+        return [Check(name, PROBLEM, "percentiles are off on %s: p95 widgets and percentile monitors stay empty" %
+                      ", ".join(missing), "ddllm push (or Metrics > Summary > the metric > Advanced > percentiles)")]
+    return [Check(name, OK, "on for %s at %s" % (", ".join(states), api_host))]
+
+
 # -- settings --------------------------------------------------------------------------------
 
 # What ddllm.instrument.config logs about a bad value: "ddllm: NAME='raw' is not EXPECTED; using the default D"
@@ -606,6 +641,10 @@ def configure_parser(parser):
     parser.add_argument(
         "--check-patch", action="store_true",
         help="also import litellm here and say whether this process has it patched",
+    )
+    parser.add_argument(
+        "--check-percentiles", action="store_true",
+        help="also ask Datadog (DD_API_KEY, DD_APP_KEY, DD_SITE) whether percentiles are on for ddllm's distributions",
     )
     return parser
 
