@@ -18,6 +18,9 @@ NOT_OURS = ("_dd.", "error.", "language", "runtime-id", "env", "version", "proce
             "_ml_obs", "service", "span.kind", "gen_ai.usage.total_tokens")
 
 
+STALE = "README.md is stale: run `make .venv/.ddllm && .venv/bin/python -m ddllm.cli.reference --write README.md`"
+
+
 def _readme():
     with open(README) as readme:
         return readme.read()
@@ -26,14 +29,13 @@ def _readme():
 def test_readme_reference_is_generated_from_the_catalogue():
     section = reference.section_of(_readme())
     assert section is not None, "README.md has no generated reference section"
-    assert section == reference.render(), "README.md is stale: run `python -m ddllm.cli.reference --write README.md`"
+    assert section == reference.render(), STALE
 
 
 def test_readme_settings_are_generated_from_config():
     section = reference.section_of(_readme(), reference.SETTINGS_START_MARKER, reference.SETTINGS_END_MARKER)
     assert section is not None, "README.md has no generated settings section"
-    assert section == reference.render_settings(), \
-        "README.md is stale: run `python -m ddllm.cli.reference --write README.md`"
+    assert section == reference.render_settings(), STALE
 
 
 def test_every_setting_names_a_config_field_and_a_keyword_patch_takes(caplog):
