@@ -3,21 +3,29 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
-SOURCES := $(shell find ddllm -name '*.py') setup.cfg setup.py pyproject.toml ddllm.pth \
+SOURCES := $(shell find ddllm -name '*.py') pyproject.toml hatch_build.py ddllm.pth LICENSE README.md \
            $(wildcard dashboards/*.json monitors/*.json)
+BUILD_BACKEND := hatchling
 
-.PHONY: test test-newest test-oldest demo bench clean
+.PHONY: test test-newest test-oldest test-newest-python demo bench clean
 
-# The oldest LiteLLM and ddtrace we support, for a smoke subset of the suite.
+# An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(firstword $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) \
+                          $(shell python$(1) -c 'import sys; print(sys.executable)' 2>/dev/null))
+
+# The oldest Python, LiteLLM and ddtrace we support, for a smoke subset of the suite.
+OLDEST_PYTHON_VERSION := 3.10
+OLDEST_PYTHON := $(or $(call find_python,$(OLDEST_PYTHON_VERSION)),$(PYTHON))
 OLDEST_VENV := .venv-oldest
 OLDEST_CONSTRAINTS := constraints/oldest.txt
 OLDEST_SMOKE := tests/test_attempt_spans.py tests/test_streams.py tests/test_patching.py tests/test_llmobs.py \
                 tests/test_faults_inside.py tests/test_http_provider.py tests/test_metrics_http.py \
                 tests/test_cooldowns_http.py
 
-$(VENV)/.deps: $(CONSTRAINTS) setup.cfg
+$(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) setuptools wheel
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build \
 	    python-hcl2
@@ -26,33 +34,61 @@ $(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 # ddllm is installed as a built wheel, not editable: the tests run what users install,
 # the start-up hook (ddllm.pth) and the JSON assets included.
 $(VENV)/.ddllm: $(VENV)/.deps $(SOURCES)
-	rm -rf build
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
-	rm -rf build
 	touch $@
 
-test: test-newest test-oldest
+# The virtualenvs build side by side (their time is mostly downloads), then the suites run
+# one after the other.
+test:
+	$(MAKE) -j3 $(VENV)/.ddllm $(OLDEST_VENV)/.ddllm $(if $(NEWEST_PYTHON),$(NEWEST_PYTHON_VENV)/.ddllm)
+	$(MAKE) test-newest test-oldest test-newest-python
 
 test-newest: $(VENV)/.ddllm
 	# The shipped monitors carry placeholders for the team's handle and tag: check them as a team would push them.
 	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors
 	$(BIN)/pytest
 
-$(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) setup.cfg
-	test -x $(OLDEST_VENV)/bin/python || $(PYTHON) -m venv $(OLDEST_VENV)
-	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) setuptools wheel
+$(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml
+	@$(OLDEST_PYTHON) -c 'import sys; sys.version_info[:2] == tuple(map(int, "$(OLDEST_PYTHON_VERSION)".split("."))) or \
+	    print("NOTE: no python$(OLDEST_PYTHON_VERSION) here: the oldest LiteLLM and ddtrace run on", sys.version.split()[0])'
+	test -x $(OLDEST_VENV)/bin/python || $(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) $(BUILD_BACKEND)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) \
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack
 	touch $@
 
 $(OLDEST_VENV)/.ddllm: $(OLDEST_VENV)/.deps $(SOURCES)
-	rm -rf build
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
-	rm -rf build
 	touch $@
 
 test-oldest: $(OLDEST_VENV)/.ddllm
 	$(OLDEST_VENV)/bin/pytest $(OLDEST_SMOKE)
+
+# The newest Python we support, with the newest LiteLLM and ddtrace: what a Python release
+# changes (asyncio, threads, imports at start-up) under the core of the suite.
+NEWEST_PYTHON_VERSION := 3.13
+NEWEST_PYTHON := $(call find_python,$(NEWEST_PYTHON_VERSION))
+NEWEST_PYTHON_VENV := .venv-newest-python
+NEWEST_PYTHON_SMOKE := tests/test_attempt_spans.py tests/test_streams.py tests/test_patching.py tests/test_llmobs.py
+
+$(NEWEST_PYTHON_VENV)/.deps: $(CONSTRAINTS) pyproject.toml
+	test -x $(NEWEST_PYTHON_VENV)/bin/python || $(NEWEST_PYTHON) -m venv $(NEWEST_PYTHON_VENV)
+	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
+	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent
+	touch $@
+
+$(NEWEST_PYTHON_VENV)/.ddllm: $(NEWEST_PYTHON_VENV)/.deps $(SOURCES)
+	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+	touch $@
+
+ifeq ($(NEWEST_PYTHON),)
+test-newest-python:
+	@echo "NOTE: no python$(NEWEST_PYTHON_VERSION) here: the newest-Python smoke run is skipped"
+else
+test-newest-python: $(NEWEST_PYTHON_VENV)/.ddllm
+	$(NEWEST_PYTHON_VENV)/bin/pytest $(NEWEST_PYTHON_SMOKE)
+endif
 
 demo: $(VENV)/.ddllm
 	$(BIN)/python -m ddllm.cli.demo
@@ -61,4 +97,4 @@ bench: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) dist

@@ -133,51 +133,6 @@ def test_completion_with_fallbacks_is_a_request(agent, patched, use_async):
     assert meta(attempts[1], "llm.fallback.reason") == "RateLimitError"
 
 
-def _all_failing_router():
-    return Router(
-        model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": "sk-a", "mock_response": "litellm.RateLimitError"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "openai/gpt-4.1-nano", "api_key": "sk-b", "mock_response": "litellm.InternalServerError"}},
-        ],
-        fallbacks=[{"primary": ["backup"]}],
-        num_retries=0,
-        retry_after=0,
-    )
-
-
-def _raised(call):
-    try:
-        call()
-    except Exception as exc:  # the exception LiteLLM gives the caller
-        return exc
-    raise AssertionError("expected the call to fail")
-
-
-def test_every_model_fails_caller_gets_litellms_exception(agent):
-    import ddllm
-
-    without = _raised(lambda: _all_failing_router().completion(model="primary", messages=MESSAGES))
-    assert ddllm.patch()
-    try:
-        agent.clear()
-        with_ddllm = _raised(lambda: _all_failing_router().completion(model="primary", messages=MESSAGES))
-    finally:
-        ddllm.unpatch()
-    assert type(with_ddllm) is type(without)
-    assert str(with_ddllm) == str(without)
-    flush()
-    [(request, attempts)] = requests_with_attempts(agent.traces())
-    # The Router raises the primary group's exception, so the request reads as rate limited.
-    assert type(with_ddllm).__name__ == "RateLimitError"
-    assert meta(request, "llm.outcome") == "rate_limited"
-    assert request.get("error") == 1
-    assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "error"]
-    assert [s["resource"] for s in attempts] == ["openai/gpt-4o-mini", "openai/gpt-4.1-nano"]
-    assert meta(attempts[1], "llm.fallback.reason") == "RateLimitError"
-
-
 async def test_200_concurrent_requests_each_attempt_under_its_own_request(agent, patched):
     router = router_primary_rate_limited(num_retries=0)
     responses = await asyncio.gather(

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 
 import pytest
 from spans_of import requests_with_attempts
@@ -87,16 +88,9 @@ def test_ddllm_enabled_false_opts_out(agent):
     assert not names & {"llm.request", "llm.attempt"}
 
 
-@pytest.fixture(scope="module")
-def fresh_venv_with_wheel(tmp_path_factory):
-    """A new virtualenv with only the built wheel installed in it; its dependencies come
-    from this environment's site-packages, appended after its own (no network needed)."""
-    work = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(work / "dist"), REPO],
-        check=True, capture_output=True, timeout=300,
-    )
-    [wheel] = glob.glob(str(work / "dist" / "ddllm-*.whl"))
+def fresh_venv(work):
+    """A new virtualenv whose dependencies come from this environment's site-packages,
+    appended after its own (no network needed): (its python, its site-packages)."""
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
@@ -106,12 +100,49 @@ def fresh_venv_with_wheel(tmp_path_factory):
     ).stdout.strip()
     with open(os.path.join(site_packages, "zz_test_dependencies.pth"), "w") as pth:
         pth.write(sysconfig.get_paths()["purelib"] + "\n")
+    return python, site_packages
+
+
+def pip_install(python, *arguments):
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel],
+        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", *arguments],
         check=True, capture_output=True, timeout=300,
     )
+
+
+@pytest.fixture(scope="module")
+def sdist_and_wheel(tmp_path_factory):
+    """What users install, built once: the sdist, and the wheel built from that sdist (as
+    `python -m build` does), so a file the sdist lacks is missing from the wheel too."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), REPO],
+        check=True, capture_output=True, timeout=300,
+    )
+    [sdist] = glob.glob(str(dist / "ddllm-*.tar.gz"))
+    [wheel] = glob.glob(str(dist / "ddllm-*.whl"))
+    return sdist, wheel
+
+
+@pytest.fixture(scope="module")
+def fresh_venv_with_wheel(tmp_path_factory, sdist_and_wheel):
+    """A new virtualenv with only the wheel built from the sdist installed in it."""
+    python, site_packages = fresh_venv(tmp_path_factory.mktemp("wheel"))
+    pip_install(python, "--ignore-installed", sdist_and_wheel[1])
     assert os.path.exists(os.path.join(site_packages, "ddllm.pth"))
     return python
+
+
+def test_the_sdist_holds_what_builds_the_wheel_and_no_tests(sdist_and_wheel):
+    with tarfile.open(sdist_and_wheel[0]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    for needed in ("pyproject.toml", "hatch_build.py", "ddllm.pth", "LICENSE", "README.md",
+                   "ddllm/__init__.py", "ddllm/instrument/patching.py", "ddllm/assets/files.py", "ddllm/cli/main.py"):
+        assert needed in names, needed
+    for folder in ("dashboards", "monitors"):
+        shipped = {"%s/%s" % (folder, os.path.basename(path)) for path in glob.glob(os.path.join(REPO, folder, "*.json"))}
+        assert shipped and shipped <= names
+    assert not [name for name in names if name.startswith("tests/")]
 
 
 def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_with_wheel):
@@ -122,6 +153,34 @@ def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_wit
     assert REPO not in located and "/venv/" in located
     run_under_ddtrace_run(fresh_venv_with_wheel, agent)
     assert_two_traced_requests(agent)
+
+
+def test_the_installed_wheel_validates_its_own_assets(fresh_venv_with_wheel, tmp_path):
+    """From a plain install, run away from the checkout: the JSON can only come from the package."""
+    completed = subprocess.run(
+        [fresh_venv_with_wheel, "-m", "ddllm", "validate"], capture_output=True, text=True, timeout=120,
+        cwd=str(tmp_path),
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    shipped = glob.glob(os.path.join(REPO, "dashboards", "*.json")) + glob.glob(os.path.join(REPO, "monitors", "*.json"))
+    assert "%d files, 0 errors" % len(shipped) in completed.stdout
+
+
+def test_an_editable_install_keeps_the_start_up_hook(tmp_path):
+    python, site_packages = fresh_venv(tmp_path)
+    pip_install(python, "--no-build-isolation", "--editable", REPO)
+    with open(os.path.join(site_packages, "ddllm.pth")) as hook:
+        assert hook.read().strip() == "import ddllm._startup"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))}
+    env.update(DD_TRACE_ENABLED="false", DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+               DD_REMOTE_CONFIGURATION_ENABLED="false")
+    completed = subprocess.run(
+        [python, "-m", "ddtrace.commands.ddtrace_run", python, "-c",
+         "import litellm, ddllm; print(ddllm.__file__); print(ddllm.is_patched())"],
+        env=env, capture_output=True, text=True, timeout=240, cwd=str(tmp_path),
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert completed.stdout.split() == [os.path.join(REPO, "ddllm", "__init__.py"), "True"]
 
 
 PATCH_BEFORE_IMPORT = """

@@ -2,11 +2,14 @@
 with no agent and no network. The figures it writes (computed from the DogStatsD samples it
 captured) agree with the spans, which these tests collect on their own."""
 import collections
+import http.server
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from ddtrace.trace import tracer
@@ -120,3 +123,73 @@ def test_demo_sends_to_a_real_agent(agent):
     names = [span["name"] for trace in agent.traces() for span in trace]
     assert names.count("llm.request") == 12
     assert names.count("llm.attempt") >= 12
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["--json", "/nonexistent/dir/out.json"], "--json /nonexistent/dir/out.json: the folder /nonexistent/dir does not exist"),
+    (["--json", "{tmp}"], "is a folder; name a file in it"),
+    (["--agent", "garbage"], "--agent garbage is not an http://, https:// or unix:// URL"),
+    (["--agent", "http://localhost:http"], "the port is not a number from 1 to 65535"),
+    (["--agent", "http://:8126"], "no host"),
+    (["--agent", "unix://"], "no socket path"),
+    (["--requests", "0"], "--requests must be at least 1"),
+    (["--trees", "-1"], "--trees must be 0 or more"),
+], ids=["json-folder-missing", "json-is-a-folder", "agent-garbage", "agent-port", "agent-host", "agent-socket",
+        "requests", "trees"])
+def test_bad_arguments_are_refused_before_any_request(capsys, collector, tmp_path, arguments, said):
+    arguments = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
+    assert cli.main(["demo", "--requests", "5"] + arguments) == 2
+    captured = capsys.readouterr()
+    assert "ddllm demo: " in captured.err and said in captured.err
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert collector.spans == []  # no request was made
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_agent_that_does_not_answer_is_refused_before_any_request(capsys, collector):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound_not_listening:
+        bound_not_listening.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d" % bound_not_listening.getsockname()[1]
+        assert cli.main(["demo", "--requests", "5", "--agent", url]) == 2
+    captured = capsys.readouterr()
+    assert "--agent %s: no Datadog agent answers there" % url in captured.err
+    assert "Traces sent" not in captured.out and collector.spans == []
+
+
+class AgentThatDropsTraces(http.server.BaseHTTPRequestHandler):
+    """Answers /info as an agent does, and every trace payload with a 500."""
+
+    def do_GET(self):
+        body = json.dumps({"version": "7.60.0", "endpoints": ["/v0.4/traces", "/v0.5/traces"]}).encode()
+        self.send_response(200 if self.path == "/info" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_POST = do_PUT
+
+    def log_message(self, *args):
+        pass
+
+
+def test_traces_the_agent_does_not_take_are_a_failure():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AgentThatDropsTraces)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = "http://127.0.0.1:%d" % server.server_address[1]
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "ddllm.cli.demo", "--requests", "3", "--agent", url],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert completed.returncode == 1, completed.stderr[-3000:]
+    assert "Traces sent" not in completed.stdout
+    assert "ddllm demo: 3 requests made, but the traces did not reach the agent at %s" % url in completed.stderr

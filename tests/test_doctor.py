@@ -143,6 +143,14 @@ def test_an_invalid_setting_is_reported_as_the_runtime_reports_it(capsys, dogsta
     assert finding["detail"] == "'abc' is not a positive integer; the default 200 is used"
     assert finding["fix"] == "set DDLLM_METRIC_TAG_LIMIT to a positive integer, or unset it"
     assert status == 1
+    # the summary of the settings says the same, and so does the count of problems
+    summary = findings_named(document)["settings"]
+    assert summary["status"] == "problem" and summary["detail"].endswith(", 1 invalid: DDLLM_METRIC_TAG_LIMIT")
+    assert document["problems"] == sum(1 for check in document["checks"] if check["status"] == "problem")
+    _, out = run_doctor(capsys, "--no-subprocess")
+    [summary_line] = [line for line in out.splitlines() if line.split()[1:2] == ["settings"]]
+    assert summary_line.split()[0] == "PROBLEM"
+    assert out.splitlines()[-1].startswith("%d problem" % document["problems"])
     # what the application itself would log, from the same code
     from ddllm.instrument import config
 
@@ -267,3 +275,17 @@ def test_python_m_ddllm_doctor(nothing_listening):
     document = json.loads(completed.stdout)
     assert completed.returncode == 1
     assert findings_named(document)["trace agent"]["status"] == "problem"
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
+    (["--timeout", "soon"], "argument --timeout: 'soon' is not a positive number of seconds"),
+    (["--ddtrace-run-timeout", "0"], "argument --ddtrace-run-timeout: '0' is not a positive number of seconds"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+], ids=["negative-timeout", "word-timeout", "zero-ddtrace-run-timeout", "unknown-option"])
+def test_bad_arguments_are_a_usage_error(capsys, arguments, said):
+    from ddllm.cli import main as cli
+
+    assert cli.main(["doctor"] + arguments) == 2
+    captured = capsys.readouterr()
+    assert said in captured.err and captured.out == ""

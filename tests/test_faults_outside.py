@@ -25,7 +25,13 @@ class _AnswersEverything500(BaseHTTPRequestHandler):
 
 
 class _NeverAnswers:
-    """Accepts connections and holds them open without reading or answering."""
+    """Accepts connections and holds them open without reading or answering, each for
+    `HOLD_SECONDS`, then drops it unanswered. Held for ever, each connection would cost the
+    run ddtrace's own send timeout (30 s in ddtrace 4's native trace exporter, which no
+    setting shortens) at exit, and prove nothing more about ddllm, which sends nothing there
+    itself and whose caller has its answers by then."""
+
+    HOLD_SECONDS = 0.25
 
     def __init__(self):
         self.listener = socket.socket()
@@ -42,6 +48,9 @@ class _NeverAnswers:
             except OSError:
                 return
             self.held.append(connection)
+            drop = threading.Timer(self.HOLD_SECONDS, connection.close)
+            drop.daemon = True
+            drop.start()
 
     def close(self):
         self.listener.close()

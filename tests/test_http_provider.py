@@ -302,5 +302,9 @@ def test_every_model_fails_caller_gets_litellms_exception(agent, provider):
     flush()
     request, attempts = only_request(agent)
     assert len(attempts) == len(provider.received) == received_without
-    assert meta(request, "llm.outcome") != "success" and request["error"] == 1
-    assert meta(attempts[-1], "llm.outcome") == "error"
+    # The Router raises the primary group's exception, so the request reads as rate limited.
+    assert type(with_ddllm).__name__ == "RateLimitError"
+    assert meta(request, "llm.outcome") == "rate_limited" and request["error"] == 1
+    assert [meta(s, "llm.outcome") for s in attempts] == ["rate_limited", "rate_limited", "error", "error"]
+    assert [s["resource"] for s in attempts] == ["openai/" + OPENAI_MODEL] * 2 + ["anthropic/" + ANTHROPIC_MODEL] * 2
+    assert meta(attempts[2], "llm.fallback.reason") == "RateLimitError"

@@ -21,6 +21,8 @@ import random
 import sys
 import urllib.parse
 
+AGENT_PROBE_TIMEOUT_SECONDS = 2.0
+
 DEFAULT_REQUESTS = 300
 DEFAULT_SEED = 7
 ASYNC_BATCH = 20
@@ -294,16 +296,82 @@ def configure_parser(parser):
     parser.add_argument("--trees", type=int, default=4, help="attempt trees to print (default %(default)s)")
 
 
-def run(args):
+class BadArgument(Exception):
+    """An argument the demo cannot use: said before any request is made."""
+
+
+def check_json_path(path):
+    """--json PATH can be written: its folder exists and is writable, and PATH is no folder."""
+    if path is None or path == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise BadArgument("--json %s is a folder; name a file in it" % path)
+    if not os.path.isdir(folder):
+        raise BadArgument("--json %s: the folder %s does not exist" % (path, folder))
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise BadArgument("--json %s: not writable" % path)
+
+
+def check_agent_url(url):
+    """--agent URL is an agent URL ddtrace takes (http://, https:// or unix://) and something
+    answers there: otherwise every trace of the run would be dropped."""
+    from ddllm.cli import doctor_probes
+
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise BadArgument("--agent %s: the port is not a number from 1 to 65535" % url)
+    if scheme in ("http", "https"):
+        if not parts.hostname:
+            raise BadArgument("--agent %s: no host (e.g. http://localhost:8126)" % url)
+        if port == 0:
+            raise BadArgument("--agent %s: the port is not a number from 1 to 65535" % url)
+    elif scheme == "unix":
+        if not (parts.path or parts.netloc):
+            raise BadArgument("--agent %s: no socket path (e.g. unix:///var/run/datadog/apm.socket)" % url)
+    else:
+        raise BadArgument("--agent %s is not an http://, https:// or unix:// URL of a Datadog agent "
+                          "(e.g. http://localhost:8126)" % url)
+    try:
+        doctor_probes.agent_info(url, AGENT_PROBE_TIMEOUT_SECONDS)
+    except doctor_probes.AgentHTTPError:
+        pass  # something answered; an agent before 7.28 has no /info
+    except (OSError, ValueError) as error:  # refused, unresolvable, timed out, not JSON
+        raise BadArgument("--agent %s: no Datadog agent answers there (%s); start one, or check the URL "
+                          "(`ddllm doctor` checks the agent)" % (url, error))
+
+
+def check_arguments(args):
     if args.requests < 1:
-        print("ddllm demo: --requests must be at least 1", file=sys.stderr)
+        raise BadArgument("--requests must be at least 1")
+    if args.trees < 0:
+        raise BadArgument("--trees must be 0 or more")
+    check_json_path(args.json)
+    if args.agent is not None:
+        check_agent_url(args.agent)
+
+
+def run(args):
+    try:
+        check_arguments(args)
+    except BadArgument as error:
+        print("ddllm demo: %s" % error, file=sys.stderr)
         return 2
     from ddllm.cli import demo_capture, demo_report
 
     try:
-        traces, samples = run_demo(args.requests, args.seed, args.agent)
+        with demo_capture.SendFailures() as send_failures:
+            traces, samples = run_demo(args.requests, args.seed, args.agent)
     except demo_capture.NotPatched as error:
         print("ddllm demo: %s" % error, file=sys.stderr)
+        return 1
+    if args.agent and send_failures.messages:
+        print("ddllm demo: %d requests made, but the traces did not reach the agent at %s: %s\n"
+              "`ddllm doctor` checks the agent." % (args.requests, args.agent, send_failures.messages[-1]),
+              file=sys.stderr)
         return 1
     if args.agent:
         summary = demo_report.agent_summary(traces.traces, args.requests, args.seed, args.agent,
@@ -318,9 +386,13 @@ def run(args):
         return 0
     print(text)
     if args.json:
-        with open(args.json, "w") as out:
-            json.dump(summary, out, indent=2)
-            out.write("\n")
+        try:
+            with open(args.json, "w") as out:
+                json.dump(summary, out, indent=2)
+                out.write("\n")
+        except OSError as error:  # the folder went away during the run
+            print("ddllm demo: could not write --json %s: %s" % (args.json, error), file=sys.stderr)
+            return 1
     return 0
 
 

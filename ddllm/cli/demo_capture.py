@@ -5,6 +5,7 @@ removed together so that the process is left as it was found.
 import collections
 import contextlib
 import itertools
+import logging
 import socket
 import threading
 
@@ -135,6 +136,29 @@ def trace_filter(capture):
     finally:
         tracer.flush()  # the traces finished in the block go through `capture` now
         tracer.configure(trace_processors=previous)
+
+
+class SendFailures(logging.Handler):
+    """What ddtrace's trace writer logs when traces do not reach the agent ("failed to send
+    ..."), collected while the block runs: the demo reports them as its own failure."""
+
+    LOGGER = "ddtrace.internal.writer"
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("failed to send"):
+            self.messages.append(message)
+
+    def __enter__(self):
+        logging.getLogger(self.LOGGER).addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        logging.getLogger(self.LOGGER).removeHandler(self)
 
 
 class NotPatched(Exception):

@@ -206,7 +206,8 @@ def check_startup_hook(diagnosis):
         return [Check(
             name, PROBLEM,
             "%s is in none of %s" % (probes.STARTUP_HOOK_FILE, ", ".join(probes.site_packages_dirs()) or "(none)"),
-            "pip install ddllm from its wheel: an editable or source-tree install has no start-up hook",
+            "install ddllm in this environment (its wheel, or `pip install -e .` in a checkout): a checkout "
+            "on PYTHONPATH has no start-up hook",
         )]
     working = [path for path, imports_startup in hook_files if imports_startup]
     if not working:
@@ -300,7 +301,7 @@ def _judge_ddtrace_run(name, answer, environ):
     if not answer.get("startup_hook_ran"):
         return Check(
             name, PROBLEM, "litellm not patched: the start-up hook did not run under ddtrace-run",
-            "pip install ddllm from its wheel, in the environment ddtrace-run runs",
+            "install ddllm (its wheel, or `pip install -e .` in a checkout) in the environment ddtrace-run runs",
         )
     enabled = environ.get("DDLLM_ENABLED", "true").strip().lower()
     if enabled in _FALSE_WORDS:
@@ -534,8 +535,12 @@ def check_settings(diagnosis):
     detail = "%d DD_/DDLLM_ variable%s set" % (len(names), "" if len(names) == 1 else "s")
     if not names:
         detail = "no DD_ or DDLLM_ variable set: defaults everywhere"
-    detail += ", %d invalid" % len(invalid) if invalid else ", none invalid"
-    checks = [Check("settings", OK, detail, facts=facts)]
+    if invalid:  # the summary's status agrees with the lines that follow it
+        detail += ", %d invalid: %s" % (len(invalid), ", ".join(finding.name for finding in invalid))
+        summary = Check("settings", PROBLEM, detail, "see the line of each invalid variable below", facts=facts)
+    else:
+        summary = Check("settings", OK, detail + ", none invalid", facts=facts)
+    checks = [summary]
     checks.extend(invalid)
     for name in unknown:
         checks.append(Check(
@@ -617,7 +622,10 @@ def render_json(findings, stream):
 
 
 def _seconds(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not value > 0:
         raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
     return value
