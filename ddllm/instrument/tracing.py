@@ -155,10 +155,12 @@ def begin_attempt(kwargs, operation="chat"):
         attempt.saved_context = spans.save_active()
     attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     attempt.context_token = request_state.current_attempt.set(attempt.span)
+    attempt_facts.watch_http_calls(facts)
     return attempt
 
 
 def _leave_attempt_context(attempt):
+    attempt_facts.stop_watching_http_calls(attempt.facts)
     if attempt.context_token is None:
         return
     try:
@@ -243,7 +245,7 @@ def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
     facts = attempt.facts
     facts.duration = time.perf_counter() - attempt.started
     if exc is not None:
-        attempt_facts.read_error(exc, facts)
+        attempt_facts.read_error(exc, facts, stream)
     else:
         attempt_facts.read_stream_end(stream, facts)
         if cancelled:
