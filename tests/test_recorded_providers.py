@@ -183,10 +183,21 @@ def expected_cost(result):
     return getattr(usage, "cost", None)
 
 
-def replay_and_call(provider, reply, provider_key, mode, **extra):
-    provider.replay(reply)
-    kwargs = call_of(provider_key, provider.url, **extra)
-    return call(kwargs, mode), provider.received[-1]
+def traced_and_bare(provider, receiver, replay, call_once):  # noqa: F811
+    """call_once() without ddllm, then with it: (bare result, traced result, samples)."""
+    replay()
+    bare = call_once()
+    assert ddllm.patch(dogstatsd_url=receiver.udp_url)
+    try:
+        assert metrics.flush()
+        receiver.clear()
+        replay()
+        traced = call_once()
+        samples = sent(receiver)
+    finally:
+        ddllm.unpatch()
+    flush()
+    return bare, traced, samples
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -204,19 +215,12 @@ def test_stream_facts(agent, provider, receiver, answer, mode):  # noqa: F811
 def check_replay(agent, provider, receiver, answer, provider_key, mode):  # noqa: F811
     reply = REPLIES[answer]
     expected = truth(reply)
-    bare, bare_request = replay_and_call(provider, reply, provider_key, mode)
-    assert ddllm.patch(dogstatsd_url=receiver.udp_url)
-    try:
-        assert metrics.flush()
-        receiver.clear()
-        traced, traced_request = replay_and_call(provider, reply, provider_key, mode)
-        samples = sent(receiver)
-    finally:
-        ddllm.unpatch()
+    kwargs = call_of(provider_key, provider.url)
+    (bare, bare_request), (traced, traced_request), samples = traced_and_bare(
+        provider, receiver, lambda: provider.replay(reply), lambda: (call(kwargs, mode), provider.received[-1]))
     # the caller's result, and what the provider was asked, are LiteLLM's own
     assert comparable(traced, reply) == comparable(bare, reply)
     assert traced_request.body == bare_request.body
-    flush()
     span = only_attempt(agent)
     assert_span_holds(span, expected, provider_key)
     assert_metrics_hold(samples, expected, provider_key)
@@ -262,23 +266,6 @@ BUILT = {
 
 def reply_of(answer):
     return BUILT[answer]() if answer in BUILT else REPLIES[answer]
-
-
-def traced_and_bare(provider, receiver, replay, call_once):  # noqa: F811
-    """call_once() without ddllm, then with it: (bare result, traced result, samples)."""
-    replay()
-    bare = call_once()
-    assert ddllm.patch(dogstatsd_url=receiver.udp_url)
-    try:
-        assert metrics.flush()
-        receiver.clear()
-        replay()
-        traced = call_once()
-        samples = sent(receiver)
-    finally:
-        ddllm.unpatch()
-    flush()
-    return bare, traced, samples
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -443,7 +430,8 @@ def test_readme_provider_table_is_current(agent, patched, provider):
         for answer, provider_key in sorted(answers.items()):
             flush()
             agent.clear()
-            replay_and_call(provider, REPLIES[answer], provider_key, mode)
+            provider.replay(REPLIES[answer])
+            call(call_of(provider_key, provider.url), mode)
             flush()
             span = only_attempt(agent)
             found = seen.setdefault(span["meta"]["gen_ai.provider.name"], {})
