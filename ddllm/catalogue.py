@@ -65,7 +65,7 @@ def metric_tag_keys(name):
 
 # Values of the bounded tags.
 OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")
-FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream")
+FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream", "order")
 # DESIGN.md says `4+`, but `+` is not a tag character: Datadog would store `4_`.
 ATTEMPT_BUCKETS = ("0", "1", "2", "3", "4_or_more")
 
@@ -90,7 +90,7 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("llm.fallback.is_fallback", "tag", "`true` / `false`"),
     SpanField("llm.fallback.from", "tag", "the previous attempt's `{provider}/{model}`"),
     SpanField("llm.fallback.reason", "tag", "exception class that ended the previous attempt"),
-    SpanField("llm.fallback.type", "tag", "`default`, `context_window`, `content_policy`, `mid_stream`"),
+    SpanField("llm.fallback.type", "tag", "`default`, `context_window`, `content_policy`, `mid_stream`, `order`"),
     SpanField("llm.outcome", "tag", "`success`, `rate_limited`, `timeout`, `error`, `cancelled`"),
     SpanField("llm.stream", "tag", "`true` / `false`"),
     SpanField("http.status_code", "tag", "HTTP status of the provider call"),
@@ -101,8 +101,16 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("llm.time_to_first_token", "metric", "seconds to the first content chunk, streams"),
     SpanField("llm.ratelimit.remaining_requests", "metric", "from the rate-limit headers"),
     SpanField("llm.ratelimit.remaining_tokens", "metric", "from the rate-limit headers"),
-    SpanField("llm.cost_usd", "metric", "LiteLLM's cost of the attempt, when it knows"),
+    SpanField("llm.ratelimit.limit_requests", "metric", "from the rate-limit headers"),
+    SpanField("llm.ratelimit.limit_tokens", "metric", "from the rate-limit headers"),
+    SpanField("llm.cost_usd", "metric", "LiteLLM's cost of the attempt, when it knows (streams included)"),
     SpanField("gen_ai.usage.reasoning_tokens", "metric", "reasoning tokens, when the provider reports them"),
+    SpanField("gen_ai.usage.cache_read_tokens", "metric", "prompt tokens read from the provider's cache, when reported"),
+    SpanField("gen_ai.usage.cache_write_tokens", "metric", "prompt tokens written to the provider's cache, when reported"),
+    SpanField(
+        "llm.provider_calls", "metric",
+        "HTTP calls the provider SDK made inside this attempt (its own retries), when more than one",
+    ),
     SpanField("llm.embedding.inputs", "metric", "embeddings: number of inputs"),
     SpanField("llm.embedding.dimensions", "metric", "embeddings: size of a returned vector"),
 )

@@ -177,7 +177,7 @@ def test_sync_stream_cut_after_content_reaches_the_caller(agent, patched, provid
 # (fault, HTTP status the attempt span carries for OpenAI and for Anthropic, outcome)
 FAULTS = [
     ("server_error", ("500", "500"), "error"),
-    ("overloaded", ("503", "500"), "error"),  # LiteLLM reports Anthropic's 529 as a 500
+    ("overloaded", ("503", "529"), "error"),  # Anthropic's own 529, which LiteLLM raises as a 500
     ("content_filter", ("400", "400"), "error"),
     ("context_length", ("400", "400"), "error"),
     ("garbage", None, "error"),

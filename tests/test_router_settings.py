@@ -36,8 +36,8 @@ def test_retry_policy_per_exception_type(agent, patched, provider):
 
 
 def test_deployment_order_moves_to_the_next_order_as_a_fallback_within_the_group(agent, patched, provider):
-    """LiteLLM retries the order-1 deployment, then moves to order 2 as a fallback hop of its
-    own (fallback_depth 1) inside the same model group: the spans say so."""
+    """LiteLLM retries the order-1 deployment, then moves to order 2 inside the same model
+    group: a fallback of type `order`, at the same depth (the depth counts group changes)."""
     provider.policy("gpt-4o-mini", lambda n: Answer.rate_limit())
     router = Router(
         model_list=[
@@ -52,7 +52,9 @@ def test_deployment_order_moves_to_the_next_order_as_a_fallback_within_the_group
     assert [a["resource"] for a in attempts] == ["openai/gpt-4o-mini", "openai/gpt-4o-mini", "openai/gpt-4.1-mini"]
     assert {meta(a, "llm.model_group") for a in attempts} == {"primary"}
     assert [meta(a, "llm.attempt.retry") for a in attempts] == ["0", "1", "0"]
-    assert [meta(a, "llm.fallback.depth") for a in attempts] == ["0", "0", "1"]
+    assert [meta(a, "llm.fallback.depth") for a in attempts] == ["0", "0", "0"]
+    assert [meta(a, "llm.fallback.is_fallback") for a in attempts] == ["false", "false", "true"]
+    assert [meta(a, "llm.fallback.type") for a in attempts] == [None, None, "order"]
     assert [meta(a, "llm.outcome") for a in attempts] == ["rate_limited", "rate_limited", "success"]
     assert len({meta(a, "llm.deployment.id") for a in attempts}) == 2
     assert meta(attempts[2], "llm.fallback.reason") == "RateLimitError"

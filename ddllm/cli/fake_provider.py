@@ -13,6 +13,11 @@ until released.
 
 What each model answers is chosen per request: first the model's script (a queue), then its
 policy (a function of the request's index), then a plain success.
+
+It also replays answers as a provider sent them (`recorded_answers.Reply`), at whatever path
+the provider's client calls (Azure's deployments, Bedrock's `/model/{id}/converse`,
+Gemini's `:generateContent`, ...): `provider.replay(reply)` queues one for the next request
+whose path ends as asked, ahead of any script.
 """
 import collections
 import copy
@@ -79,6 +84,17 @@ class Answer:
 ReceivedRequest = collections.namedtuple("ReceivedRequest", "api path model stream answer headers body")
 
 
+class _Replay:
+    __slots__ = ("reply", "path_suffix", "cut_after", "hold", "times")
+
+    def __init__(self, reply, path_suffix, cut_after, hold, times):
+        self.reply = reply
+        self.path_suffix = path_suffix
+        self.cut_after = cut_after
+        self.hold = hold
+        self.times = times
+
+
 class FakeProvider:
     """A threaded HTTP server on 127.0.0.1 that answers as OpenAI and Anthropic do."""
 
@@ -86,6 +102,7 @@ class FakeProvider:
         self._lock = threading.Lock()
         self._scripts = collections.defaultdict(collections.deque)
         self._policies = {}
+        self._replays = []
         self._counts = collections.Counter()
         self.received = []
         self._stopping = threading.Event()
@@ -135,8 +152,27 @@ class FakeProvider:
         with self._lock:
             self._policies[model] = answer_for_index
 
+    def replay(self, reply, path_suffix="", cut_after=None, hold=None, times=1):
+        """Answer the next `times` requests whose path (query left out) ends with `path_suffix`
+        with `reply` as recorded: its status, headers, and body in its pieces. `cut_after`
+        pieces are sent, then the connection ends (a stream cut half-way); `hold` is an
+        event the answer waits for before its first byte."""
+        with self._lock:
+            self._replays.append(_Replay(reply, path_suffix, cut_after, hold, times))
+
+    def _next_replay(self, path):
+        with self._lock:
+            for replay in self._replays:
+                if path.endswith(replay.path_suffix):
+                    replay.times -= 1
+                    if replay.times <= 0:
+                        self._replays.remove(replay)
+                    return replay
+        return None
+
     def reset(self):
         with self._lock:
+            self._replays.clear()
             self._scripts.clear()
             self._policies.clear()
             self._counts.clear()
@@ -183,11 +219,15 @@ class _ProviderHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length)
+        path = self.path.split("?")[0].rstrip("/")
+        replay = self.provider._next_replay(path)
+        if replay is not None:
+            return self._replay(replay, path, raw)
         try:
-            body = json.loads(self.rfile.read(length) or b"{}")
+            body = json.loads(raw or b"{}")
         except ValueError:
             return self._send_json(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}})
-        path = self.path.split("?")[0].rstrip("/")
         api = _API_BY_PATH.get(path.replace("/v1", "", 1) if path.startswith("/v1") else path)
         if api is None:
             return self._send_json(404, {"error": {"message": "no route %s" % path, "type": "invalid_request_error"}})
@@ -203,6 +243,33 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         if answer.delay:
             time.sleep(answer.delay)  # the injected slowness itself, not synchronisation
         getattr(self, "_answer_" + answer.kind)(api, model, stream, answer, body)
+
+    def _replay(self, replay, path, raw):
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        self.provider.received.append(ReceivedRequest(
+            "replay", path, str(body.get("model", "")), bool(body.get("stream")), replay.reply.id,
+            dict(self.headers), body))
+        if replay.hold is not None:
+            while not replay.hold.wait(0.05):
+                if self.provider._stopping.is_set():
+                    return self._drop_connection()
+        reply = replay.reply
+        if len(reply.events) == 1 and replay.cut_after is None:
+            return self._send(reply.status, reply.body, dict(reply.headers))
+        self.send_response(reply.status)
+        for key, value in reply.headers:
+            self.send_header(key, value)
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for index, event in enumerate(reply.events):
+            if replay.cut_after is not None and index >= replay.cut_after:
+                return self._end_connection()
+            self._write_chunk(event)
+        self._write_chunk(b"")
 
     # -- answers -----------------------------------------------------------------------
     def _answer_ok(self, api, model, stream, answer, body):

@@ -1,24 +1,51 @@
-"""What one attempt is, read from LiteLLM's kwargs, response and exception. Pure functions.
+"""What one attempt is, read from LiteLLM's kwargs, response, exception and stream.
 
 Nothing here touches ddtrace or DogStatsD, so spans and metrics read the same facts, and
 every reader tolerates any shape: LiteLLM's kwargs come from user code and from LiteLLM
 internals that change between releases. A value that cannot be read is left out, never
-guessed, and never raises (the callers still guard every call).
+guessed, and never raises (the callers still guard every call). The one thing here that is
+not a pure reader is the count of the provider's HTTP calls (`http_call_targets`): the
+provider SDK's own retries happen inside one attempt, out of LiteLLM's sight.
 """
+import contextvars
 import functools
+import os
 from collections.abc import Mapping
 
-# Rate-limit headers, as providers send them and as LiteLLM forwards them (`llm_provider-` prefix).
+# Rate-limit headers in every family providers send, as LiteLLM forwards them (also with an
+# `llm_provider-` prefix): OpenAI's (OpenAI, Azure, DeepSeek, Groq, ...; LiteLLM also writes
+# Anthropic's tokens under these names), Anthropic's, Mistral's per-minute ones.
 _REMAINING_REQUESTS_HEADERS = (
     "x-ratelimit-remaining-requests",
     "anthropic-ratelimit-requests-remaining",
+    "x-ratelimit-remaining-req-minute",
+)
+_LIMIT_REQUESTS_HEADERS = (
+    "x-ratelimit-limit-requests",
+    "anthropic-ratelimit-requests-limit",
+    "x-ratelimit-limit-req-minute",
 )
 _REMAINING_TOKENS_HEADERS = (
     "x-ratelimit-remaining-tokens",
     "anthropic-ratelimit-tokens-remaining",
     "anthropic-ratelimit-input-tokens-remaining",
+    "x-ratelimit-remaining-tokens-minute",
+)
+_LIMIT_TOKENS_HEADERS = (
+    "x-ratelimit-limit-tokens",
+    "anthropic-ratelimit-tokens-limit",
+    "anthropic-ratelimit-input-tokens-limit",
+    "x-ratelimit-limit-tokens-minute",
 )
 _FORWARDED_PREFIX = "llm_provider-"
+
+# LiteLLM's route prefixes, which choose its API for a provider and are no part of the model's
+# name: `bedrock/converse/anthropic.claude-...` and `cohere_chat/v1/command-r`.
+_ROUTE_PREFIXES = {
+    "bedrock": ("converse/", "invoke/", "converse_like/", "chat_completions/"),
+    "cohere": ("v1/", "v2/"),
+    "cohere_chat": ("v1/", "v2/"),
+}
 
 # Exception class names, so no LiteLLM import is needed to classify (and subclasses count).
 _RATE_LIMIT_ERRORS = frozenset({"RateLimitError"})
@@ -38,8 +65,9 @@ class AttemptFacts:
         "number", "retry", "fallback_depth", "is_fallback", "fallback_hop", "fallback_from", "fallback_reason",
         "fallback_type", "outcome", "error_type", "http_status", "response_model",
         "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
-        "time_to_first_token", "duration", "operation", "response_id", "reasoning_tokens",
-        "embedding_inputs", "embedding_dimensions",
+        "limit_requests", "limit_tokens", "time_to_first_token", "duration", "operation", "response_id",
+        "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "embedding_inputs",
+        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "_http_token",
     )
 
     def __init__(self):
@@ -109,17 +137,25 @@ def split_provider(model, custom_llm_provider=None, api_base=None):
     prefix, sep, rest = model.partition("/")
     if isinstance(custom_llm_provider, str) and custom_llm_provider:
         if sep and prefix == custom_llm_provider:
-            return custom_llm_provider, rest
-        return custom_llm_provider, model
+            return custom_llm_provider, without_route(custom_llm_provider, rest)
+        return custom_llm_provider, without_route(custom_llm_provider, model)
     if sep and prefix in _known_providers():
-        return prefix, rest
+        return prefix, without_route(prefix, rest)
     try:
         import litellm
 
         resolved_model, provider, _key, _base = litellm.get_llm_provider(model=model, api_base=api_base)
-        return provider or None, resolved_model or model
+        return provider or None, without_route(provider, resolved_model or model)
     except Exception:
         return None, model
+
+
+def without_route(provider, model):
+    """The model as the provider knows it: LiteLLM's route prefix (`converse/`, `v1/`) taken off."""
+    for prefix in _ROUTE_PREFIXES.get(provider, ()):
+        if isinstance(model, str) and model.startswith(prefix) and len(model) > len(prefix):
+            return model[len(prefix):]
+    return model
 
 
 def read_start(kwargs, facts):
@@ -140,12 +176,23 @@ def read_start(kwargs, facts):
         model_info = metadata.get("model_info")
     if isinstance(model_info, Mapping):
         facts.deployment_id = _str_or_none(model_info.get("id"))
-    facts.api_host = host_of(api_base)
+    facts.api_host = host_of(api_base) or (_bedrock_host(kwargs) if provider == "bedrock" else None)
     facts.stream = kwargs.get("stream") is True
     if facts.operation == "embeddings":
         inputs = kwargs.get("input")
         facts.embedding_inputs = len(inputs) if isinstance(inputs, (list, tuple)) else (1 if inputs else None)
     return metadata
+
+
+def _bedrock_host(kwargs):
+    """Bedrock's runtime endpoint: the one given, else the region's (LiteLLM's order)."""
+    endpoint = kwargs.get("aws_bedrock_runtime_endpoint") or os.environ.get("AWS_BEDROCK_RUNTIME_ENDPOINT")
+    if isinstance(endpoint, str) and endpoint:
+        return host_of(endpoint)
+    region = kwargs.get("aws_region_name") or os.environ.get("AWS_REGION_NAME") or os.environ.get("AWS_REGION")
+    if isinstance(region, str) and region.replace("-", "").isalnum():
+        return "bedrock-runtime.%s.amazonaws.com" % region
+    return None
 
 
 def host_of(url):
@@ -230,6 +277,8 @@ def read_rate_limits(headers, facts):
     headers = _as_dict(headers)
     facts.remaining_requests = _header(headers, _REMAINING_REQUESTS_HEADERS)
     facts.remaining_tokens = _header(headers, _REMAINING_TOKENS_HEADERS)
+    facts.limit_requests = _header(headers, _LIMIT_REQUESTS_HEADERS)
+    facts.limit_tokens = _header(headers, _LIMIT_TOKENS_HEADERS)
 
 
 def hidden_params_of(response):
@@ -265,6 +314,17 @@ def read_usage(usage, facts):
     # not have goes through pydantic's __getattr__ and its AttributeError (1.7 us)
     details = read("completion_tokens_details" if chat else "output_tokens_details", None)
     facts.reasoning_tokens = _reasoning_tokens(details)
+    prompt_details = read("prompt_tokens_details" if chat else "input_tokens_details", None)
+    if prompt_details is not None:
+        read_prompt = _reader(prompt_details)
+        facts.cache_read_tokens = _positive(read_prompt("cached_tokens", None))
+        facts.cache_write_tokens = _positive(read_prompt("cache_write_tokens", None))
+
+
+def _positive(value):
+    """A count the provider reported, or None: LiteLLM fills 0 where a provider said nothing."""
+    value = _int_or_none(value)
+    return value if value is not None and value > 0 else None
 
 
 def _embedding_dimensions(data):
@@ -276,19 +336,18 @@ def _embedding_dimensions(data):
 
 
 def _reasoning_tokens(details):
-    value = _int_or_none(_reader(details)("reasoning_tokens", None))
-    return value if value is not None and value >= 0 else None
+    return _positive(_reader(details)("reasoning_tokens", None)) if details is not None else None
 
 
 def read_response(response, facts):
     """Fill what a successful (non-streamed) response says."""
     facts.outcome = "success"
-    facts.http_status = 200
+    facts.http_status = facts.last_http_status or 200
     hidden = hidden_params_of(response)
     provider = _str_or_none(hidden.get("custom_llm_provider"))
     if provider and not facts.provider:
         facts.provider = provider
-    facts.response_model = _str_or_none(getattr(response, "model", None))
+    facts.response_model = without_route(facts.provider, _str_or_none(getattr(response, "model", None)))
     read_usage(getattr(response, "usage", None), facts)
     if facts.operation == "embeddings":
         facts.output_tokens = None  # LiteLLM reports completion_tokens=0: there is no output
@@ -313,19 +372,24 @@ def provider_exception(exc):
     return exc
 
 
-def read_error(exc, facts):
-    """Fill what the exception that ended the attempt says."""
+def read_error(exc, facts, stream=None):
+    """Fill what the exception that ended the attempt says (`stream`: the stream it broke)."""
     exc = provider_exception(exc)
     facts.outcome = outcome_of(exc)
     facts.error_type = type(exc).__name__
-    status = _int_or_none(getattr(exc, "status_code", None))
-    if status is not None and 100 <= status <= 599:
-        facts.http_status = status
+    if facts.last_http_status is not None:  # the provider's own answer, whatever LiteLLM made of it
+        facts.http_status = facts.last_http_status
+    elif facts.outcome != "timeout":  # a client-side timeout has no answer: LiteLLM's 408 is its own
+        status = _int_or_none(getattr(exc, "status_code", None))
+        if status is not None and 100 <= status <= 599:
+            facts.http_status = status
     headers = getattr(exc, "litellm_response_headers", None)
     if headers is None:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
     read_rate_limits(headers, facts)
+    if stream is not None and facts.remaining_requests is None and facts.remaining_tokens is None:
+        read_rate_limits(hidden_params_of(stream).get("additional_headers"), facts)  # its answer's headers
 
 
 def chunk_has_content(chunk):
@@ -345,13 +409,89 @@ def read_chunk(chunk, facts):
         read_usage(usage, facts)
     if facts.response_model is None:
         facts.response_model = _str_or_none(getattr(chunk, "model", None))
+    facts.last_chunk = chunk
 
 
 def read_stream_end(stream, facts):
-    """Fill what a stream read to its end says (usage came with the chunks)."""
+    """Fill what a stream read to its end says. The usage, its cost and the provider's model
+    are those LiteLLM assembled at the end for its own logging, in the hidden params of the
+    last chunk: there whether or not the caller asked for a usage chunk."""
     facts.outcome = "success"
-    facts.http_status = 200
+    facts.http_status = facts.last_http_status or 200
     hidden = hidden_params_of(stream)
     read_rate_limits(hidden.get("additional_headers"), facts)
     if facts.api_host is None:
         facts.api_host = host_of(hidden.get("api_base"))
+    last, facts.last_chunk = facts.last_chunk, None
+    last_hidden = hidden_params_of(last) if last is not None else {}
+    usage = last_hidden.get("usage") or getattr(last, "usage", None)
+    if usage is not None:
+        read_usage(usage, facts)
+        cost = _reader(usage)("cost", None)
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost > 0 and cost == cost:
+            facts.cost_usd = float(cost)
+    provider_model = _str_or_none(last_hidden.get("provider_response_model") or hidden.get("provider_response_model"))
+    if provider_model:
+        facts.response_model = without_route(facts.provider, provider_model)
+
+
+# -- the provider's HTTP calls of an attempt -----------------------------------------------
+
+_http_facts = contextvars.ContextVar("ddllm_http_facts", default=None)
+
+
+def watch_http_calls(facts):
+    """The provider HTTP calls made from here on, in this context, count for `facts`."""
+    facts._http_token = _http_facts.set(facts)
+
+
+def stop_watching_http_calls(facts):
+    token, facts._http_token = facts._http_token, None
+    if token is not None:
+        try:
+            _http_facts.reset(token)
+        except Exception:  # reset from another context: this one ends with the attempt anyway
+            _http_facts.set(None)
+
+
+def _seen(facts, response):
+    facts.provider_calls = (facts.provider_calls or 0) + 1
+    status = getattr(response, "status_code", None)
+    if type(status) is int:
+        facts.last_http_status = status
+
+
+def _count_send(wrapped, instance, args, kwargs):
+    facts = _http_facts.get()
+    if facts is None:
+        return wrapped(*args, **kwargs)
+    try:
+        response = wrapped(*args, **kwargs)
+    except BaseException:
+        facts.provider_calls = (facts.provider_calls or 0) + 1
+        raise
+    _seen(facts, response)
+    return response
+
+
+async def _count_async_send(wrapped, instance, args, kwargs):
+    facts = _http_facts.get()
+    if facts is None:
+        return await wrapped(*args, **kwargs)
+    try:
+        response = await wrapped(*args, **kwargs)
+    except BaseException:
+        facts.provider_calls = (facts.provider_calls or 0) + 1
+        raise
+    _seen(facts, response)
+    return response
+
+
+def http_call_targets():
+    """(owner, name, wrapper) of httpx's client `send`, through which LiteLLM and the provider
+    SDKs it drives (OpenAI, Azure) make every HTTP call, their own retries included."""
+    try:
+        import httpx
+    except ImportError:
+        return []
+    return [(httpx.Client, "send", _count_send), (httpx.AsyncClient, "send", _count_async_send)]

@@ -52,6 +52,8 @@ OUTPUT_TOKENS = catalogue.METRICS_BY_NAME["ddllm.attempt.tokens.output"].name
 COST = catalogue.METRICS_BY_NAME["ddllm.attempt.cost"].name
 REMAINING_REQUESTS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.remaining_requests"].name
 REMAINING_TOKENS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.remaining_tokens"].name
+LIMIT_REQUESTS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_requests"].name
+LIMIT_TOKENS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_tokens"].name
 REQUEST_DURATION = catalogue.METRICS_BY_NAME["ddllm.request.duration"].name
 FALLBACK = catalogue.METRICS_BY_NAME["ddllm.fallback"].name
 
@@ -291,6 +293,8 @@ def _send_attempt(facts):
         (COST, facts.cost_usd),
         (REMAINING_REQUESTS, facts.remaining_requests),
         (REMAINING_TOKENS, facts.remaining_tokens),
+        (LIMIT_REQUESTS, facts.limit_requests),
+        (LIMIT_TOKENS, facts.limit_tokens),
     ):
         if value is not None:
             senders[name](name, value, common)

@@ -18,7 +18,7 @@ import wrapt
 
 from ddllm import _startup
 from ddllm.instrument import config as config_module
-from ddllm.instrument import request_state, tracing
+from ddllm.instrument import attempt_facts, request_state, tracing
 from ddllm.instrument.safety import report_once
 
 log = logging.getLogger("ddllm")
@@ -307,7 +307,7 @@ def _patch_locked(overrides):
         return False
     try:
         _config = config
-        for owner, name, wrapper in targets:
+        for owner, name, wrapper in targets + attempt_facts.http_call_targets():
             ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))

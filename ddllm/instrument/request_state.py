@@ -25,7 +25,7 @@ class RequestState:
         "span", "resource", "trace_id", "attempts", "last_target", "last_model_group",
         "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
         "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
-        "saved_context", "skipped", "_context_token",
+        "saved_context", "skipped", "litellm_depth", "order_failover", "_context_token",
     )
 
     def __init__(self, resource, trace_id, started):
@@ -43,6 +43,8 @@ class RequestState:
         self.retries_in_group = 0
         self.depth = 0
         self.fallback_type = None
+        self.litellm_depth = None  # LiteLLM's own fallback depth of the last attempt
+        self.order_failover = False  # LiteLLM's `order` failover moved within the requested group
         self.last_error_mid_stream = False
         self.saved_context = None
         # {deployment id: `{provider}/{model}`} of the requested group cooling down when the

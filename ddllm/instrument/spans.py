@@ -326,8 +326,13 @@ def finish_attempt_span(span, facts, exc):
         ("llm.time_to_first_token", facts.time_to_first_token),
         ("llm.ratelimit.remaining_requests", facts.remaining_requests),
         ("llm.ratelimit.remaining_tokens", facts.remaining_tokens),
+        ("llm.ratelimit.limit_requests", facts.limit_requests),
+        ("llm.ratelimit.limit_tokens", facts.limit_tokens),
         ("llm.cost_usd", facts.cost_usd),
         ("gen_ai.usage.reasoning_tokens", facts.reasoning_tokens),
+        ("gen_ai.usage.cache_read_tokens", facts.cache_read_tokens),
+        ("gen_ai.usage.cache_write_tokens", facts.cache_write_tokens),
+        ("llm.provider_calls", facts.provider_calls if (facts.provider_calls or 0) > 1 else None),
         ("llm.embedding.inputs", facts.embedding_inputs),
         ("llm.embedding.dimensions", facts.embedding_dimensions),
     ):

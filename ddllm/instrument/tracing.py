@@ -137,9 +137,10 @@ def _finish_quietly(span):
 def _place_in_request(facts, state, kwargs, metadata):
     """Number, retry index, fallback depth and the previous attempt of this attempt.
 
-    LiteLLM's own counters (Router metadata, `fallback_depth`) win where present; otherwise a
-    change of model group (Router) or of model (`litellm.completion(fallbacks=...)`) is a
-    fallback hop, and the same target again is a retry.
+    The depth counts model-group changes: a change of model group (Router) or of model
+    (`litellm.completion(fallbacks=...)`) is a fallback hop, and the same target again is a
+    retry. LiteLLM's own depth also grows when its `order` failover moves to the next
+    deployment of the same group: that is a fallback hop of type `order`, at the same depth.
     """
     if state is None:
         facts.number, facts.retry, facts.fallback_depth = 1, 0, 0
@@ -151,27 +152,32 @@ def _place_in_request(facts, state, kwargs, metadata):
     group = facts.model_group or facts.target
     first = state.attempts == 1
     litellm_depth = attempt_facts.litellm_fallback_depth(kwargs, metadata)
+    hop = order_hop = False
     if first:
-        hop = False
         state.depth = litellm_depth or 0
-    elif litellm_depth is not None:
-        hop = litellm_depth != state.depth
     else:
         hop = group != state.last_model_group
+        order_hop = not hop and litellm_depth is not None and litellm_depth != state.litellm_depth
     if hop:
-        state.depth = litellm_depth if litellm_depth is not None else state.depth + 1
-        state.retries_in_group = 0
+        state.depth += 1
+        state.order_failover = False
         state.fallback_type = (
             "mid_stream" if state.last_error_mid_stream else attempt_facts.fallback_type_of(state.last_error_names)
         )
+    elif order_hop:
+        state.order_failover = True
+        state.fallback_type = "order"
+    if hop or order_hop:
+        state.retries_in_group = 0
         state.fallback_used = True
     elif not first:
         state.retries_in_group += 1
+    state.litellm_depth = litellm_depth
     retry = attempt_facts.litellm_retry_index(metadata)
     facts.retry = retry if retry is not None else state.retries_in_group
     facts.fallback_depth = state.depth
-    facts.is_fallback = state.depth > 0
-    facts.fallback_hop = hop
+    facts.is_fallback = state.depth > 0 or state.order_failover
+    facts.fallback_hop = hop or order_hop
     if not first:
         facts.fallback_from = state.last_target
         facts.fallback_reason = state.last_error_type
@@ -210,13 +216,16 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     try:
         attempt.context_token = request_state.current_attempt.set(attempt.span)
+        attempt_facts.watch_http_calls(facts)
     except BaseException:
+        _leave_attempt_context(attempt)
         _finish_quietly(attempt.span)
         raise
     return attempt
 
 
 def _leave_attempt_context(attempt):
+    attempt_facts.stop_watching_http_calls(attempt.facts)
     if attempt.context_token is None:
         return
     try:
@@ -323,7 +332,7 @@ def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
     facts = attempt.facts
     facts.duration = time.perf_counter() - attempt.started
     if exc is not None:
-        attempt_facts.read_error(exc, facts)
+        attempt_facts.read_error(exc, facts, stream)
     else:
         attempt_facts.read_stream_end(stream, facts)
         if cancelled:

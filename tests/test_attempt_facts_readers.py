@@ -1,0 +1,72 @@
+"""What the attempt readers make of the shapes real answers come in, without a network: the
+model as the provider knows it, Bedrock's host, every rate-limit header family, and no status
+where no answer came back. (The replayed recordings prove the same end to end.)"""
+import httpx
+import litellm
+import pytest
+
+from ddllm.instrument import attempt_facts
+
+
+def facts_of_start(**kwargs):
+    facts = attempt_facts.AttemptFacts()
+    attempt_facts.read_start(kwargs, facts)
+    return facts
+
+
+@pytest.mark.parametrize("model,provider,expected", [
+    ("bedrock/converse/anthropic.claude-3-sonnet-20240229-v1:0", "bedrock", "anthropic.claude-3-sonnet-20240229-v1:0"),
+    ("bedrock/invoke/anthropic.claude-3-sonnet-20240229-v1:0", "bedrock", "anthropic.claude-3-sonnet-20240229-v1:0"),
+    ("bedrock/anthropic.claude-3-sonnet-20240229-v1:0", "bedrock", "anthropic.claude-3-sonnet-20240229-v1:0"),
+    ("cohere_chat/v1/command-r", "cohere_chat", "command-r"),
+    ("openrouter/openai/gpt-oss-120b", "openrouter", "openai/gpt-oss-120b"),
+])
+def test_route_prefixes_are_not_part_of_the_model(model, provider, expected):
+    facts = facts_of_start(model=model)
+    assert (facts.provider, facts.model) == (provider, expected)
+
+
+def test_bedrock_host_from_the_endpoint_or_the_region():
+    model = "bedrock/converse/anthropic.claude-3-sonnet-20240229-v1:0"
+    assert facts_of_start(model=model, aws_bedrock_runtime_endpoint="https://vpce-1.bedrock.example:443").api_host == (
+        "vpce-1.bedrock.example")
+    assert facts_of_start(model=model, aws_region_name="eu-west-3").api_host == "bedrock-runtime.eu-west-3.amazonaws.com"
+    assert facts_of_start(model=model, aws_region_name="eu-west-3/../x").api_host is None
+
+
+@pytest.mark.parametrize("headers,expected", [
+    ({"llm_provider-x-ratelimit-remaining-req-minute": "3", "llm_provider-x-ratelimit-limit-req-minute": "4",
+      "llm_provider-x-ratelimit-remaining-tokens-minute": "249891",
+      "llm_provider-x-ratelimit-limit-tokens-minute": "250000"}, (3, 4, 249891, 250000)),
+    ({"anthropic-ratelimit-requests-remaining": "1", "anthropic-ratelimit-requests-limit": "5",
+      "anthropic-ratelimit-tokens-remaining": "10000", "anthropic-ratelimit-tokens-limit": "10000"},
+     (1, 5, 10000, 10000)),
+    (httpx.Headers({"X-RateLimit-Remaining-Requests": "0", "X-RateLimit-Limit-Requests": "15000"}),
+     (0, 15000, None, None)),
+])
+def test_every_rate_limit_family(headers, expected):
+    facts = attempt_facts.AttemptFacts()
+    attempt_facts.read_rate_limits(headers, facts)
+    assert (facts.remaining_requests, facts.limit_requests, facts.remaining_tokens, facts.limit_tokens) == expected
+
+
+def test_a_client_side_timeout_has_no_status():
+    facts = attempt_facts.AttemptFacts()
+    attempt_facts.read_error(litellm.Timeout("timed out", model="gpt-4o-mini", llm_provider="openai"), facts)
+    assert (facts.outcome, facts.http_status) == ("timeout", None)
+
+
+def test_the_status_the_provider_sent_wins_over_litellm_s():
+    facts = attempt_facts.AttemptFacts()
+    facts.last_http_status = 529  # what httpx received
+    attempt_facts.read_error(litellm.InternalServerError("overloaded", model="claude", llm_provider="anthropic"), facts)
+    assert facts.http_status == 529
+
+
+def test_zero_reasoning_and_cache_tokens_are_not_reported():
+    facts = attempt_facts.AttemptFacts()
+    attempt_facts.read_usage(litellm.Usage(
+        prompt_tokens=13, completion_tokens=21, completion_tokens_details={"reasoning_tokens": 0},
+        prompt_tokens_details={"cached_tokens": 0}), facts)
+    assert (facts.input_tokens, facts.output_tokens, facts.reasoning_tokens, facts.cache_read_tokens) == (
+        13, 21, None, None)
