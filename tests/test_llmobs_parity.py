@@ -324,3 +324,14 @@ def test_messages_llm_observability_refuses_cost_only_themselves(agent, provider
     assert llm["metrics"]["input_tokens"] == 13
     assert "llm.attempt.number:1" in llm["tags"]
 
+
+def test_a_stream_the_caller_stops_keeps_what_it_read(agent, provider):
+    def call():
+        stream = litellm.completion(messages=MESSAGES, stream=True, **openai_params(provider))
+        read = [next(stream) for _ in range(3)]  # the role chunk, then "Not", " much,"
+        stream.close()
+        assert "".join(chunk.choices[0].delta.content or "" for chunk in read) == "Not much,"
+
+    llm = _our_llm_event(agent, call)
+    assert "llm.outcome:cancelled" in llm["tags"]
+    assert llm["meta"]["output"]["messages"] == [{"content": "Not much,", "role": "assistant"}]

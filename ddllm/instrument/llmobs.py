@@ -134,12 +134,11 @@ def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None)
     operation = facts.operation
     succeeded = facts.outcome == "success"
     output, finish_reason, usage = None, None, None
-    if succeeded:
-        if streamed is not None:
-            output, finish_reason, usage = _assembled_output(operation, streamed.chunks)
-        elif response is not None:
-            output, finish_reason = _output(operation, response)
-            usage = _reader(response)("usage", None)
+    if streamed is not None and (succeeded or facts.outcome == "cancelled"):  # what the caller read
+        output, finish_reason, usage = _assembled_output(operation, streamed.chunks)
+    elif succeeded and response is not None:
+        output, finish_reason = _output(operation, response)
+        usage = _reader(response)("usage", None)
     if request is not None:
         request.operation = operation
         if succeeded:
