@@ -7,7 +7,7 @@ import litellm
 import pytest
 
 import ddllm
-from ddllm.instrument import attempt_facts, cooldowns, metrics, safety, spans, streams, tracing
+from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, safety, spans, streams, tracing
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
 
 STEPS = [
@@ -20,7 +20,8 @@ STEPS = [
     (spans, "finish_request_span"),
     (spans, "start_attempt_span"),
     (spans, "finish_attempt_span"),
-    (spans, "annotate_attempt_llmobs"),
+    (llmobs, "annotate_attempt"),
+    (llmobs, "annotate_request"),
     (spans, "save_active"),
     (spans, "restore_active"),
     (metrics, "record_attempt"),

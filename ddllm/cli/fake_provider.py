@@ -5,7 +5,8 @@ responses) and of Anthropic's messages API for LiteLLM to call it over real HTTP
 recorded answers of `ddllm.cli.recorded_answers`, and it injects the faults fallbacks are made
 for: 429 with rate-limit headers, 5xx, a slow first byte, content-filter and context-length
 refusals, invalid JSON, a reset connection, a stream cut after N chunks, an answer held
-until released.
+until released. An OpenAI chat answer can call a tool, and any answer can report other
+token usage (cached, reasoning, cache-write tokens).
 
     with FakeProvider() as provider:
         provider.script("gpt-4o-mini", Answer.rate_limit(), Answer.ok())
@@ -41,10 +42,11 @@ class Answer:
     """How the fake provider answers one request."""
 
     __slots__ = ("kind", "delay", "chunk_delay", "cut_after", "hold", "text",
-                 "remaining_requests", "remaining_tokens", "retry_after")
+                 "remaining_requests", "remaining_tokens", "retry_after", "tool_call", "usage")
 
     def __init__(self, kind="ok", delay=0.0, chunk_delay=0.0, cut_after=2, hold=None,
-                 text=None, remaining_requests=None, remaining_tokens=None, retry_after="0"):
+                 text=None, remaining_requests=None, remaining_tokens=None, retry_after="0",
+                 tool_call=None, usage=None):
         if kind not in KINDS:
             raise ValueError("unknown answer kind %r; one of %s" % (kind, ", ".join(KINDS)))
         self.kind = kind
@@ -56,6 +58,9 @@ class Answer:
         self.remaining_requests = remaining_requests
         self.remaining_tokens = remaining_tokens
         self.retry_after = retry_after  # seconds, on 429 and 5xx; "0" keeps retries quick in tests
+        # (name, arguments dict): an OpenAI chat answer that calls this tool instead of text
+        self.tool_call = tool_call
+        self.usage = usage  # merged into the recorded usage, e.g. {"prompt_tokens_details": {...}}
 
     def __repr__(self):
         return "Answer(%r)" % self.kind
@@ -429,6 +434,7 @@ def _success_body(api, model, answer, request_body):
         message["model"] = model
         if answer.text is not None:
             message["content"][0]["text"] = answer.text
+        message["usage"] = _with_usage(message["usage"], answer)
         return message
     if api == "embeddings":
         inputs = request_body.get("input")
@@ -445,19 +451,41 @@ def _success_body(api, model, answer, request_body):
             "model": model, "output": [{
                 "type": "message", "id": "msg_fake0123456789", "status": "completed", "role": "assistant",
                 "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-            "usage": {"input_tokens": 13, "output_tokens": 21, "total_tokens": 34,
-                      "input_tokens_details": {"cached_tokens": 0},
-                      "output_tokens_details": {"reasoning_tokens": 5}},
+            "usage": _with_usage({"input_tokens": 13, "output_tokens": 21, "total_tokens": 34,
+                                  "input_tokens_details": {"cached_tokens": 0},
+                                  "output_tokens_details": {"reasoning_tokens": 5}}, answer),
         }
     completion = copy.deepcopy(recorded_answers.OPENAI_CHAT_COMPLETION)
     completion["model"] = model
+    completion["usage"] = _with_usage(completion["usage"], answer)
     if api == "text_completion":
         text = answer.text or completion["choices"][0]["message"]["content"]
         completion["object"] = "text_completion"
         completion["choices"] = [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}]
+    elif answer.tool_call is not None:
+        name, arguments = answer.tool_call
+        completion["choices"][0]["message"].update(content=None, tool_calls=[{
+            "id": _TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}])
+        completion["choices"][0]["finish_reason"] = "tool_calls"
     elif answer.text is not None:
         completion["choices"][0]["message"]["content"] = answer.text
     return completion
+
+
+_TOOL_CALL_ID = "call_fake0123456789"
+
+
+def _with_usage(recorded, answer):
+    """The recorded usage with the answer's figures merged in, nested details included."""
+    if not answer.usage:
+        return recorded
+    merged = copy.deepcopy(recorded)
+    for key, value in answer.usage.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _words(answer, recorded):
@@ -473,12 +501,24 @@ def _openai_stream(model, answer):
         chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}] if choices else []
         return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
+    usage = _with_usage(recorded_answers.OPENAI_STREAM_USAGE, answer)
+    if answer.tool_call is not None:  # the call's id and name first, then its arguments in pieces
+        name, arguments = answer.tool_call
+        encoded = json.dumps(arguments)
+        yield event({"role": "assistant", "content": None, "tool_calls": [{
+            "index": 0, "id": _TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": ""}}]}), False
+        for piece in (encoded[:len(encoded) // 2], encoded[len(encoded) // 2:]):
+            yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), True
+        yield event({}, finish_reason="tool_calls"), False
+        yield event(None, usage=usage, choices=False), False
+        yield b"data: [DONE]\n\n", False
+        return
     yield event({"role": "assistant", "content": "", "refusal": None}), False
     words = _words(answer, recorded_answers.OPENAI_CHAT_COMPLETION["choices"][0]["message"]["content"])
     for word in words:
         yield event({"content": word}), True
     yield event({}, finish_reason="stop"), False
-    yield event(None, usage=recorded_answers.OPENAI_STREAM_USAGE, choices=False), False
+    yield event(None, usage=usage, choices=False), False
     yield b"data: [DONE]\n\n", False
 
 

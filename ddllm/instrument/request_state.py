@@ -26,6 +26,7 @@ class RequestState:
         "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
         "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
         "saved_context", "skipped", "litellm_depth", "order_failover", "_context_token",
+        "args", "kwargs", "router", "operation", "llmobs_output", "finish_reason",
     )
 
     def __init__(self, resource, trace_id, started):
@@ -52,6 +53,14 @@ class RequestState:
         self.skipped = None
         self.started = started
         self._context_token = None
+        # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
+        # that serves it, and what its last successful attempt answered.
+        self.args = ()
+        self.kwargs = None
+        self.router = None
+        self.operation = None
+        self.llmobs_output = None
+        self.finish_reason = None
 
 
 _by_span_id = {}  # request span id -> state, of the requests in flight

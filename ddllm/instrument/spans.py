@@ -140,17 +140,6 @@ def finish_request_span(span, state, outcome, exc):
         span.set_tag("llm.request.skipped", listed)
     if exc is not None and outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
-    if llmobs_enabled():
-        LLMObs.annotate(
-            span=span,
-            tags={
-                "llm.attempts": str(state.attempts),
-                "llm.fallback.used": _bool_tag(state.fallback_used),
-                "llm.final.provider": state.final_provider or "",
-                "llm.final.model": state.final_model or "",
-                "llm.outcome": outcome,
-            },
-        )
     span.finish()
 
 
@@ -243,75 +232,6 @@ def _set_attempt_start_tags(span, facts):
     ):
         if value:
             span.set_tag(key, value)
-
-
-def fallback_tags(facts):
-    """The fallback facts as LLM Observability tags (string values)."""
-    tags = {
-        "llm.attempt.number": str(facts.number),
-        "llm.attempt.retry": str(facts.retry),
-        "llm.fallback.depth": str(facts.fallback_depth),
-        "llm.fallback.is_fallback": _bool_tag(facts.is_fallback),
-        "llm.outcome": facts.outcome or "",
-        "llm.stream": _bool_tag(facts.stream),
-    }
-    for key, value in (
-        ("llm.model_group", facts.model_group),
-        ("llm.fallback.from", facts.fallback_from),
-        ("llm.fallback.reason", facts.fallback_reason),
-        ("llm.fallback.type", facts.fallback_type),
-    ):
-        if value:
-            tags[key] = value
-    return tags
-
-
-def _llmobs_io(kwargs, response):
-    input_data = kwargs.get("messages")
-    if not isinstance(input_data, list):
-        prompt = kwargs.get("prompt")
-        input_data = prompt if isinstance(prompt, str) else None
-    output_data = None
-    choices = getattr(response, "choices", None)
-    if choices:
-        message = getattr(choices[0], "message", None)
-        content = getattr(message, "content", None) if message is not None else getattr(choices[0], "text", None)
-        if isinstance(content, str):
-            output_data = [{"role": getattr(message, "role", None) or "assistant", "content": content}]
-    return input_data, output_data
-
-
-def annotate_attempt_llmobs(span, facts, kwargs, response):
-    """LLM Observability fields of an attempt: model, tokens, fallback tags, and the messages
-    as ddtrace's own integrations send them (LLM Observability is opt-in through ddtrace).
-    On ddtrace's enclosing span (`span` is not ours), only the fallback tags: the rest is
-    its integration's to write."""
-    if span is None or not llmobs_enabled():
-        return
-    if span.name != ATTEMPT_SPAN:
-        try:
-            LLMObs.annotate(span=span, tags=fallback_tags(facts))
-        except Exception:  # its kind is set when it finishes: LLMObs complains, the tags are in
-            pass
-        return
-    metrics = {}
-    if facts.input_tokens is not None:
-        metrics["input_tokens"] = facts.input_tokens
-    if facts.output_tokens is not None:
-        metrics["output_tokens"] = facts.output_tokens
-    if metrics:
-        metrics["total_tokens"] = sum(metrics.values())
-    if facts.operation == "embeddings":  # documents in, vectors out: no chat messages
-        LLMObs.annotate(span=span, metrics=metrics or None, tags=fallback_tags(facts))
-        return
-    input_data, output_data = _llmobs_io(kwargs, response)
-    LLMObs.annotate(
-        span=span,
-        input_data=input_data,
-        output_data=output_data,
-        metrics=metrics or None,
-        tags=fallback_tags(facts),
-    )
 
 
 def finish_attempt_span(span, facts, exc):

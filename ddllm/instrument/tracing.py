@@ -5,14 +5,17 @@ is guarded: whatever fails here is reported once and the caller's call goes on u
 """
 import time
 
-from ddllm.instrument import attempt_facts, cooldowns, metrics, request_state, spans, streams
+from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_state, spans, streams
 from ddllm.instrument.safety import guarded, report_once
 
 
 class Attempt:
     """One attempt in flight: its facts, its span, and the request it belongs to."""
 
-    __slots__ = ("facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token", "saved_context")
+    __slots__ = (
+        "facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token", "saved_context",
+        "stream_output",
+    )
 
     def __init__(self, facts, request, kwargs, started):
         self.facts = facts
@@ -23,6 +26,7 @@ class Attempt:
         self.llmobs_span = None
         self.context_token = None
         self.saved_context = None
+        self.stream_output = None  # the chunks of its stream, for LLM Observability
 
 
 def _request_resource(kwargs, args):
@@ -40,6 +44,7 @@ def begin_request(args, kwargs, router=None):
     state = request_state.RequestState(
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
+    state.args, state.kwargs, state.router = args, kwargs, router
     if router is not None:
         state.skipped = cooldowns.cooling_in_group(router, state.resource)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
@@ -71,6 +76,7 @@ def end_request(state, exc, cancelled=False):
     try:
         outcome = _request_outcome(exc, cancelled)
         _finish_request_bookkeeping(state, outcome)
+        _annotate_request_llmobs(state, outcome)
         if exc is not None and state.saved_context is not None:  # a streamed request that failed
             _close_leaked_request_spans(state, exc)
         spans.finish_request_span(state.span, state, outcome, exc)
@@ -95,13 +101,18 @@ def _leave_quietly(state):
 
 @guarded("request.leaked_spans")
 def _close_leaked_request_spans(state, exc):
-    spans.close_spans_left_open_by_failed_stream(state.span, exc, None, request=True)
+    spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
 
 
 @guarded("request.finish")
 def _finish_request_bookkeeping(state, outcome):
     request_state.leave(state)
     metrics.record_request(state, outcome, time.perf_counter() - state.started)
+
+
+@guarded("request.llmobs")
+def _annotate_request_llmobs(state, outcome):
+    llmobs.annotate_request(state.span, state, outcome)
 
 
 class _RequestStreamObserver(streams.StreamObserver):
@@ -291,7 +302,8 @@ def _read_outcome(attempt, response, exc):
 
 @guarded("attempt.llmobs")
 def _annotate_llmobs(attempt, response):
-    spans.annotate_attempt_llmobs(attempt.llmobs_span, attempt.facts, attempt.kwargs, response)
+    llmobs.annotate_attempt(
+        attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output)
 
 
 @guarded("attempt.metrics")
@@ -316,6 +328,8 @@ class _AttemptStreamObserver(streams.StreamObserver):
                 facts.time_to_first_token = time.perf_counter() - self.attempt.started
             self.content_chunks += 1
         attempt_facts.read_chunk(chunk, facts)
+        if self.attempt.stream_output is not None:
+            self.attempt.stream_output.add(chunk)
 
     def end(self, exc, cancelled):
         attempt = self.attempt
@@ -347,6 +361,7 @@ def stream_attempt(attempt, stream):
     try:
         _leave_attempt_context(attempt)
         spans.restore_active(attempt.saved_context)
+        attempt.stream_output = llmobs.stream_output(attempt)
         return streams.TracedStream(stream, _AttemptStreamObserver(attempt, stream))
     except Exception:
         report_once("attempt.stream")
