@@ -19,7 +19,9 @@ $(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) setuptools wheel
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build \
+	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
+	    redis semver expression fastapi-sso mcp soundfile
 	touch $@
 
 # ddllm is installed as a built wheel, not editable: the tests run what users install,
