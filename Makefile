@@ -28,7 +28,9 @@ $(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build \
-	    python-hcl2
+	    python-hcl2 \
+	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
+	    redis semver expression fastapi-sso mcp soundfile
 	touch $@
 
 # ddllm is installed as a built wheel, not editable: the tests run what users install,
