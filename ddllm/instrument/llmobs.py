@@ -175,14 +175,26 @@ def _metrics(facts, usage):
         metrics["output_tokens"] = facts.output_tokens
     if metrics:
         metrics["total_tokens"] = sum(metrics.values())
-    if facts.reasoning_tokens is not None:
-        metrics["reasoning_output_tokens"] = facts.reasoning_tokens
+    reasoning = facts.reasoning_tokens
+    if reasoning is None and usage is not None:
+        reasoning = _reported_reasoning_tokens(usage)
+    if reasoning is not None:
+        metrics["reasoning_output_tokens"] = reasoning
     if usage is not None:
         metrics.update(_cache_metrics(usage))
     cost = facts.cost_usd if facts.cost_usd is not None else _usage_cost(usage)
     if cost is not None:
         metrics["total_cost"] = cost
     return metrics
+
+
+def _reported_reasoning_tokens(usage):
+    """The usage's reasoning tokens as LiteLLM reports them, its 0 included: ddtrace's
+    integration writes that 0 to LLM Observability (the APM span, read from facts, keeps only
+    counts a provider reported)."""
+    details = _reader(usage)("completion_tokens_details", None)
+    value = _reader(details)("reasoning_tokens", None) if details is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _count(value):
