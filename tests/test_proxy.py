@@ -162,6 +162,16 @@ def assert_fell_back(attempts, events):
     assert _tags(events[2])["llm.fallback.reason"] == "RateLimitError"
 
 
+def wait_for_sample(receiver, name, timeout=30.0, **tags):
+    """The first sample named `name` with these tags, reading until it comes or `timeout` passes."""
+    def read():
+        return [sample for sample in receiver.samples(expected=1, timeout=1.0) if sample.name == name
+                and all(sample.tags.get(key) == value for key, value in tags.items())]
+
+    found = poll(read, bool, timeout)
+    return found[0] if found else None
+
+
 # -- the requests ----------------------------------------------------------------------------
 
 def test_chat(request, proxy, provider):
@@ -169,7 +179,8 @@ def test_chat(request, proxy, provider):
     answer = client_of(proxy).chat.completions.create(
         model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: case})
     assert answer.choices[0].message.content == ANSWER
-    [attempt], events = traced_request(proxy, case, provider_calls=len(provider.received))
+    assert len(provider.received) == 1
+    [attempt], events = traced_request(proxy, case, provider_calls=1)
     assert attempt["resource"] == "openai/" + PRIMARY_MODEL
     assert attempt["meta"]["llm.outcome"] == "success"
     assert attempt["meta"]["llm.model_group"] == "primary"
@@ -182,7 +193,8 @@ def test_stream(request, proxy, provider):
         model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text == ANSWER
-    [attempt], _ = traced_request(proxy, case, provider_calls=len(provider.received))
+    assert len(provider.received) == 1
+    [attempt], _ = traced_request(proxy, case, provider_calls=1)
     assert attempt["meta"]["llm.stream"] == "true"
     assert attempt["meta"]["llm.outcome"] == "success"
 
@@ -192,7 +204,8 @@ def test_embeddings(request, proxy, provider):
     answer = client_of(proxy).embeddings.create(
         model="embeddings", input=["one", "two"], extra_headers={CASE_HEADER: case})
     assert len(answer.data) == 2
-    [attempt], events = traced_request(proxy, case, provider_calls=len(provider.received))
+    assert len(provider.received) == 1
+    [attempt], events = traced_request(proxy, case, provider_calls=1)
     assert attempt["resource"] == "openai/" + EMBEDDING_MODEL
     assert attempt["meta"]["llm.operation"] == "embeddings"
     assert _kind(events[1]) == "embedding"
@@ -241,9 +254,26 @@ def test_streamed_request_failing_everywhere(request, proxy, provider):
     assert _tags(events[2])["llm.fallback.is_fallback"] == "true"
 
 
+def test_stream_cut_mid_way(request, proxy, provider):
+    """The provider drops the connection after two words: the client has had them, then an
+    error in the stream (LiteLLM's proxy does not fall back once it has sent chunks)."""
+    provider.script(PRIMARY_MODEL, Answer.cut_stream(after=2))
+    case = case_of(request, proxy)
+    stream = client_of(proxy).chat.completions.create(
+        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
+    words = []
+    with pytest.raises(openai.APIError):
+        for chunk in stream:
+            words.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert "".join(words) == "Not much,"
+    assert len(provider.received) == 1
+    [attempt], _ = traced_request(proxy, case, provider_calls=1)
+    assert (attempt["meta"]["llm.stream"], attempt["meta"]["llm.outcome"]) == ("true", "error")
+
+
 def slow_stream(provider):
-    # Chunks 0.05 s apart: the client is gone long before the provider's stream ends.
-    provider.script(PRIMARY_MODEL, Answer.ok(chunk_delay=0.05))
+    # Chunks 0.1 s apart: the client is gone long before the provider's stream ends.
+    provider.script(PRIMARY_MODEL, Answer.ok(chunk_delay=0.1))
 
 
 def test_cancelled_stream(request, proxy, provider):
@@ -280,16 +310,6 @@ def test_client_disconnecting_mid_stream(request, proxy, provider):
     assert attempt["meta"]["llm.outcome"] == "cancelled"
 
 
-def wait_for_sample(receiver, name, timeout=30.0, **tags):
-    """The first sample named `name` with these tags, reading until it comes or `timeout` passes."""
-    def read():
-        return [sample for sample in receiver.samples(expected=1, timeout=1.0) if sample.name == name
-                and all(sample.tags.get(key) == value for key, value in tags.items())]
-
-    found = poll(read, bool, timeout)
-    return found[0] if found else None
-
-
 # -- stopping --------------------------------------------------------------------------------
 
 def test_sigterm_drains_a_request_in_flight_and_nothing_arrives_late(proxies, provider):
@@ -320,3 +340,4 @@ def test_sigterm_drains_a_request_in_flight_and_nothing_arrives_late(proxies, pr
     for proxy in proxies.values():
         for case, seen in proxy.cases.items():
             assert arrived_for(case) == seen, case
+
