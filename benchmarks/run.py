@@ -84,6 +84,7 @@ from litellm import Router  # noqa: E402
 
 import ddllm  # noqa: E402
 from ddllm.instrument import patching  # noqa: E402
+from ddllm.instrument.llmobs import router_settings  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -199,13 +200,14 @@ def design_spans_of(call, attempts):
     ) for s in ours]
 
 
-def in_design_spans(call, design_spans):
+def in_design_spans(call, design_spans, router_settings=None):
     """`call` inside the spans DESIGN.md asks for, with their tags written as constants and
     nothing patched or read: what any implementation of DESIGN.md's span model pays at
     least. The last attempt span is open around the call; earlier ones open and close
     before it (a failed attempt costs the same here whatever it wraps). With LLM
     Observability on, they are its `workflow` and `llm` spans with DESIGN.md's fields: the
-    model and provider, the token metrics and the fallback fields as tags."""
+    model and provider, the token metrics, the fallback fields as tags, the input and output
+    messages and, on the workflow, the Router's settings (`router_settings`, read once)."""
     (request_name, request_resource, request_tags, request_metrics), *attempts = design_spans
     *earlier, last = attempts
 
@@ -218,7 +220,9 @@ def in_design_spans(call, design_spans):
                                   model_provider=tags.get("gen_ai.provider.name"))
             tokens = {key: metrics[tag] for key, tag in _LLMOBS_TOKEN_METRICS if tag in metrics}
             LLMObs.annotate(span=span, metrics=tokens or None,
-                            tags={key: value for key, value in tags.items() if key.startswith("llm.")})
+                            tags={key: value for key, value in tags.items() if key.startswith("llm.")},
+                            metadata={"router_settings": router_settings} if name == "llm.request" else None,
+                            input_data=MESSAGES, output_data=_ANSWER)
         else:
             span = tracer.trace(name)
         span.resource = resource
@@ -236,6 +240,7 @@ def in_design_spans(call, design_spans):
     return traced
 
 
+_ANSWER = [{"role": "assistant", "content": "hello"}]
 _LLMOBS_TOKEN_METRICS = (("input_tokens", "gen_ai.usage.input_tokens"), ("output_tokens", "gen_ai.usage.output_tokens"))
 
 
@@ -326,8 +331,9 @@ def main(argv=None):
         if llmobs:
             LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
         for attempts in (1, 2):
-            call = completion_of(router(attempts))
-            floor = in_design_spans(call, design_spans_of(call, attempts))
+            routed = router(attempts)
+            call = completion_of(routed)
+            floor = in_design_spans(call, design_spans_of(call, attempts), router_settings(routed))
             times = run_rounds(call, options.rounds, seconds_per_call(options.calls), {"spans": floor})
             design_spans_of(call, attempts)  # still that many attempts after all the rounds
             ddllm_ratio, ddtrace_ratio, spans_ratio = (median_ratio(times, name) for name in ("ddllm", "ddtrace", "spans"))
