@@ -392,3 +392,12 @@ def test_app_url_of_each_site():
     assert customize.app_url("us3.datadoghq.com") == "https://us3.datadoghq.com"
     assert customize.app_url("ap1.datadoghq.com") == "https://ap1.datadoghq.com"
     assert customize.app_url("ddog-gov.com") == "https://app.ddog-gov.com"
+
+
+def test_a_short_key_does_not_mangle_the_output(datadog, capsys, monkeypatch):
+    """Only values that look like secrets are redacted: a one-letter key is no Datadog key."""
+    monkeypatch.setenv("DD_API_KEY", "y")
+    main(["push", "--dry-run"])
+    out, err = capsys.readouterr()
+    assert "ddllm push (dry run)" in out
+    assert "<redacted>" not in out + err

@@ -13,9 +13,12 @@ from ddllm.instrument import config
 
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 # Tags ddtrace and LLM Observability put on every span, and error tags: not ours to list.
+# ddtrace 4 also mirrors an `llm` span's LLM Observability token metrics onto the APM span
+# under its own names (gen_ai.usage.total_tokens, reasoning_output_tokens, cache_*_input_tokens).
 NOT_OURS = ("_dd.", "error.", "language", "runtime-id", "env", "version", "process_id", "_sampling_priority_v1",
             "gen_ai.operation.name", "gen_ai.application.name", "llmobs_", "ml_app", "_top_level",
-            "_ml_obs", "service", "span.kind", "gen_ai.usage.total_tokens")
+            "_ml_obs", "service", "span.kind", "gen_ai.usage.total_tokens", "gen_ai.usage.reasoning_output_tokens",
+            "gen_ai.usage.cache_read_input_tokens", "gen_ai.usage.cache_write_input_tokens")
 
 
 STALE = "README.md is stale: run `make .venv/.ddllm && .venv/bin/python -m ddllm.cli.reference --write README.md`"

@@ -102,6 +102,9 @@ class _StatusRecordingHTTPClient:
         return result
 
 
+MIN_SECRET_LENGTH = 8  # shorter values are no Datadog key: not redacted
+
+
 class DatadogClient:
     """The calls ddllm push makes, each raising PushError with a clear message on failure."""
 
@@ -112,7 +115,12 @@ class DatadogClient:
 
         self.api = api
         self.api_host = api_host
-        self._secrets = (api_key, app_key)
+        # Only values that look like secrets, as whole words: Datadog's keys are 32 and 40
+        # characters; a short value (DD_API_KEY=x) would otherwise mangle every line it is in.
+        self._secret_patterns = [
+            re.compile(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret))
+            for secret in (api_key, app_key) if secret and len(secret) >= MIN_SECRET_LENGTH
+        ]
         self._previous_mute = api._mute
         # mute=False: errors raise instead of coming back as {"errors": ...} dicts. An explicit
         # host name: initialize() would otherwise look for one (agent config, hostname command).
@@ -162,9 +170,8 @@ class DatadogClient:
         return PushError(self.redact(message), status)
 
     def redact(self, text):
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "<redacted>")
+        for pattern in self._secret_patterns:
+            text = pattern.sub("<redacted>", text)
         return text
 
     # The resources
