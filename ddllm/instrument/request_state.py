@@ -115,9 +115,8 @@ def leave(state):
                     del _by_trace_id[state.trace_id]
 
 
-def find(trace_id, active_span=None):
-    """The request an attempt belongs to: this context's, else the newest with its trace id,
-    else the one whose span is `active_span` or one of its parents."""
+def find(trace_id):
+    """The request an attempt belongs to: this context's, else the newest with its trace id."""
     state = current_request.get()
     if state is not None:
         return state
@@ -126,6 +125,11 @@ def find(trace_id, active_span=None):
             states = _by_trace_id.get(trace_id)
             if states:
                 return states[-1]
+    return None
+
+
+def find_by_span(active_span):
+    """The request whose span is `active_span` or one of its parents."""
     span = active_span
     for _ in range(_PARENT_WALK):
         if span is None or not _by_span_id:

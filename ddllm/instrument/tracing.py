@@ -217,7 +217,9 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     metadata = attempt_facts.read_start(kwargs, facts)
     trace_id = kwargs.get("litellm_trace_id")
     trace_id = trace_id if isinstance(trace_id, str) else None
-    state = request_state.find(trace_id, spans.active_span())
+    state = request_state.find(trace_id)
+    if state is None:  # contextvars lost, and no trace id known: the active APM spans
+        state = request_state.find_by_span(spans.active_span())
     if state is not None and state.trace_id is None and trace_id is not None:
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
