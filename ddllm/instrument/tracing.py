@@ -1,7 +1,10 @@
 """The life of a request and of its attempts: facts in, spans and metrics out.
 
-The wrappers in `ddllm.instrument.patching` call these four steps around LiteLLM's own calls. Each step
-is guarded: whatever fails here is reported once and the caller's call goes on untouched.
+Read top to bottom, one request's life and then one attempt's: the wrappers in
+`ddllm.instrument.patching` call `begin_*` before LiteLLM's call and `*_returned` or `end_*`
+after it. None of them raises: whatever fails here is reported once, the caller's call goes
+on untouched, and every span started here is finished on every path (in `finally`, or at
+once when its set-up fails). A streamed result ends with its stream (`ddllm.instrument.streams`).
 """
 import time
 
