@@ -262,7 +262,7 @@ def record_request(state, outcome, duration):
     if _sink is not None:
         background.defer(_send_request, (
             state.final_provider, state.final_model, state.resource, outcome,
-            state.fallback_used, state.attempts, duration))
+            state.fallback_used, state.attempts, duration, state.caller))
 
 
 @guarded("metrics.attempt")
@@ -278,8 +278,9 @@ def _send_attempt(facts):
     if facts.model_group:
         common.append(tag("model_group", facts.model_group))
     fallback = tag("fallback", _bool_value(facts.is_fallback))
+    with_caller = common + _caller_tags(tag, facts.caller)
     if facts.duration is not None:
-        senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, common + [
+        senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, with_caller + [
             tag("outcome", facts.outcome or UNKNOWN),
             fallback,
             tag("stream", _bool_value(facts.stream)),
@@ -291,6 +292,10 @@ def _send_attempt(facts):
         (INPUT_TOKENS, facts.input_tokens),
         (OUTPUT_TOKENS, facts.output_tokens),
         (COST, facts.cost_usd),
+    ):
+        if value is not None:
+            senders[name](name, value, with_caller)
+    for name, value in (
         (REMAINING_REQUESTS, facts.remaining_requests),
         (REMAINING_TOKENS, facts.remaining_tokens),
         (LIMIT_REQUESTS, facts.limit_requests),
@@ -307,9 +312,17 @@ def _send_attempt(facts):
         ])
 
 
+def _caller_tags(tag, caller):
+    """Who called, where LiteLLM's proxy says so: on the metrics whose catalogue entry lists
+    `catalogue.PROXY_CALLER_METRIC_TAGS` (durations, tokens, cost), capped like every tag."""
+    if not caller:
+        return []
+    return [tag(key, value) for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller) if value]
+
+
 @guarded("metrics.request")
 def _send_request(request):
-    provider, model, model_group, outcome, fallback_used, attempts, duration = request
+    provider, model, model_group, outcome, fallback_used, attempts, duration, caller = request
     sink = _sink
     if sink is None:
         return
@@ -323,7 +336,7 @@ def _send_request(request):
     tags.append(tag("outcome", outcome or UNKNOWN))
     tags.append(tag("fallback_used", _bool_value(fallback_used)))
     tags.append(tag("attempts", catalogue.attempt_bucket(attempts)))
-    senders[REQUEST_DURATION](REQUEST_DURATION, duration, tags)
+    senders[REQUEST_DURATION](REQUEST_DURATION, duration, tags + _caller_tags(tag, caller))
 
 
 @guarded("metrics.flush", default=False)

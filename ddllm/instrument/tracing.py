@@ -45,6 +45,7 @@ def begin_request(args, kwargs, router=None):
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
     state.args, state.kwargs, state.router = args, kwargs, router
+    state.caller = attempt_facts.proxy_caller(kwargs)
     if router is not None:
         state.skipped = cooldowns.cooling_in_group(router, state.resource)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
@@ -221,6 +222,8 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     if state is not None and state.trace_id is None and trace_id is not None:
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
+    if facts.caller is None and state is not None:  # its own metadata does not say: its request's
+        facts.caller = state.caller
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
     if facts.stream:
         attempt.saved_context = spans.save_active()
