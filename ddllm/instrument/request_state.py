@@ -49,7 +49,8 @@ class RequestState:
         self.last_error_mid_stream = False
         self.saved_context = None
         # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
-        # request started and not tried since (`ddllm.instrument.cooldowns`); None when there is none.
+        # Router picked the first attempt's deployment, and not tried since
+        # (`ddllm.instrument.cooldowns`); None when there is none.
         self.skipped = None
         self.caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
         self.started = started

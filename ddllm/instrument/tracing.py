@@ -46,8 +46,6 @@ def begin_request(args, kwargs, router=None):
     )
     state.args, state.kwargs, state.router = args, kwargs, router
     state.caller = attempt_facts.proxy_caller(kwargs)
-    if router is not None:
-        state.skipped = cooldowns.cooling_in_group(router, state.resource)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
         state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
@@ -75,6 +73,8 @@ def request_returned(state, kwargs, result):
 def end_request(state, exc, cancelled=False):
     """Finish the request. Never raises; its span always finishes and its state always leaves."""
     try:
+        if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
+            _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
         _finish_request_bookkeeping(state, outcome)
         _annotate_request_llmobs(state, outcome)
@@ -146,6 +146,14 @@ def _finish_quietly(span):
         report_once("span.finish")
 
 
+def _read_skipped(state):
+    """The requested group's deployments cooling down, read when the first attempt starts:
+    after the Router's own cooldown read for its pick, which brings cooldowns that other
+    instances wrote to a shared Redis into the Router's memory, where ddllm reads them."""
+    if state.router is not None:
+        state.skipped = cooldowns.cooling_in_group(state.router, state.resource)
+
+
 def _place_in_request(facts, state, kwargs, metadata):
     """Number, retry index, fallback depth and the previous attempt of this attempt.
 
@@ -157,6 +165,8 @@ def _place_in_request(facts, state, kwargs, metadata):
     if state is None:
         facts.number, facts.retry, facts.fallback_depth = 1, 0, 0
         return
+    if state.attempts == 0:
+        _read_skipped(state)
     state.attempts += 1
     facts.number = state.attempts
     if state.skipped and facts.deployment_id in state.skipped:  # tried after all: not skipped
