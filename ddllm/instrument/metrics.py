@@ -25,8 +25,9 @@ series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `fr
 `to_model` are `{provider}/{model}` (the span resource), so a hop between providers of one
 model is visible. On `ddllm.request.duration`, `provider` and `model` are the last
 attempt's and `model_group` is what the caller asked for (the Router model group, or the
-primary model of a `completion(fallbacks=...)` call). Values are normalised by
-`ddllm.instrument.tags` and capped per key.
+primary model of a `completion(fallbacks=...)` call). Where LiteLLM's proxy names the caller,
+the durations, tokens and cost also carry `team`, `key_alias` and `user`; the rate-limit gauges,
+facts of the provider, do not. Values are normalised by `ddllm.instrument.tags` and capped per key.
 """
 import atexit
 import inspect
