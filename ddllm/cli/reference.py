@@ -115,7 +115,14 @@ def render():
             ", ".join("`%s`" % tag for tag in metric.tags) or "", metric.description)
         for metric in catalogue.METRICS
     ]
-    lines += ["", END_MARKER]
+    lines += [
+        "",
+        "%s: only on the calls the LiteLLM proxy makes for a caller it names "
+        "(see [Running the LiteLLM proxy](#running-the-litellm-proxy))." % ", ".join(
+            "`%s`" % tag for tag in catalogue.PROXY_CALLER_METRIC_TAGS),
+        "",
+        END_MARKER,
+    ]
     return "\n".join(lines)
 
 

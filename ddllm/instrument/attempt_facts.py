@@ -12,6 +12,9 @@ import functools
 import os
 from collections.abc import Mapping
 
+from ddllm import catalogue
+from ddllm.instrument.tags import normalize_tag_value
+
 # Rate-limit headers in every family providers send, as LiteLLM forwards them (also with an
 # `llm_provider-` prefix): OpenAI's (OpenAI, Azure, DeepSeek, Groq, ...; LiteLLM also writes
 # Anthropic's tokens under these names), Anthropic's, Mistral's per-minute ones.
@@ -67,7 +70,7 @@ class AttemptFacts:
         "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
         "limit_requests", "limit_tokens", "time_to_first_token", "duration", "operation", "response_id",
         "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "embedding_inputs",
-        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "_http_token",
+        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "_http_token", "caller",
     )
 
     def __init__(self):
@@ -93,6 +96,46 @@ def metadata_of(kwargs):
             return value
     value = kwargs.get("metadata")
     return value if isinstance(value, Mapping) else {}
+
+
+# Who called, as LiteLLM's proxy writes it from its auth into the metadata of each call it
+# makes (`LiteLLMProxyRequestSetup.get_sanitized_user_information_from_key`, in `metadata`, or
+# `litellm_metadata` on its newer routes): per `catalogue.PROXY_CALLER_TAGS` entry, the keys
+# that carry it, the first with a value wins. Never `user_api_key` or `user_api_key_hash`:
+# they hold the key itself or its hash.
+_PROXY_CALLER_KEYS = {
+    "llm.proxy.team": ("user_api_key_team_alias", "user_api_key_team_id"),
+    "llm.proxy.key_alias": ("user_api_key_alias",),
+    "llm.proxy.user": ("user_api_key_user_id",),
+}
+_CALLER_KEYS_IN_ORDER = tuple(_PROXY_CALLER_KEYS[tag.span_tag] for tag in catalogue.PROXY_CALLER_TAGS)
+_PROXY_AUTH_MARKER = "user_api_key_team_id"  # the proxy writes it on every call, None without a team
+
+
+def proxy_caller(kwargs):
+    """The caller of a call LiteLLM's proxy makes, as tag values in the order of
+    `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
+    for name in ("metadata", "litellm_metadata"):
+        metadata = kwargs.get(name)
+        if isinstance(metadata, Mapping) and _PROXY_AUTH_MARKER in metadata:
+            caller = tuple(_first_value(metadata, keys) for keys in _CALLER_KEYS_IN_ORDER)
+            return caller if any(caller) else None
+    return None
+
+
+def caller_span_tags(caller):
+    """[(span tag, value)] of a `proxy_caller` result, for APM and LLM Observability spans."""
+    if not caller:
+        return []
+    return [(tag.span_tag, value) for tag, value in zip(catalogue.PROXY_CALLER_TAGS, caller) if value]
+
+
+def _first_value(metadata, keys):
+    for key in keys:
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return normalize_tag_value(value)
+    return None
 
 
 def _int_or_none(value):
@@ -178,6 +221,7 @@ def read_start(kwargs, facts):
         facts.deployment_id = _str_or_none(model_info.get("id"))
     facts.api_host = host_of(api_base) or (_bedrock_host(kwargs) if provider == "bedrock" else None)
     facts.stream = kwargs.get("stream") is True
+    facts.caller = proxy_caller(kwargs)
     if facts.operation == "embeddings":
         inputs = kwargs.get("input")
         facts.embedding_inputs = len(inputs) if isinstance(inputs, (list, tuple)) else (1 if inputs else None)

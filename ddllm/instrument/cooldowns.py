@@ -5,18 +5,26 @@ LiteLLM's Router, which then leaves it out when it picks a deployment: the reque
 calls it, so it has no attempt span. The request span says so instead
 (`llm.request.skipped_deployments`, `llm.request.skipped`).
 
-How it is read, once when the request starts: this process's cooldown entries, which both
-supported LiteLLM lines keep as `deployment:{id}:cooldown` -> {timestamp, cooldown_time, ...}:
+How it is read, once per request, when its first attempt starts (or when it ends, if the
+Router tried nothing): the Router has then made its own cooldown read for its pick, so its
+memory holds what it skipped. Both supported LiteLLM lines keep the entries there as
+`deployment:{id}:cooldown` -> {timestamp, cooldown_time, ...}:
 
 - litellm 1.110 (Rust core): `router.health().cooldowns.cooldown_store.snapshot()`, a copy of
   the store's in-memory entries;
 - litellm 1.106: `router.cooldown_cache.in_memory_cache.cache_dict`, the cooldown cache's own
   in-memory dict (read with `dict.get` only, never iterated: LiteLLM writes it meanwhile).
 
+With Redis (`Router(redis_host=...)`, the proxy's `router_settings`), a fleet shares its
+cooldowns: the Router reads the group's entries from Redis when it picks (1.106 at most once
+a second per entry it does not hold, `DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS`) and keeps
+what it found in that memory. So a cooldown another instance wrote is seen here as the Router
+saw it, and ddllm itself sends Redis nothing: no round trip is added to a request (measured:
+the same Redis commands per request with and without ddllm, on both lines).
+
 With no entry at all (the usual case) that is all a request pays. Only while some deployment
-of the router is cooling down are the group's deployment ids looked up and matched. Nothing
-here reads Redis: a cooldown another replica wrote and this process has not read yet is not
-counted. Anything missing (an older or newer LiteLLM, a Router we do not know) is no tag.
+of the router is cooling down are the group's deployment ids looked up and matched. Anything
+missing (an older or newer LiteLLM, a Router we do not know) is no tag.
 """
 import time
 

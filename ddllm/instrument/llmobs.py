@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Mapping
 
 from ddllm.catalogue import ATTEMPT_SPAN
-from ddllm.instrument.attempt_facts import _reader
+from ddllm.instrument.attempt_facts import _reader, caller_span_tags
 from ddllm.instrument.safety import report_once
 from ddllm.instrument.spans import LLMObs, _bool_tag, llmobs_enabled
 
@@ -104,6 +104,12 @@ def fallback_tags(facts):
     ):
         if value:
             tags[key] = value
+    return with_caller(tags, facts.caller)
+
+
+def with_caller(tags, caller):
+    """`tags` and who called, where LiteLLM's proxy says so, as on the APM spans."""
+    tags.update(caller_span_tags(caller))
     return tags
 
 
@@ -264,13 +270,13 @@ def annotate_request(span, state, outcome):
         metadata["router_settings"] = router_settings(state.router)
     _annotate(
         span, "fields",
-        tags={
+        tags=with_caller({
             "llm.attempts": str(state.attempts),
             "llm.fallback.used": _bool_tag(state.fallback_used),
             "llm.final.provider": state.final_provider or "",
             "llm.final.model": state.final_model or "",
             "llm.outcome": outcome,
-        },
+        }, state.caller),
         metadata=metadata,
     )
     value = kwargs.get(_INPUT_KEY.get(operation))

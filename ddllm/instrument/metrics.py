@@ -25,8 +25,9 @@ series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `fr
 `to_model` are `{provider}/{model}` (the span resource), so a hop between providers of one
 model is visible. On `ddllm.request.duration`, `provider` and `model` are the last
 attempt's and `model_group` is what the caller asked for (the Router model group, or the
-primary model of a `completion(fallbacks=...)` call). Values are normalised by
-`ddllm.instrument.tags` and capped per key.
+primary model of a `completion(fallbacks=...)` call). Where LiteLLM's proxy names the caller,
+the durations, tokens and cost also carry `team`, `key_alias` and `user`; the rate-limit gauges,
+facts of the provider, do not. Values are normalised by `ddllm.instrument.tags` and capped per key.
 """
 import atexit
 import inspect
@@ -262,7 +263,7 @@ def record_request(state, outcome, duration):
     if _sink is not None:
         background.defer(_send_request, (
             state.final_provider, state.final_model, state.resource, outcome,
-            state.fallback_used, state.attempts, duration))
+            state.fallback_used, state.attempts, duration, state.caller))
 
 
 @guarded("metrics.attempt")
@@ -278,8 +279,9 @@ def _send_attempt(facts):
     if facts.model_group:
         common.append(tag("model_group", facts.model_group))
     fallback = tag("fallback", _bool_value(facts.is_fallback))
+    with_caller = common + _caller_tags(tag, facts.caller)
     if facts.duration is not None:
-        senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, common + [
+        senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, with_caller + [
             tag("outcome", facts.outcome or UNKNOWN),
             fallback,
             tag("stream", _bool_value(facts.stream)),
@@ -291,6 +293,10 @@ def _send_attempt(facts):
         (INPUT_TOKENS, facts.input_tokens),
         (OUTPUT_TOKENS, facts.output_tokens),
         (COST, facts.cost_usd),
+    ):
+        if value is not None:
+            senders[name](name, value, with_caller)
+    for name, value in (
         (REMAINING_REQUESTS, facts.remaining_requests),
         (REMAINING_TOKENS, facts.remaining_tokens),
         (LIMIT_REQUESTS, facts.limit_requests),
@@ -307,9 +313,17 @@ def _send_attempt(facts):
         ])
 
 
+def _caller_tags(tag, caller):
+    """Who called, where LiteLLM's proxy says so: on the metrics whose catalogue entry lists
+    `catalogue.PROXY_CALLER_METRIC_TAGS` (durations, tokens, cost), capped like every tag."""
+    if not caller:
+        return []
+    return [tag(key, value) for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller) if value]
+
+
 @guarded("metrics.request")
 def _send_request(request):
-    provider, model, model_group, outcome, fallback_used, attempts, duration = request
+    provider, model, model_group, outcome, fallback_used, attempts, duration, caller = request
     sink = _sink
     if sink is None:
         return
@@ -323,7 +337,7 @@ def _send_request(request):
     tags.append(tag("outcome", outcome or UNKNOWN))
     tags.append(tag("fallback_used", _bool_value(fallback_used)))
     tags.append(tag("attempts", catalogue.attempt_bucket(attempts)))
-    senders[REQUEST_DURATION](REQUEST_DURATION, duration, tags)
+    senders[REQUEST_DURATION](REQUEST_DURATION, duration, tags + _caller_tags(tag, caller))
 
 
 @guarded("metrics.flush", default=False)

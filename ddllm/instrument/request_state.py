@@ -26,7 +26,7 @@ class RequestState:
         "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
         "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
         "saved_context", "skipped", "litellm_depth", "order_failover", "_context_token",
-        "args", "kwargs", "router", "operation", "llmobs_output", "finish_reason",
+        "args", "kwargs", "router", "operation", "llmobs_output", "finish_reason", "caller",
     )
 
     def __init__(self, resource, trace_id, started):
@@ -49,8 +49,10 @@ class RequestState:
         self.last_error_mid_stream = False
         self.saved_context = None
         # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
-        # request started and not tried since (`ddllm.instrument.cooldowns`); None when there is none.
+        # Router picked the first attempt's deployment, and not tried since
+        # (`ddllm.instrument.cooldowns`); None when there is none.
         self.skipped = None
+        self.caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
         self.started = started
         self._context_token = None
         # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router

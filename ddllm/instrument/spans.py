@@ -12,7 +12,7 @@ import linecache
 from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
-from ddllm.instrument import cooldowns, request_state
+from ddllm.instrument import attempt_facts, cooldowns, request_state
 from ddllm.instrument.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 
@@ -134,6 +134,7 @@ def finish_request_span(span, state, outcome, exc):
     if state.final_model:
         span.set_tag("llm.final.model", state.final_model)
     span.set_tag("llm.outcome", outcome)
+    set_caller_tags(span, state.caller)
     if state.skipped:
         skipped, listed = cooldowns.skipped_tags(state.skipped)
         span.set_metric("llm.request.skipped_deployments", skipped)
@@ -141,6 +142,12 @@ def finish_request_span(span, state, outcome, exc):
     if exc is not None and outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
     span.finish()
+
+
+def set_caller_tags(span, caller):
+    """Who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)."""
+    for key, value in attempt_facts.caller_span_tags(caller):
+        span.set_tag(key, value)
 
 
 def _llmobs_context_provider():
@@ -232,6 +239,7 @@ def _set_attempt_start_tags(span, facts):
     ):
         if value:
             span.set_tag(key, value)
+    set_caller_tags(span, facts.caller)
 
 
 def finish_attempt_span(span, facts, exc):

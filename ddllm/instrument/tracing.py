@@ -48,8 +48,7 @@ def begin_request(args, kwargs, router=None):
         _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
     )
     state.args, state.kwargs, state.router = args, kwargs, router
-    if router is not None:
-        state.skipped = cooldowns.cooling_in_group(router, state.resource)
+    state.caller = attempt_facts.proxy_caller(kwargs)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
         state.saved_context = spans.save_active()
     state.span = spans.start_request_span(state.resource)
@@ -77,6 +76,8 @@ def request_returned(state, kwargs, result):
 def end_request(state, exc, cancelled=False):
     """Finish the request. Never raises; its span always finishes and its state always leaves."""
     try:
+        if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
+            _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
         _finish_request_bookkeeping(state, outcome)
         _annotate_request_llmobs(state, outcome)
@@ -148,6 +149,14 @@ def _finish_quietly(span):
         report_once("span.finish")
 
 
+def _read_skipped(state):
+    """The requested group's deployments cooling down, read when the first attempt starts:
+    after the Router's own cooldown read for its pick, which brings cooldowns that other
+    instances wrote to a shared Redis into the Router's memory, where ddllm reads them."""
+    if state.router is not None:
+        state.skipped = cooldowns.cooling_in_group(state.router, state.resource)
+
+
 def _place_in_request(facts, state, kwargs, metadata):
     """Number, retry index, fallback depth and the previous attempt of this attempt.
 
@@ -159,6 +168,8 @@ def _place_in_request(facts, state, kwargs, metadata):
     if state is None:
         facts.number, facts.retry, facts.fallback_depth = 1, 0, 0
         return
+    if state.attempts == 0:
+        _read_skipped(state)
     state.attempts += 1
     facts.number = state.attempts
     if state.skipped and facts.deployment_id in state.skipped:  # tried after all: not skipped
@@ -226,6 +237,8 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     if state is not None and state.trace_id is None and trace_id is not None:
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
+    if facts.caller is None and state is not None:  # its own metadata does not say: its request's
+        facts.caller = state.caller
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
     if facts.stream:
         attempt.saved_context = spans.save_active()
