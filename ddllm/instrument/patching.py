@@ -19,7 +19,7 @@ import wrapt
 from ddllm import _startup
 from ddllm.instrument import config as config_module
 from ddllm.instrument import attempt_facts, request_state, tracing
-from ddllm.instrument.safety import report_once
+from ddllm.instrument.safety import guarded, report_once
 
 log = logging.getLogger("ddllm")
 
@@ -61,6 +61,7 @@ def _is_fallback_request(kwargs):
         return False
 
 
+@guarded("attempt.nested", default=True)  # when unsure, the call goes through untraced
 def _in_attempt():
     """A LiteLLM call made inside one of our attempts is part of it, not a new attempt."""
     return request_state.current_attempt.get() is not None
