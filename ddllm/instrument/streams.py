@@ -34,11 +34,11 @@ class TracedStream(wrapt.ObjectProxy):
         self._self_end_lock = threading.Lock()
 
     def _self_end(self, exc=None, cancelled=False):
-        with self._self_end_lock:
-            if self._self_ended:
-                return
-            self._self_ended = True
-        try:
+        try:  # the whole ending: it runs inside the caller's read of the stream
+            with self._self_end_lock:
+                if self._self_ended:
+                    return
+                self._self_ended = True
             self._self_observer.end(exc, cancelled)
         except Exception:
             report_once("stream.end")
@@ -124,10 +124,10 @@ class TracedStream(wrapt.ObjectProxy):
     def __del__(self):
         # Abandoned unread or half read. A finalizer may run while this thread holds a tracer
         # or queue lock: it only queues the ending, which ddllm's background thread carries out.
-        if getattr(self, "_self_ended", True):
-            return
-        self._self_ended = True  # nobody else can reach an object being finalized
-        try:
+        try:  # nothing may escape a finalizer, and it must not log (a lock may be held)
+            if getattr(self, "_self_ended", True):
+                return
+            self._self_ended = True  # nobody else can reach an object being finalized
             background.defer(_end_abandoned, self._self_observer)
         except Exception:
             pass
