@@ -332,10 +332,8 @@ def demote_nested_llm_span(span):
 def drop_demoted_llmobs_data(span):
     """`trace.span_finish` listener: a demoted span also loses the LLM Observability data its
     integration wrote on it, which would otherwise still ship with the APM span."""
-    if not _demoted_span_ids:
-        return
-    try:
-        if span.span_id in _demoted_span_ids:
+    try:  # inside the guard: ddtrace calls it for every span of the process
+        if _demoted_span_ids and span.span_id in _demoted_span_ids:
             _demoted_span_ids.discard(span.span_id)
             remove = getattr(span, "_remove_struct_tag", None)
             if remove is not None:
