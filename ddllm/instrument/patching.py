@@ -281,15 +281,17 @@ def _targets():
         for name, operation, is_async, positional in MODULE_ENTRY_POINTS
         if callable(getattr(litellm, name, None))
     ]
-    served_per_router = []
+    served_per_router, missing = [], []
     for name, is_async in ROUTER_ENTRY_POINTS:
         owner = _router_owner(name)
         if owner is not None:
             targets.append((owner, name, router_entry_wrapper(is_async)))
         elif name in REQUIRED_ROUTER_ENTRY_POINTS:
-            log.warning("ddllm: litellm %s has no Router.%s; its requests get no request span", get_version(), name)
+            missing.append("Router." + name)
         else:
             served_per_router.append((name, is_async))
+    if missing:  # one warning for the one cause
+        log.warning("ddllm: litellm %s has no %s; its requests get no request span", get_version(), ", ".join(missing))
     endpoints = _router_endpoint_table()
     if served_per_router and endpoints is not None:
         targets.append((endpoints, "member", endpoint_member_wrapper(served_per_router)))
