@@ -118,7 +118,7 @@ def start_request_span(resource):
     else:
         span = tracer.trace(REQUEST_SPAN)
     try:
-        span.resource = resource or REQUEST_SPAN
+        span.resource = resource if isinstance(resource, str) and resource else REQUEST_SPAN
         span.set_tag("component", COMPONENT)
     except BaseException:
         _finish_on_failure(span)
@@ -209,7 +209,8 @@ def start_attempt_span(facts, parent):
 
 
 def _set_attempt_start_tags(span, facts):
-    span.resource = facts.target
+    target = facts.target
+    span.resource = target if isinstance(target, str) else ATTEMPT_SPAN  # else the trace cannot be sent
     span.set_tag(SPAN_KIND, "client")
     span.set_tag("component", COMPONENT)
     span.set_metric(_MEASURED_KEY, 1)
