@@ -7,7 +7,7 @@ SOURCES := $(shell find ddllm -name '*.py') pyproject.toml hatch_build.py ddllm.
            $(wildcard dashboards/*.json monitors/*.json)
 BUILD_BACKEND := hatchling
 
-.PHONY: test test-newest test-oldest test-newest-python demo bench clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -94,6 +94,33 @@ test-newest-python: $(NEWEST_PYTHON_VENV)/.ddllm
 	$(NEWEST_PYTHON_VENV)/bin/pytest $(NEWEST_PYTHON_SMOKE)
 endif
 
+# LiteLLM over time: the smoke subset against each LiteLLM minor release of the last six
+# months, the newest patch of each (`pip index versions litellm`; add a minor when one comes
+# out, drop the oldest past six months), with ddtrace as CI pins it. Not part of `make test`:
+# one virtualenv per release, under .venv-compat/.
+COMPAT_LITELLM := 1.106.12 1.108.14 1.109.3 1.110.2
+COMPAT_DDTRACE := $(shell sed -n 's/^ddtrace==//p' $(CONSTRAINTS))
+COMPAT_VENVS := $(foreach version,$(COMPAT_LITELLM),.venv-compat/litellm-$(version))
+
+compat: $(addsuffix /.ddllm,$(COMPAT_VENVS))
+	@failed=""; for venv in $(COMPAT_VENVS); do \
+	    echo "== $$venv"; $$venv/bin/pytest -q $(OLDEST_SMOKE) || failed="$$failed $${venv#.venv-compat/}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "compat: failed with$$failed"; exit 1; fi; echo "compat: every release passed"
+
+.PRECIOUS: .venv-compat/litellm-%/.deps  # built through a pattern: kept, not removed as intermediate
+
+.venv-compat/litellm-%/.deps: pyproject.toml $(CONSTRAINTS)
+	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
+	$(@D)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
+	$(@D)/bin/python -m pip install -q --disable-pip-version-check litellm==$* ddtrace==$(COMPAT_DDTRACE) \
+	    wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack
+	touch $@
+
+.venv-compat/litellm-%/.ddllm: .venv-compat/litellm-%/.deps $(SOURCES)
+	$(@D)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+	touch $@
+
 demo: $(VENV)/.ddllm
 	$(BIN)/python -m ddllm.cli.demo
 
@@ -101,4 +128,4 @@ bench: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) dist
+	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist

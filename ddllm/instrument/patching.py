@@ -18,8 +18,8 @@ import wrapt
 
 from ddllm import _startup
 from ddllm.instrument import config as config_module
-from ddllm.instrument import attempt_facts, request_state, tracing
-from ddllm.instrument.safety import report_once
+from ddllm.instrument import attempt_facts, request_state, streams, tracing
+from ddllm.instrument.safety import guarded, report_once
 
 log = logging.getLogger("ddllm")
 
@@ -61,61 +61,137 @@ def _is_fallback_request(kwargs):
         return False
 
 
+@guarded("attempt.nested", default=True)  # when unsure, the call goes through untraced
 def _in_attempt():
     """A LiteLLM call made inside one of our attempts is part of it, not a new attempt."""
     return request_state.current_attempt.get() is not None
 
 
 # Each wrapper is a thin shell around LiteLLM's call: one step before it and one after, both
-# in `ddllm.instrument.tracing`, neither of which raises; LiteLLM's own exception passes through.
+# in `ddllm.instrument.tracing`, neither of which should raise; LiteLLM's own exception passes
+# through. The after-steps below are the shells' own: whatever tracing's step did, they hand
+# the caller LiteLLM's result (or our proxy of its stream), and close what we opened.
 
 
 def _traced_request(wrapped, args, kwargs, router=None):
     state = tracing.begin_request(args, kwargs, router)
-    if state is None:
+    if type(state) is not request_state.RequestState:
         return wrapped(*args, **kwargs)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        tracing.end_request(state, exc)
+        _request_failed(state, exc)
         raise
-    return tracing.request_returned(state, kwargs, result)
+    return _request_result(state, kwargs, result)
 
 
 async def _traced_request_async(wrapped, args, kwargs, router=None):
     state = tracing.begin_request(args, kwargs, router)
-    if state is None:
+    if type(state) is not request_state.RequestState:
         return await wrapped(*args, **kwargs)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        tracing.end_request(state, exc)
+        _request_failed(state, exc)
         raise
-    return tracing.request_returned(state, kwargs, result)
+    return _request_result(state, kwargs, result)
 
 
 def _traced_attempt(wrapped, args, kwargs, operation, positional):
     attempt = tracing.begin_attempt(args, kwargs, operation, positional)
-    if attempt is None:
+    if type(attempt) is not tracing.Attempt:
         return wrapped(*args, **kwargs)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        tracing.end_attempt(attempt, exc=exc)
+        _attempt_failed(attempt, exc)
         raise
-    return tracing.attempt_returned(attempt, kwargs, result)
+    return _attempt_result(attempt, kwargs, result)
 
 
 async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
     attempt = tracing.begin_attempt(args, kwargs, operation, positional)
-    if attempt is None:
+    if type(attempt) is not tracing.Attempt:
         return await wrapped(*args, **kwargs)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        tracing.end_attempt(attempt, exc=exc)
+        _attempt_failed(attempt, exc)
         raise
-    return tracing.attempt_returned(attempt, kwargs, result)
+    return _attempt_result(attempt, kwargs, result)
+
+
+def _proxy_of(handed, result):
+    return isinstance(handed, streams.TracedStream) and handed.__wrapped__ is result
+
+
+def _request_failed(state, exc):
+    try:
+        tracing.end_request(state, exc)
+    except Exception:
+        report_once("request.end")
+    _close_request(state, finish=True)
+
+
+def _request_result(state, kwargs, result):
+    try:
+        handed = tracing.request_returned(state, kwargs, result)
+        if handed is result or _proxy_of(handed, result):
+            _close_request(state, finish=handed is result)  # a proxy ends the request later
+            return handed
+    except Exception:
+        report_once("request.result")
+    _close_request(state, finish=True)
+    return result
+
+
+def _attempt_failed(attempt, exc):
+    try:
+        tracing.end_attempt(attempt, exc=exc)
+    except Exception:
+        report_once("attempt.end")
+    _close_attempt(attempt, finish=True)
+
+
+def _attempt_result(attempt, kwargs, result):
+    try:
+        handed = tracing.attempt_returned(attempt, kwargs, result)
+        if handed is result or _proxy_of(handed, result):
+            _close_attempt(attempt, finish=handed is result)  # a proxy ends the attempt later
+            return handed
+    except Exception:
+        report_once("attempt.result")
+    _close_attempt(attempt, finish=True)
+    return result
+
+
+# The shells' last resort, with ddtrace's and contextvars' own calls only: our marker leaves
+# the caller's context and (unless a stream handed to the caller carries it on) our span is
+# finished and the request leaves the request map. No-ops when tracing's steps did their work.
+
+
+def _close_attempt(attempt, finish):
+    try:
+        token, attempt.context_token = attempt.context_token, None
+        if token is not None:
+            request_state.current_attempt.reset(token)
+        if finish and not attempt.span.finished:
+            attempt.span.finish()
+    except Exception:
+        report_once("attempt.close")
+
+
+def _close_request(state, finish):
+    try:
+        token, state._context_token = state._context_token, None
+        if token is not None:
+            request_state.current_request.reset(token)
+        if finish:
+            if not state.span.finished:
+                state.span.finish()
+            request_state.leave(state)
+    except Exception:
+        report_once("request.close")
 
 
 # LiteLLM's module functions that make one attempt: (name, operation, async, positional names).
@@ -205,15 +281,17 @@ def _targets():
         for name, operation, is_async, positional in MODULE_ENTRY_POINTS
         if callable(getattr(litellm, name, None))
     ]
-    served_per_router = []
+    served_per_router, missing = [], []
     for name, is_async in ROUTER_ENTRY_POINTS:
         owner = _router_owner(name)
         if owner is not None:
             targets.append((owner, name, router_entry_wrapper(is_async)))
         elif name in REQUIRED_ROUTER_ENTRY_POINTS:
-            log.warning("ddllm: litellm %s has no Router.%s; its requests get no request span", get_version(), name)
+            missing.append("Router." + name)
         else:
             served_per_router.append((name, is_async))
+    if missing:  # one warning for the one cause
+        log.warning("ddllm: litellm %s has no %s; its requests get no request span", get_version(), ", ".join(missing))
     endpoints = _router_endpoint_table()
     if served_per_router and endpoints is not None:
         targets.append((endpoints, "member", endpoint_member_wrapper(served_per_router)))

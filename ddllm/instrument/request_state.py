@@ -101,20 +101,22 @@ def leave_context(state):
 
 
 def leave(state):
-    leave_context(state)
-    if state.span is not None:
-        with _by_trace_id_lock:
-            _by_span_id.pop(state.span.span_id, None)
-    if state.trace_id is not None:
-        with _by_trace_id_lock:
-            states = _by_trace_id.get(state.trace_id)
-            if states is not None:
-                try:
-                    states.remove(state)
-                except ValueError:
-                    pass
-                if not states:
-                    del _by_trace_id[state.trace_id]
+    try:  # out of the maps first: a failure in the context's reset costs the marker alone
+        if state.span is not None:
+            with _by_trace_id_lock:
+                _by_span_id.pop(state.span.span_id, None)
+        if state.trace_id is not None:
+            with _by_trace_id_lock:
+                states = _by_trace_id.get(state.trace_id)
+                if states is not None:
+                    try:
+                        states.remove(state)
+                    except ValueError:
+                        pass
+                    if not states:
+                        del _by_trace_id[state.trace_id]
+    finally:
+        leave_context(state)
 
 
 def find(trace_id):

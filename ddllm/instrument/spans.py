@@ -118,7 +118,7 @@ def start_request_span(resource):
     else:
         span = tracer.trace(REQUEST_SPAN)
     try:
-        span.resource = resource or REQUEST_SPAN
+        span.resource = resource if isinstance(resource, str) and resource else REQUEST_SPAN
         span.set_tag("component", COMPONENT)
     except BaseException:
         _finish_on_failure(span)
@@ -216,7 +216,8 @@ def start_attempt_span(facts, parent):
 
 
 def _set_attempt_start_tags(span, facts):
-    span.resource = facts.target
+    target = facts.target
+    span.resource = target if isinstance(target, str) else ATTEMPT_SPAN  # else the trace cannot be sent
     span.set_tag(SPAN_KIND, "client")
     span.set_tag("component", COMPONENT)
     span.set_metric(_MEASURED_KEY, 1)
@@ -340,10 +341,8 @@ def demote_nested_llm_span(span):
 def drop_demoted_llmobs_data(span):
     """`trace.span_finish` listener: a demoted span also loses the LLM Observability data its
     integration wrote on it, which would otherwise still ship with the APM span."""
-    if not _demoted_span_ids:
-        return
-    try:
-        if span.span_id in _demoted_span_ids:
+    try:  # inside the guard: ddtrace calls it for every span of the process
+        if _demoted_span_ids and span.span_id in _demoted_span_ids:
             _demoted_span_ids.discard(span.span_id)
             remove = getattr(span, "_remove_struct_tag", None)
             if remove is not None:

@@ -8,6 +8,7 @@ stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread 
 end. An early end is `cancelled`. A stream collected unread is ended by ddllm's background
 thread, never inside the garbage collector.
 """
+import sys
 import threading
 
 import wrapt
@@ -34,11 +35,11 @@ class TracedStream(wrapt.ObjectProxy):
         self._self_end_lock = threading.Lock()
 
     def _self_end(self, exc=None, cancelled=False):
-        with self._self_end_lock:
-            if self._self_ended:
-                return
-            self._self_ended = True
-        try:
+        try:  # the whole ending: it runs inside the caller's read of the stream
+            with self._self_end_lock:
+                if self._self_ended:
+                    return
+                self._self_ended = True
             self._self_observer.end(exc, cancelled)
         except Exception:
             report_once("stream.end")
@@ -97,8 +98,9 @@ class TracedStream(wrapt.ObjectProxy):
 
     def __enter__(self):
         enter = getattr(self.__wrapped__, "__enter__", None)
-        if enter is not None:
-            enter()
+        if enter is None:
+            raise _not_a_context_manager(self.__wrapped__, "__enter__")
+        enter()
         return self  # the caller reads through us, not the stream `enter` returned
 
     def __exit__(self, exc_type, exc, tb):
@@ -110,8 +112,9 @@ class TracedStream(wrapt.ObjectProxy):
 
     async def __aenter__(self):
         aenter = getattr(self.__wrapped__, "__aenter__", None)
-        if aenter is not None:
-            await aenter()
+        if aenter is None:
+            raise _not_a_context_manager(self.__wrapped__, "__aenter__")
+        await aenter()
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
@@ -124,13 +127,22 @@ class TracedStream(wrapt.ObjectProxy):
     def __del__(self):
         # Abandoned unread or half read. A finalizer may run while this thread holds a tracer
         # or queue lock: it only queues the ending, which ddllm's background thread carries out.
-        if getattr(self, "_self_ended", True):
-            return
-        self._self_ended = True  # nobody else can reach an object being finalized
-        try:
+        try:  # nothing may escape a finalizer, and it must not log (a lock may be held)
+            if getattr(self, "_self_ended", True):
+                return
+            self._self_ended = True  # nobody else can reach an object being finalized
             background.defer(_end_abandoned, self._self_observer)
         except Exception:
             pass
+
+
+def _not_a_context_manager(stream, method):
+    """What Python raises for `with` / `async with` on a stream that has no such protocol
+    (LiteLLM's before 1.108): the caller gets that with ddllm too."""
+    if sys.version_info < (3, 11):
+        return AttributeError(method)
+    kind = "asynchronous context manager" if method == "__aenter__" else "context manager"
+    return TypeError("'%s' object does not support the %s protocol" % (type(stream).__name__, kind))
 
 
 def _end_abandoned(observer):

@@ -8,6 +8,7 @@ once when its set-up fails). A streamed result ends with its stream (`ddllm.inst
 """
 import time
 
+from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
 from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_state, spans, streams
 from ddllm.instrument.safety import guarded, report_once
 
@@ -51,14 +52,27 @@ def begin_request(args, kwargs, router=None):
     state.caller = attempt_facts.proxy_caller(kwargs)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
         state.saved_context = spans.save_active()
-    state.span = spans.start_request_span(state.resource)
     try:
+        state.span = spans.start_request_span(state.resource)
         request_state.enter(state)
     except BaseException:
+        _finish_left_active(REQUEST_SPAN)
         _finish_quietly(state.span)
-        request_state.leave(state)
+        _leave_quietly(state)
         raise
     return state
+
+
+def _finish_left_active(name):
+    """A start step that failed after its span started (or gave back something else than the
+    span) left it active, out of our reach but for the context: finish it there, so it is not
+    left open or active in the caller's context (spans of ours do not nest in one context)."""
+    try:
+        span = spans.active_span()
+        if span is not None and span.name == name and not span.finished:
+            span.finish()
+    except Exception:
+        report_once("span.finish")
 
 
 def request_returned(state, kwargs, result):
@@ -242,11 +256,13 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     attempt = Attempt(facts, state, kwargs, time.perf_counter())
     if facts.stream:
         attempt.saved_context = spans.save_active()
-    attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
     try:
+        attempt.span, attempt.llmobs_span = spans.start_attempt_span(
+            facts, state.span if state is not None else None)
         attempt.context_token = request_state.current_attempt.set(attempt.span)
         attempt_facts.watch_http_calls(facts)
     except BaseException:
+        _finish_left_active(ATTEMPT_SPAN)
         _leave_attempt_context(attempt)
         _finish_quietly(attempt.span)
         raise
