@@ -71,6 +71,7 @@ DISTRIBUTION_AGGREGATORS = SPACE_AGGREGATORS + ("count",)
 PERCENTILE_AGGREGATOR = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "percentile")
 MONITOR_WINDOW = re.compile(r"^last_(\d+)(m|h|d|w)$")
+COMPARATORS = (">=", "<=", ">", "<")
 
 # Request keys of the legacy (pre formula-and-function) widget requests.
 LEGACY_REQUEST_KEYS = ("q", "apm_query", "log_query", "event_query", "rum_query", "process_query", "network_query",

@@ -83,23 +83,6 @@ def _annotate(span, part, **fields):
         report_once("llmobs." + part)
 
 
-def _annotate_parts(span, parts):
-    """[(part, fields)] in one `LLMObs.annotate` call (each call copies what it is given, the
-    larger part of LLM Observability's cost per span); if LLM Observability refuses it (a
-    message it cannot parse), part by part, so a refusal costs only its own part."""
-    accepted = _accepted_fields()
-    combined = {}
-    for _, fields in parts:
-        combined.update((key, value) for key, value in fields.items() if value is not None and key in accepted)
-    if not combined:
-        return
-    try:
-        LLMObs.annotate(span=span, **combined)
-    except Exception:
-        for part, fields in parts:
-            _annotate(span, part, **fields)
-
-
 # -- attempts --------------------------------------------------------------------------------
 
 
@@ -177,16 +160,16 @@ def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None)
         metadata["finish_reason"] = finish_reason
     if "model" in kwargs and (kwargs.get("base_url") or kwargs.get("api_base")):
         metadata["model"] = _plain(kwargs["model"])
-    _annotate_parts(span, [
-        ("fields", {
-            "tags": fallback_tags(facts),
-            "metrics": _metrics(facts, usage) or None,
-            "metadata": metadata,
-            "tool_definitions": _tool_definitions(kwargs.get("tools")),
-        }),
-        ("input", {"input_data": _input(operation, kwargs.get(_INPUT_KEY.get(operation)), kwargs) or None}),
-        ("output", {"output_data": output or None}),
-    ])
+    _annotate(
+        span, "fields",
+        tags=fallback_tags(facts),
+        metrics=_metrics(facts, usage) or None,
+        metadata=metadata,
+        tool_definitions=_tool_definitions(kwargs.get("tools")),
+    )
+    _annotate(span, "input", input_data=_input(operation, kwargs.get(_INPUT_KEY.get(operation)), kwargs) or None)
+    if output:
+        _annotate(span, "output", output_data=output)
 
 
 def _metrics(facts, usage):
@@ -285,23 +268,23 @@ def annotate_request(span, state, outcome):
         metadata["model"] = _plain(kwargs["model"])
     elif state.router is not None:
         metadata["router_settings"] = router_settings(state.router)
+    _annotate(
+        span, "fields",
+        tags=with_caller({
+            "llm.attempts": str(state.attempts),
+            "llm.fallback.used": _bool_tag(state.fallback_used),
+            "llm.final.provider": state.final_provider or "",
+            "llm.final.model": state.final_model or "",
+            "llm.outcome": outcome,
+        }, state.caller),
+        metadata=metadata,
+    )
     value = kwargs.get(_INPUT_KEY.get(operation))
     if value is None and len(state.args) > 1:  # Router calls take (model, input) positionally
         value = state.args[1]
-    _annotate_parts(span, [
-        ("fields", {
-            "tags": with_caller({
-                "llm.attempts": str(state.attempts),
-                "llm.fallback.used": _bool_tag(state.fallback_used),
-                "llm.final.provider": state.final_provider or "",
-                "llm.final.model": state.final_model or "",
-                "llm.outcome": outcome,
-            }, state.caller),
-            "metadata": metadata,
-        }),
-        ("input", {"input_data": _input(operation, value, kwargs) or None}),
-        ("output", {"output_data": state.llmobs_output if outcome == "success" and state.llmobs_output else None}),
-    ])
+    _annotate(span, "input", input_data=_input(operation, value, kwargs) or None)
+    if outcome == "success" and state.llmobs_output:
+        _annotate(span, "output", output_data=state.llmobs_output)
 
 
 def _operation_of(kwargs):

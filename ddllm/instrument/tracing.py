@@ -348,7 +348,7 @@ def _record_attempt_metrics(facts):
 class _AttemptStreamObserver(streams.StreamObserver):
     """Time to first token, usage and the end of a streamed attempt."""
 
-    __slots__ = ("attempt", "stream", "content_chunks")
+    __slots__ = ("attempt", "stream", "content_chunks", "text")
 
     def __init__(self, attempt, stream):
         self.attempt = attempt
