@@ -59,7 +59,7 @@ def read_bool(variable, default, environ=None):
     return default
 
 
-def read_positive_int(variable, default, environ=None):
+def _read_int(variable, default, environ, is_valid, expected):
     raw = (os.environ if environ is None else environ).get(variable)
     if raw is None or raw.strip() == "":
         return default
@@ -67,24 +67,18 @@ def read_positive_int(variable, default, environ=None):
         value = int(raw.strip())
     except ValueError:
         value = 0
-    if value <= 0:
-        _warn_default(variable, raw, "a positive integer", default)
+    if not is_valid(value):
+        _warn_default(variable, raw, expected, default)
         return default
     return value
+
+
+def read_positive_int(variable, default, environ=None):
+    return _read_int(variable, default, environ, lambda value: value > 0, "a positive integer")
 
 
 def read_port(variable, default, environ=None):
-    raw = (os.environ if environ is None else environ).get(variable)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = 0
-    if not 0 < value < 65536:
-        _warn_default(variable, raw, "a port number", default)
-        return default
-    return value
+    return _read_int(variable, default, environ, lambda value: 0 < value < 65536, "a port number")
 
 
 def parse_dogstatsd_url(url):
