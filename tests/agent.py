@@ -40,7 +40,10 @@ class TestAgent:
             "--disable-llmobs-data-forwarding",
             "--log-level", "WARNING",
         ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # The test agent forwards what it receives to DD_TRACE_AGENT_URL / DD_AGENT_URL when set:
+        # under pytest-xdist a worker inherits the controller's agent URL and would forward to it.
+        environment = {k: v for k, v in os.environ.items() if k not in ("DD_TRACE_AGENT_URL", "DD_AGENT_URL")}
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
         self._wait_until_listening()
         return self
 
