@@ -29,7 +29,18 @@ class TestAgent:
         self.url = "http://127.0.0.1:%d" % self.port
         self.process = None
 
-    def start(self):
+    def start(self, attempts=5):
+        """Start the agent; again on other ports if another process took one of them first
+        (free_port() frees its port before the agent binds it, and pytest-xdist workers pick
+        theirs at the same moment)."""
+        for _ in range(attempts):
+            if self._start_once():
+                return self
+            self.port = free_port()
+            self.url = "http://127.0.0.1:%d" % self.port
+        raise RuntimeError("test agent did not start in %d attempts" % attempts)
+
+    def _start_once(self):
         command = [
             os.path.join(os.path.dirname(sys.executable), "ddapm-test-agent"),
             "--port", str(self.port),
@@ -43,21 +54,29 @@ class TestAgent:
         # The test agent forwards what it receives to DD_TRACE_AGENT_URL / DD_AGENT_URL when set:
         # under pytest-xdist a worker inherits the controller's agent URL and would forward to it.
         environment = {k: v for k, v in os.environ.items() if k not in ("DD_TRACE_AGENT_URL", "DD_AGENT_URL")}
+        # Its /info carries this mark, so the agent found on the port is known to be this one.
+        mark = "%d-%d" % (os.getpid(), self.port)
+        environment["DD_AGENT_EXTRA_INFO"] = json.dumps({"ddllm_tests_agent": mark})
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
-        self._wait_until_listening()
-        return self
+        return self._wait_until_listening(mark)
 
-    def _wait_until_listening(self, timeout=60.0):
-        # Readiness of a child process, not synchronisation of the test: connect until it answers.
+    def _wait_until_listening(self, mark, timeout=60.0):
+        """True once the agent answers on its port with its mark; False if it exited (a port
+        was taken) or another process answers there."""
+        # Readiness of a child process, not synchronisation of the test: ask until it answers.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("test agent exited: %s" % self.process.stderr.read().decode(errors="replace"))
+                return False
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
+                info = json.loads(self._get("/info", timeout=0.5))
+            except (OSError, ValueError):
                 time.sleep(0.05)
+                continue
+            if info.get("ddllm_tests_agent") == mark:
+                return True
+            self.stop()
+            return False
         raise RuntimeError("test agent did not listen on port %d" % self.port)
 
     def stop(self):
@@ -69,8 +88,8 @@ class TestAgent:
                 self.process.kill()
             self.process = None
 
-    def _get(self, path):
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+    def _get(self, path, timeout=30):
+        with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
             return response.read()
 
     def clear(self):
