@@ -8,8 +8,9 @@ calls and tool results, the request's parameters and finish_reason as metadata, 
 and cost metrics, tool definitions; on the workflow span the request's input and output and
 the Router's settings. tests/test_llmobs_parity.py holds this field by field.
 
-Only the public `LLMObs.annotate` writes, in separate calls: what LLM Observability refuses
-(a message it cannot parse) costs that part alone, never the tags, metrics or metadata.
+Only the public `LLMObs.annotate` writes, one call per span (each call costs as much again
+as the fields it writes): input or output messages LLM Observability would not parse go in
+a call of their own, so a refusal costs that part alone, never the tags, metrics or metadata.
 Prompts and answers go to LLM Observability only, never into APM span tags or metric tags.
 """
 import functools
@@ -81,6 +82,84 @@ def _annotate(span, part, **fields):
         LLMObs.annotate(span=span, **fields)
     except Exception:
         report_once("llmobs." + part)
+
+
+def _annotate_span(span, fields, input_data=None, output_data=None, parsed_as=None):
+    """A span's `fields`, input and output in one `LLMObs.annotate` call. LLM Observability
+    drops the rest of a call whose input or output it cannot parse (ddtrace 3.19 without
+    raising), so on an `llm` or `embedding` span (`parsed_as` "messages" or "documents") a
+    part that would not parse goes in a call of its own; should the whole call still be
+    refused, each part is written apart."""
+    apart = []
+    if parsed_as is not None:
+        if input_data is not None and not _PARSES[parsed_as](input_data):
+            apart.append(("input", "input_data", input_data))
+            input_data = None
+        if output_data is not None and parsed_as == "messages" and not _parses_as_messages(output_data):
+            apart.append(("output", "output_data", output_data))
+            output_data = None
+    accepted = _accepted_fields()
+    combined = {key: value for key, value in fields.items() if value is not None and key in accepted}
+    if input_data is not None:
+        combined["input_data"] = input_data
+    if output_data is not None:
+        combined["output_data"] = output_data
+    if combined:
+        try:
+            LLMObs.annotate(span=span, **combined)
+        except Exception:  # refused whole: part by part, so a refusal costs only its own part
+            _annotate(span, "fields", **fields)
+            apart = [("input", "input_data", input_data), ("output", "output_data", output_data)] + apart
+    for part, field, value in apart:
+        if value is not None:
+            _annotate(span, part, **{field: value})
+
+
+def _parses_as_messages(value):
+    """Whether LLM Observability parses `value` as messages (ddtrace's llmobs.utils.Messages,
+    3.19 to 4.16): text, or dicts with text content, a text role, tool calls with a name and
+    dict arguments, tool results with a text result."""
+    items = _items_as_parsed(value)
+    if items is None:
+        return False
+    for message in items:
+        if isinstance(message, str):
+            continue
+        if not isinstance(message, dict) or not isinstance(message.get("content", ""), str):
+            return False
+        role = message.get("role")
+        if role and not isinstance(role, str):
+            return False
+        calls = message.get("tool_calls")
+        if calls is not None and not (isinstance(calls, list) and all(
+                isinstance(call, dict) and call.get("name") and isinstance(call["name"], str)
+                and isinstance(call.get("arguments"), dict) for call in calls)):
+            return False
+        results = message.get("tool_results")
+        if results is not None and not (isinstance(results, list) and all(
+                isinstance(result, dict) and isinstance(result.get("result"), str) for result in results)):
+            return False
+    return True
+
+
+def _parses_as_documents(value):
+    """Whether LLM Observability parses `value` as an embedding span's input documents: text,
+    or dicts with a text `text` (ddtrace's llmobs.utils.Documents)."""
+    items = _items_as_parsed(value)
+    return items is not None and all(isinstance(document, str) or (
+        isinstance(document, dict) and isinstance(document.get("text"), str)
+        and set(document) <= {"text"}) for document in items)
+
+
+def _items_as_parsed(value):
+    """The items LLM Observability parses `value` into: one text or dict, or a list of them;
+    None if `value` is neither."""
+    if isinstance(value, (str, dict)):
+        return [value]
+    return value if isinstance(value, list) else None
+
+
+_PARSES = {"messages": _parses_as_messages, "documents": _parses_as_documents}
 
 
 # -- attempts --------------------------------------------------------------------------------
@@ -160,16 +239,18 @@ def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None)
         metadata["finish_reason"] = finish_reason
     if "model" in kwargs and (kwargs.get("base_url") or kwargs.get("api_base")):
         metadata["model"] = _plain(kwargs["model"])
-    _annotate(
-        span, "fields",
-        tags=fallback_tags(facts),
-        metrics=_metrics(facts, usage) or None,
-        metadata=metadata,
-        tool_definitions=_tool_definitions(kwargs.get("tools")),
+    _annotate_span(
+        span,
+        {
+            "tags": fallback_tags(facts),
+            "metrics": _metrics(facts, usage) or None,
+            "metadata": metadata,
+            "tool_definitions": _tool_definitions(kwargs.get("tools")),
+        },
+        input_data=_input(operation, kwargs.get(_INPUT_KEY.get(operation)), kwargs) or None,
+        output_data=output or None,
+        parsed_as="documents" if operation == "embeddings" else "messages",
     )
-    _annotate(span, "input", input_data=_input(operation, kwargs.get(_INPUT_KEY.get(operation)), kwargs) or None)
-    if output:
-        _annotate(span, "output", output_data=output)
 
 
 def _metrics(facts, usage):
@@ -268,23 +349,25 @@ def annotate_request(span, state, outcome):
         metadata["model"] = _plain(kwargs["model"])
     elif state.router is not None:
         metadata["router_settings"] = router_settings(state.router)
-    _annotate(
-        span, "fields",
-        tags=with_caller({
-            "llm.attempts": str(state.attempts),
-            "llm.fallback.used": _bool_tag(state.fallback_used),
-            "llm.final.provider": state.final_provider or "",
-            "llm.final.model": state.final_model or "",
-            "llm.outcome": outcome,
-        }, state.caller),
-        metadata=metadata,
-    )
     value = kwargs.get(_INPUT_KEY.get(operation))
     if value is None and len(state.args) > 1:  # Router calls take (model, input) positionally
         value = state.args[1]
-    _annotate(span, "input", input_data=_input(operation, value, kwargs) or None)
-    if outcome == "success" and state.llmobs_output:
-        _annotate(span, "output", output_data=state.llmobs_output)
+    # A workflow span's input and output are any JSON value: nothing to refuse.
+    _annotate_span(
+        span,
+        {
+            "tags": with_caller({
+                "llm.attempts": str(state.attempts),
+                "llm.fallback.used": _bool_tag(state.fallback_used),
+                "llm.final.provider": state.final_provider or "",
+                "llm.final.model": state.final_model or "",
+                "llm.outcome": outcome,
+            }, state.caller),
+            "metadata": metadata,
+        },
+        input_data=_input(operation, value, kwargs) or None,
+        output_data=state.llmobs_output if outcome == "success" and state.llmobs_output else None,
+    )
 
 
 def _operation_of(kwargs):
