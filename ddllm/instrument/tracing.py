@@ -2,9 +2,11 @@
 
 Read top to bottom, one request's life and then one attempt's: the wrappers in
 `ddllm.instrument.patching` call `begin_*` before LiteLLM's call and `*_returned` or `end_*`
-after it. None of them raises: whatever fails here is reported once, the caller's call goes
-on untouched, and every span started here is finished on every path (in `finally`, or at
-once when its set-up fails). A streamed result ends with its stream (`ddllm.instrument.streams`).
+after it. None of them raises: whatever fails here is reported once, and the caller's call
+goes on untouched. The wrappers hold the request and the attempt (built before `begin_*`
+runs), and close on every path what these steps started in them: spans, markers in the
+caller's context, the request's entry in the request map. A streamed result ends with its
+stream (`ddllm.instrument.streams`).
 """
 import time
 
@@ -14,23 +16,19 @@ from ddllm.instrument.safety import guarded, report_once
 
 
 class Attempt:
-    """One attempt in flight: its facts, its span, and the request it belongs to."""
+    """One attempt in flight: its facts, its span, and the request it belongs to. Built by the
+    shell that wraps the call (`ddllm.instrument.patching`) with no code of ours (the defaults
+    are the class's), so the shell holds whatever `begin_attempt` starts in it."""
 
-    __slots__ = (
-        "facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token", "saved_context",
-        "stream_output",
-    )
-
-    def __init__(self, facts, request, kwargs, started):
-        self.facts = facts
-        self.request = request
-        self.kwargs = kwargs
-        self.started = started
-        self.span = None
-        self.llmobs_span = None
-        self.context_token = None
-        self.saved_context = None
-        self.stream_output = None  # the chunks of its stream, for LLM Observability
+    facts = None
+    span = None
+    llmobs_span = None
+    request = None
+    kwargs = None
+    started = None
+    context_token = None  # of its marker in `request_state.current_attempt`
+    saved_context = None
+    stream_output = None  # the chunks of its stream, for LLM Observability
 
 
 def _request_resource(kwargs, args):
@@ -41,13 +39,14 @@ def _request_resource(kwargs, args):
 
 
 @guarded("request.start")
-def begin_request(args, kwargs, router=None):
-    """Start a logical request (of `router`, when a Router serves it). Returns its state, or
-    None if ddllm could not; never leaves a span of ours open when it returns None."""
+def begin_request(state, args, kwargs, router=None):
+    """Start a logical request (of `router`, when a Router serves it) in `state`, the shell's.
+    Returns `state`, or None if ddllm could not; whatever it returns, the shell closes what
+    was started in `state` (its span, its marker, its entry in the request map)."""
     trace_id = kwargs.get("litellm_trace_id")  # the caller's own, if any; ddllm sets none
-    state = request_state.RequestState(
-        _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
-    )
+    state.resource = _request_resource(kwargs, args)
+    state.trace_id = trace_id if isinstance(trace_id, str) else None
+    state.started = time.perf_counter()
     state.args, state.kwargs, state.router = args, kwargs, router
     state.caller = attempt_facts.proxy_caller(kwargs)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
@@ -56,9 +55,7 @@ def begin_request(args, kwargs, router=None):
         state.span = spans.start_request_span(state.resource)
         request_state.enter(state)
     except BaseException:
-        _finish_left_active(REQUEST_SPAN)
-        _finish_quietly(state.span)
-        _leave_quietly(state)
+        _finish_left_active(REQUEST_SPAN)  # started, but not handed back to `state`
         raise
     return state
 
@@ -88,21 +85,19 @@ def request_returned(state, kwargs, result):
 
 
 def end_request(state, exc, cancelled=False):
-    """Finish the request. Never raises; its span always finishes and its state always leaves."""
+    """Finish the request: its facts on its span, and its metrics. Never raises; the shell
+    finishes its span, if this could not, and takes it out of the request map."""
     try:
         if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
             _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
-        _finish_request_bookkeeping(state, outcome)
+        _record_request_metrics(state, outcome)
         _annotate_request_llmobs(state, outcome)
         if exc is not None and state.saved_context is not None:  # a streamed request that failed
             _close_leaked_request_spans(state, exc)
         spans.finish_request_span(state.span, state, outcome, exc)
     except Exception:
         report_once("request.span")
-    finally:
-        _finish_quietly(state.span)
-        _leave_quietly(state)
 
 
 @guarded("request.outcome", default="error")
@@ -110,21 +105,13 @@ def _request_outcome(exc, cancelled):
     return "cancelled" if cancelled else attempt_facts.outcome_of(exc)
 
 
-def _leave_quietly(state):
-    try:
-        request_state.leave(state)
-    except Exception:
-        report_once("request.leave")
-
-
 @guarded("request.leaked_spans")
 def _close_leaked_request_spans(state, exc):
     spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
 
 
-@guarded("request.finish")
-def _finish_request_bookkeeping(state, outcome):
-    request_state.leave(state)
+@guarded("request.metrics")
+def _record_request_metrics(state, outcome):
     metrics.record_request(state, outcome, time.perf_counter() - state.started)
 
 
@@ -133,22 +120,13 @@ def _annotate_request_llmobs(state, outcome):
     llmobs.annotate_request(state.span, state, outcome)
 
 
-class _RequestStreamObserver(streams.StreamObserver):
-    __slots__ = ("state",)
-
-    def __init__(self, state):
-        self.state = state
-
-    def end(self, exc, cancelled):
-        end_request(self.state, exc, cancelled)
-
-
 def stream_request(state, stream):
-    """The request's result is a stream: hand the caller a proxy, end the request with it."""
+    """The request's result is a stream: hand the caller a proxy that ends the request with it.
+    The shell's `state` is the stream's observer: its `end` (the shell's own) runs
+    `end_request` and closes the request."""
     try:
-        request_state.leave_context(state)
         spans.restore_active(state.saved_context)
-        return streams.TracedStream(stream, _RequestStreamObserver(state))
+        return streams.TracedStream(stream, state)
     except Exception:
         report_once("request.stream")
         end_request(state, None)
@@ -236,9 +214,9 @@ def _call_kwargs(args, kwargs, positional):
 
 
 @guarded("attempt.start")
-def begin_attempt(args, kwargs, operation="chat", positional=()):
-    """Start an attempt. Returns it, or None if ddllm could not; never leaves a span of ours
-    open when it returns None."""
+def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
+    """Start an attempt in `attempt`, the shell's. Returns `attempt`, or None if ddllm could
+    not; whatever it returns, the shell closes what was started in `attempt`."""
     kwargs = _call_kwargs(args, kwargs, positional)
     facts = attempt_facts.AttemptFacts()
     facts.operation = operation
@@ -253,7 +231,7 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     _place_in_request(facts, state, kwargs, metadata)
     if facts.caller is None and state is not None:  # its own metadata does not say: its request's
         facts.caller = state.caller
-    attempt = Attempt(facts, state, kwargs, time.perf_counter())
+    attempt.facts, attempt.request, attempt.kwargs, attempt.started = facts, state, kwargs, time.perf_counter()
     if facts.stream:
         attempt.saved_context = spans.save_active()
     try:
@@ -262,9 +240,7 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
         attempt.context_token = request_state.current_attempt.set(attempt.span)
         attempt_facts.watch_http_calls(facts)
     except BaseException:
-        _finish_left_active(ATTEMPT_SPAN)
-        _leave_attempt_context(attempt)
-        _finish_quietly(attempt.span)
+        _finish_left_active(ATTEMPT_SPAN)  # started, but not handed back to `attempt`
         raise
     return attempt
 
