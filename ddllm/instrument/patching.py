@@ -88,6 +88,19 @@ class _Request(request_state.RequestState, streams.StreamObserver):
             _close_request(self, finish=True)
 
 
+class _Attempt(tracing.Attempt):
+    """An attempt as its shell holds it; when its result is a stream, the stream's observer,
+    which ends and closes it when the stream ends."""
+
+    def end(self, exc, cancelled):
+        try:
+            if not self.closed:
+                tracing.end_stream(self, exc, cancelled)
+        finally:
+            self.stream = None
+            _close_attempt(self, finish=True)
+
+
 def _traced_request(wrapped, args, kwargs, router=None):
     state = _Request()
     if tracing.begin_request(state, args, kwargs, router) is not state:
@@ -115,7 +128,7 @@ async def _traced_request_async(wrapped, args, kwargs, router=None):
 
 
 def _traced_attempt(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.Attempt()
+    attempt = _Attempt()
     if tracing.begin_attempt(attempt, args, kwargs, operation, positional) is not attempt:
         _close_attempt(attempt, finish=True)
         return wrapped(*args, **kwargs)
@@ -128,7 +141,7 @@ def _traced_attempt(wrapped, args, kwargs, operation, positional):
 
 
 async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.Attempt()
+    attempt = _Attempt()
     if tracing.begin_attempt(attempt, args, kwargs, operation, positional) is not attempt:
         _close_attempt(attempt, finish=True)
         return await wrapped(*args, **kwargs)
@@ -201,8 +214,10 @@ def _close_attempt(attempt, finish):
         if token is not None:
             facts.http_watch_token = None
             attempt_facts.watched_facts.reset(token)
-        if finish and getattr(attempt.span, "finished", True) is False:
-            attempt.span.finish()
+        if finish:
+            attempt.closed = True
+            if getattr(attempt.span, "finished", True) is False:
+                attempt.span.finish()
     except Exception:
         report_once("attempt.close")
 

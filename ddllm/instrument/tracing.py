@@ -15,10 +15,12 @@ from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_
 from ddllm.instrument.safety import guarded, report_once
 
 
-class Attempt:
+class Attempt(streams.StreamObserver):
     """One attempt in flight: its facts, its span, and the request it belongs to. Built by the
     shell that wraps the call (`ddllm.instrument.patching`) with no code of ours (the defaults
-    are the class's), so the shell holds whatever `begin_attempt` starts in it."""
+    are the class's), so the shell holds whatever `begin_attempt` starts in it. When the
+    attempt returns a stream, it is the stream's observer: `chunk` here, and the shell's `end`
+    (which runs `end_stream` and closes the attempt)."""
 
     facts = None
     span = None
@@ -29,6 +31,20 @@ class Attempt:
     context_token = None  # of its marker in `request_state.current_attempt`
     saved_context = None
     stream_output = None  # the chunks of its stream, for LLM Observability
+    stream = None  # LiteLLM's stream, when it returned one
+    content_chunks = 0
+    closed = False  # its span finished (by the shell, which holds it)
+
+    def chunk(self, chunk):
+        """Time to first token, usage, and the output for LLM Observability."""
+        facts = self.facts
+        if attempt_facts.chunk_has_content(chunk):
+            if self.content_chunks == 0:
+                facts.time_to_first_token = time.perf_counter() - self.started
+            self.content_chunks += 1
+        attempt_facts.read_chunk(chunk, facts)
+        if self.stream_output is not None:
+            self.stream_output.add(chunk)
 
 
 def _request_resource(kwargs, args):
@@ -131,14 +147,6 @@ def stream_request(state, stream):
         report_once("request.stream")
         end_request(state, None)
         return stream
-
-
-def _finish_quietly(span):
-    try:
-        if span is not None and not span.finished:
-            span.finish()
-    except Exception:
-        report_once("span.finish")
 
 
 def _read_skipped(state):
@@ -269,15 +277,13 @@ def attempt_returned(attempt, kwargs, result):
 
 
 def end_attempt(attempt, response=None, exc=None):
-    """Finish a non-streamed attempt. Never raises; its span always finishes."""
+    """Finish a non-streamed attempt. Never raises; the shell finishes its span, if this could not."""
     try:
         _leave_attempt_context(attempt)
         _read_outcome(attempt, response, exc)
         _complete_attempt(attempt, exc, response, stream_failed_before_returning=exc is not None and attempt.facts.stream)
     except Exception:
         report_once("attempt.end")
-    finally:
-        _finish_quietly(attempt.span)
 
 
 @guarded("attempt.leaked_spans")
@@ -295,7 +301,6 @@ def _complete_attempt(attempt, exc, response, stream_failed_before_returning=Fal
         spans.finish_attempt_span(attempt.span, attempt.facts, exc)
     except Exception:
         report_once("attempt.span")
-        _finish_quietly(attempt.span)
     _record_attempt_metrics(attempt.facts)
 
 
@@ -321,34 +326,11 @@ def _record_attempt_metrics(facts):
     metrics.record_attempt(facts)
 
 
-class _AttemptStreamObserver(streams.StreamObserver):
-    """Time to first token, usage and the end of a streamed attempt."""
-
-    __slots__ = ("attempt", "stream", "content_chunks", "text")
-
-    def __init__(self, attempt, stream):
-        self.attempt = attempt
-        self.stream = stream
-        self.content_chunks = 0
-
-    def chunk(self, chunk):
-        facts = self.attempt.facts
-        if attempt_facts.chunk_has_content(chunk):
-            if self.content_chunks == 0:
-                facts.time_to_first_token = time.perf_counter() - self.attempt.started
-            self.content_chunks += 1
-        attempt_facts.read_chunk(chunk, facts)
-        if self.attempt.stream_output is not None:
-            self.attempt.stream_output.add(chunk)
-
-    def end(self, exc, cancelled):
-        attempt = self.attempt
-        try:
-            _read_stream_outcome(attempt, self.stream, exc, cancelled, self.content_chunks)
-            _complete_attempt(attempt, exc, None)
-        finally:
-            _finish_quietly(attempt.span)
-            self.stream = None
+def end_stream(attempt, exc, cancelled):
+    """The attempt's stream ended: read to its end, failed, closed, or abandoned. Never raises;
+    the shell finishes its span, if this could not."""
+    _read_stream_outcome(attempt, attempt.stream, exc, cancelled, attempt.content_chunks)
+    _complete_attempt(attempt, exc, None)
 
 
 @guarded("attempt.facts")
@@ -367,12 +349,14 @@ def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
 
 
 def stream_attempt(attempt, stream):
-    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it."""
+    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it
+    (the shell's `attempt` is the stream's observer)."""
     try:
         _leave_attempt_context(attempt)
         spans.restore_active(attempt.saved_context)
         attempt.stream_output = llmobs.stream_output(attempt)
-        return streams.TracedStream(stream, _AttemptStreamObserver(attempt, stream))
+        attempt.stream = stream
+        return streams.TracedStream(stream, attempt)
     except Exception:
         report_once("attempt.stream")
         end_attempt(attempt, response=stream)
