@@ -206,6 +206,10 @@ def _attempt_result(attempt, kwargs, result):
 
 def _close_attempt(attempt, finish):
     try:
+        if finish:
+            attempt.closed = True
+            if getattr(attempt.span, "finished", True) is False:
+                attempt.span.finish()
         token, attempt.context_token = attempt.context_token, None
         if token is not None:
             request_state.current_attempt.reset(token)
@@ -214,10 +218,6 @@ def _close_attempt(attempt, finish):
         if token is not None:
             facts.http_watch_token = None
             attempt_facts.watched_facts.reset(token)
-        if finish:
-            attempt.closed = True
-            if getattr(attempt.span, "finished", True) is False:
-                attempt.span.finish()
     except Exception:
         report_once("attempt.close")
 
@@ -233,11 +233,11 @@ def _close_request(state, finish):
                     states.remove(state)
                     if not states:
                         del request_state.by_trace_id[state.trace_id]
+            if getattr(state.span, "finished", True) is False:
+                state.span.finish()
         token, state.context_token = state.context_token, None
         if token is not None:
             request_state.current_request.reset(token)
-        if finish and getattr(state.span, "finished", True) is False:
-            state.span.finish()
     except Exception:
         report_once("request.close")
 
