@@ -3,7 +3,16 @@ feature that reads it turns off, with at most one warning, and the caller's call
 what it returns without ddllm (under the same deletion).
 
 Each case deletes the attribute with `monkeypatch.delattr` before `ddllm.patch()`, makes a
-Router fallback call with and without ddllm, and checks the spans that reach the test agent.
+Router call with and without ddllm, and checks the spans that reach the test agent.
+
+Not here, because deleting them breaks their owner itself, with or without ddllm (ddtrace
+4.16, LiteLLM 1.110): ddtrace's `Span._parent` (its tracer reads it whenever a span
+finishes), `Span._remove_struct_tag` (its LLM Observability processor scrubs every span
+with it), `litellm._datadog_integration` and the integration's `llmobs_set_tags` (ddtrace's
+litellm wrappers read and call them on every call), `litellm._datadog_patch` (ddtrace's own
+patch and unpatch guard); LiteLLM's responses' `_hidden_params` (its cost calculator,
+logging and stream handler read them); and `LLMObs._instance._llmobs_context_provider`
+beyond what its case below does (LLM Observability reads it to start every span of its own).
 """
 import importlib
 import logging
@@ -14,7 +23,9 @@ import pytest
 import ddllm
 from ddllm.instrument import patching, spans
 from conftest import flush
+from spans_of import meta
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
+from test_operations_http import two_group_router
 
 
 def _router_call(router=None):
@@ -30,15 +41,15 @@ def _module_or_skip(name):
         pytest.skip("this LiteLLM or ddtrace has no %s" % name)
 
 
-def _traced_with(agent, caplog, router=None):
+def _traced_with(agent, caplog, router=None, call=_router_call):
     """(what the caller saw without and with ddllm, ddllm's warnings, the span names sent)."""
-    unpatched = _router_call(router)
+    unpatched = call(router)
     flush()
     agent.clear()
     with caplog.at_level(logging.WARNING, logger="ddllm"):
         try:
             assert ddllm.patch()
-            patched = _router_call(router)
+            patched = call(router)
         finally:
             ddllm.unpatch()
     flush()
@@ -68,6 +79,29 @@ def test_litellm_rust_router_core(agent, monkeypatch, caplog):
     assert patched == unpatched
     assert names == ["llm.attempt"]
     assert len(warnings) == 1 and "Router.completion, Router.acompletion" in warnings[0]
+
+
+def test_litellm_rust_router_endpoint_table(agent, provider, monkeypatch, caplog):
+    """`litellm.router_rust.invoke.endpoints.RustEndpoints`, the table through which LiteLLM
+    1.110 serves some Router methods per router (the sync `Router.responses`): without it,
+    those requests get no request span; their attempts are traced (the Router's core keeps
+    its own reference to the table, so LiteLLM serves them as before)."""
+    endpoints = _module_or_skip("litellm.router_rust.invoke.endpoints")
+    if patching._router_owner("responses") is not None:
+        pytest.skip("this LiteLLM's Router class holds its own `responses`")
+    router = two_group_router(provider, "o4-mini", "gpt-4.1")
+    monkeypatch.delattr(endpoints, "RustEndpoints")
+
+    def responses_call(router):
+        response = router.responses(model="primary", input="Say hi")
+        texts = [part.text for item in response.output for part in getattr(item, "content", None) or ()]
+        return response.__class__.__name__, texts
+
+    unpatched, patched, warnings, names = _traced_with(agent, caplog, router, responses_call)
+    assert patched == unpatched and patched[1]
+    assert names == ["llm.attempt"]
+    assert [meta(span, "llm.operation") for span in agent.spans()] == ["responses"]
+    assert len(warnings) <= 1
 
 
 def test_ddtrace_core_listeners(agent, monkeypatch, caplog):

@@ -70,7 +70,7 @@ class AttemptFacts:
         "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
         "limit_requests", "limit_tokens", "time_to_first_token", "duration", "operation", "response_id",
         "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "embedding_inputs",
-        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "_http_token", "caller",
+        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "http_watch_token", "caller",
     )
 
     def __init__(self):
@@ -481,21 +481,21 @@ def read_stream_end(stream, facts):
 
 # -- the provider's HTTP calls of an attempt -----------------------------------------------
 
-_http_facts = contextvars.ContextVar("ddllm_http_facts", default=None)
+watched_facts = contextvars.ContextVar("ddllm_http_facts", default=None)
 
 
 def watch_http_calls(facts):
     """The provider HTTP calls made from here on, in this context, count for `facts`."""
-    facts._http_token = _http_facts.set(facts)
+    facts.http_watch_token = watched_facts.set(facts)
 
 
 def stop_watching_http_calls(facts):
-    token, facts._http_token = facts._http_token, None
+    token, facts.http_watch_token = facts.http_watch_token, None
     if token is not None:
         try:
-            _http_facts.reset(token)
+            watched_facts.reset(token)
         except Exception:  # reset from another context: this one ends with the attempt anyway
-            _http_facts.set(None)
+            watched_facts.set(None)
 
 
 def _seen(facts, response):
@@ -506,7 +506,7 @@ def _seen(facts, response):
 
 
 def _count_send(wrapped, instance, args, kwargs):
-    facts = _http_facts.get()
+    facts = watched_facts.get()
     if facts is None:
         return wrapped(*args, **kwargs)
     try:
@@ -519,7 +519,7 @@ def _count_send(wrapped, instance, args, kwargs):
 
 
 async def _count_async_send(wrapped, instance, args, kwargs):
-    facts = _http_facts.get()
+    facts = watched_facts.get()
     if facts is None:
         return await wrapped(*args, **kwargs)
     try:

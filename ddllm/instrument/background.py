@@ -9,6 +9,10 @@ The thread starts on the first piece of work in each process (a pre-forking serv
 patches in its master carries no thread across a fork) and sleeps until there is work; it
 then waits `BATCH_SECONDS` more so that one wake-up carries a burst of records.
 Queueing is one `deque.append` and one flag check on the caller's thread.
+
+Each piece of work is `(step, arguments)`, carried out as `step(*arguments)`. A finalizer
+queues with `queue` (the deque's own `append`: no code of ours runs before the work is
+queued, whatever fails after it) and then calls `wake`.
 """
 import collections
 import os
@@ -20,15 +24,21 @@ PENDING_ITEMS = 65536  # work waiting for the thread; the oldest is dropped past
 BATCH_SECONDS = 0.2
 
 _pending = collections.deque(maxlen=PENDING_ITEMS)  # append and popleft are atomic
+queue = _pending.append  # `queue((step, arguments))`: queued, not yet woken
 _run_lock = threading.Lock()
 
 
 def defer(step, argument):
     """Run `step(argument)` on the background thread, soon; never raises."""
-    _pending.append((step, argument))
+    _pending.append((step, (argument,)))
     if not _wake.is_set():
-        _worker.ensure_running()
-        _wake.set()
+        wake()
+
+
+def wake():
+    """The thread carries out what is queued, soon."""
+    _worker.ensure_running()
+    _wake.set()
 
 
 def run_pending():
@@ -36,11 +46,11 @@ def run_pending():
     with _run_lock:
         while True:
             try:
-                step, argument = _pending.popleft()
+                step, arguments = _pending.popleft()
             except IndexError:
                 return
             try:
-                step(argument)
+                step(*arguments)
             except Exception:
                 report_once("background." + getattr(step, "__name__", "step"))
 

@@ -69,13 +69,42 @@ def _in_attempt():
 
 # Each wrapper is a thin shell around LiteLLM's call: one step before it and one after, both
 # in `ddllm.instrument.tracing`, neither of which should raise; LiteLLM's own exception passes
-# through. The after-steps below are the shells' own: whatever tracing's step did, they hand
-# the caller LiteLLM's result (or our proxy of its stream), and close what we opened.
+# through. The shell builds the request (or attempt) that the steps fill in, with no code of
+# ours, so it holds whatever they start there whatever they return or raise; the shell's own
+# after-steps below hand the caller LiteLLM's result (or our proxy of its stream) and close
+# what was started: with ddtrace's, contextvars' and dicts' own calls only, nothing a fault
+# of ours can stop.
+
+
+class _Request(request_state.RequestState, streams.StreamObserver):
+    """A request as its shell holds it; when its result is a stream, the stream's observer,
+    which ends and closes it when the stream ends (read, failed, closed, or abandoned)."""
+
+    def end(self, exc, cancelled):
+        try:
+            if not self.closed:
+                tracing.end_request(self, exc, cancelled)
+        finally:
+            _close_request(self, finish=True)
+
+
+class _Attempt(tracing.Attempt):
+    """An attempt as its shell holds it; when its result is a stream, the stream's observer,
+    which ends and closes it when the stream ends."""
+
+    def end(self, exc, cancelled):
+        try:
+            if not self.closed:
+                tracing.end_stream(self, exc, cancelled)
+        finally:
+            self.stream = None
+            _close_attempt(self, finish=True)
 
 
 def _traced_request(wrapped, args, kwargs, router=None):
-    state = tracing.begin_request(args, kwargs, router)
-    if type(state) is not request_state.RequestState:
+    state = _Request()
+    if tracing.begin_request(state, args, kwargs, router) is not state:
+        _close_request(state, finish=True)
         return wrapped(*args, **kwargs)
     try:
         result = wrapped(*args, **kwargs)
@@ -86,8 +115,9 @@ def _traced_request(wrapped, args, kwargs, router=None):
 
 
 async def _traced_request_async(wrapped, args, kwargs, router=None):
-    state = tracing.begin_request(args, kwargs, router)
-    if type(state) is not request_state.RequestState:
+    state = _Request()
+    if tracing.begin_request(state, args, kwargs, router) is not state:
+        _close_request(state, finish=True)
         return await wrapped(*args, **kwargs)
     try:
         result = await wrapped(*args, **kwargs)
@@ -98,8 +128,9 @@ async def _traced_request_async(wrapped, args, kwargs, router=None):
 
 
 def _traced_attempt(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.begin_attempt(args, kwargs, operation, positional)
-    if type(attempt) is not tracing.Attempt:
+    attempt = _Attempt()
+    if tracing.begin_attempt(attempt, args, kwargs, operation, positional) is not attempt:
+        _close_attempt(attempt, finish=True)
         return wrapped(*args, **kwargs)
     try:
         result = wrapped(*args, **kwargs)
@@ -110,8 +141,9 @@ def _traced_attempt(wrapped, args, kwargs, operation, positional):
 
 
 async def _traced_attempt_async(wrapped, args, kwargs, operation, positional):
-    attempt = tracing.begin_attempt(args, kwargs, operation, positional)
-    if type(attempt) is not tracing.Attempt:
+    attempt = _Attempt()
+    if tracing.begin_attempt(attempt, args, kwargs, operation, positional) is not attempt:
+        _close_attempt(attempt, finish=True)
         return await wrapped(*args, **kwargs)
     try:
         result = await wrapped(*args, **kwargs)
@@ -130,7 +162,8 @@ def _request_failed(state, exc):
         tracing.end_request(state, exc)
     except Exception:
         report_once("request.end")
-    _close_request(state, finish=True)
+    finally:
+        _close_request(state, finish=True)
 
 
 def _request_result(state, kwargs, result):
@@ -150,7 +183,8 @@ def _attempt_failed(attempt, exc):
         tracing.end_attempt(attempt, exc=exc)
     except Exception:
         report_once("attempt.end")
-    _close_attempt(attempt, finish=True)
+    finally:
+        _close_attempt(attempt, finish=True)
 
 
 def _attempt_result(attempt, kwargs, result):
@@ -165,31 +199,45 @@ def _attempt_result(attempt, kwargs, result):
     return result
 
 
-# The shells' last resort, with ddtrace's and contextvars' own calls only: our marker leaves
-# the caller's context and (unless a stream handed to the caller carries it on) our span is
-# finished and the request leaves the request map. No-ops when tracing's steps did their work.
+# The shells' last resort: our markers leave the caller's context and (unless a stream handed
+# to the caller holds the request or attempt on) our span is finished and the request leaves
+# the request map, which nothing else takes it out of. No-ops where tracing's steps did it.
 
 
 def _close_attempt(attempt, finish):
     try:
+        if finish:
+            attempt.closed = True
+            if getattr(attempt.span, "finished", True) is False:
+                attempt.span.finish()
         token, attempt.context_token = attempt.context_token, None
         if token is not None:
             request_state.current_attempt.reset(token)
-        if finish and not attempt.span.finished:
-            attempt.span.finish()
+        facts = attempt.facts
+        token = getattr(facts, "http_watch_token", None)
+        if token is not None:
+            facts.http_watch_token = None
+            attempt_facts.watched_facts.reset(token)
     except Exception:
         report_once("attempt.close")
 
 
 def _close_request(state, finish):
     try:
-        token, state._context_token = state._context_token, None
+        if finish:
+            state.closed = True
+            with request_state.map_lock:  # out of the request map first
+                request_state.by_span_id.pop(getattr(state.span, "span_id", None), None)
+                states = request_state.by_trace_id.get(state.trace_id)
+                if states is not None and state in states:
+                    states.remove(state)
+                    if not states:
+                        del request_state.by_trace_id[state.trace_id]
+            if getattr(state.span, "finished", True) is False:
+                state.span.finish()
+        token, state.context_token = state.context_token, None
         if token is not None:
             request_state.current_request.reset(token)
-        if finish:
-            if not state.span.finished:
-                state.span.finish()
-            request_state.leave(state)
     except Exception:
         report_once("request.close")
 

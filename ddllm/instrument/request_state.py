@@ -16,107 +16,76 @@ current_request = contextvars.ContextVar("ddllm_current_request", default=None)
 # The attempt running in this context: a nested LiteLLM call inside it is not a new attempt.
 current_attempt = contextvars.ContextVar("ddllm_current_attempt", default=None)
 
-_by_trace_id = {}
-_by_trace_id_lock = threading.Lock()
-
 
 class RequestState:
-    __slots__ = (
-        "span", "resource", "trace_id", "attempts", "last_target", "last_model_group",
-        "last_error_names", "last_error_type", "fallback_used", "final_provider", "final_model",
-        "retries_in_group", "depth", "fallback_type", "last_error_mid_stream", "started",
-        "saved_context", "skipped", "litellm_depth", "order_failover", "_context_token",
-        "args", "kwargs", "router", "operation", "llmobs_output", "finish_reason", "caller",
-    )
+    """A request's facts. Built by the shell that wraps the call (`ddllm.instrument.patching`),
+    with no code of ours (the defaults are the class's), so the shell holds whatever
+    `tracing.begin_request` starts in it, and closes it on every path: its span, its marker in
+    the caller's context, its entry in the request map (which only the shell takes out)."""
 
-    def __init__(self, resource, trace_id, started):
-        self.span = None
-        self.resource = resource
-        self.trace_id = trace_id
-        self.attempts = 0
-        self.last_target = None
-        self.last_model_group = None
-        self.last_error_names = frozenset()
-        self.last_error_type = None
-        self.fallback_used = False
-        self.final_provider = None
-        self.final_model = None
-        self.retries_in_group = 0
-        self.depth = 0
-        self.fallback_type = None
-        self.litellm_depth = None  # LiteLLM's own fallback depth of the last attempt
-        self.order_failover = False  # LiteLLM's `order` failover moved within the requested group
-        self.last_error_mid_stream = False
-        self.saved_context = None
-        # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
-        # Router picked the first attempt's deployment, and not tried since
-        # (`ddllm.instrument.cooldowns`); None when there is none.
-        self.skipped = None
-        self.caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
-        self.started = started
-        self._context_token = None
-        # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
-        # that serves it, and what its last successful attempt answered.
-        self.args = ()
-        self.kwargs = None
-        self.router = None
-        self.operation = None
-        self.llmobs_output = None
-        self.finish_reason = None
+    span = None
+    resource = None
+    trace_id = None
+    attempts = 0
+    last_target = None
+    last_model_group = None
+    last_error_names = frozenset()
+    last_error_type = None
+    fallback_used = False
+    final_provider = None
+    final_model = None
+    retries_in_group = 0
+    depth = 0
+    fallback_type = None
+    litellm_depth = None  # LiteLLM's own fallback depth of the last attempt
+    order_failover = False  # LiteLLM's `order` failover moved within the requested group
+    last_error_mid_stream = False
+    saved_context = None
+    # {deployment id: `{provider}/{model}`} of the requested group cooling down when the
+    # Router picked the first attempt's deployment, and not tried since
+    # (`ddllm.instrument.cooldowns`); None when there is none.
+    skipped = None
+    caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
+    started = None
+    context_token = None  # of its marker in `current_request`
+    closed = False  # its span finished and out of the request map
+    # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
+    # that serves it, and what its last successful attempt answered.
+    args = ()
+    kwargs = None
+    router = None
+    operation = None
+    llmobs_output = None
+    finish_reason = None
 
 
-_by_span_id = {}  # request span id -> state, of the requests in flight
+# The request map: the requests in flight, by request span id and by LiteLLM's trace id. An
+# entry is made here and taken out by the shell that holds the request
+# (`patching._close_request`), on every path.
+by_span_id = {}  # request span id -> state
+by_trace_id = {}  # trace id -> [states], the newest last
+map_lock = threading.Lock()
 _PARENT_WALK = 32  # active spans looked through for a request span
 
 
 def enter(state):
-    state._context_token = current_request.set(state)
-    with _by_trace_id_lock:
+    state.context_token = current_request.set(state)
+    with map_lock:
         if state.span is not None:
-            _by_span_id[state.span.span_id] = state
+            by_span_id[state.span.span_id] = state
         if state.trace_id is not None:
-            _by_trace_id.setdefault(state.trace_id, []).append(state)
+            by_trace_id.setdefault(state.trace_id, []).append(state)
 
 
 def learn_trace_id(state, trace_id):
     """The request's `litellm_trace_id`, as LiteLLM gave it to an attempt."""
     if state.trace_id is not None or not isinstance(trace_id, str):
         return
-    with _by_trace_id_lock:
-        if state.span is None or state.span.span_id not in _by_span_id:
+    with map_lock:
+        if state.span is None or state.span.span_id not in by_span_id:
             return  # already left
         state.trace_id = trace_id
-        _by_trace_id.setdefault(trace_id, []).append(state)
-
-
-def leave_context(state):
-    """This context no longer runs the request (its stream went to the caller); attempts
-    made while the caller reads it find the request by its trace id."""
-    if state._context_token is not None:
-        try:
-            current_request.reset(state._context_token)
-        except ValueError:  # left from another context (an async generator closed elsewhere)
-            current_request.set(None)
-        state._context_token = None
-
-
-def leave(state):
-    try:  # out of the maps first: a failure in the context's reset costs the marker alone
-        if state.span is not None:
-            with _by_trace_id_lock:
-                _by_span_id.pop(state.span.span_id, None)
-        if state.trace_id is not None:
-            with _by_trace_id_lock:
-                states = _by_trace_id.get(state.trace_id)
-                if states is not None:
-                    try:
-                        states.remove(state)
-                    except ValueError:
-                        pass
-                    if not states:
-                        del _by_trace_id[state.trace_id]
-    finally:
-        leave_context(state)
+        by_trace_id.setdefault(trace_id, []).append(state)
 
 
 def find(trace_id):
@@ -125,8 +94,8 @@ def find(trace_id):
     if state is not None:
         return state
     if trace_id is not None:
-        with _by_trace_id_lock:
-            states = _by_trace_id.get(trace_id)
+        with map_lock:
+            states = by_trace_id.get(trace_id)
             if states:
                 return states[-1]
     return None
@@ -136,9 +105,9 @@ def find_by_span(active_span):
     """The request whose span is `active_span` or one of its parents."""
     span = active_span
     for _ in range(_PARENT_WALK):
-        if span is None or not _by_span_id:
+        if span is None or not by_span_id:
             return None
-        state = _by_span_id.get(span.span_id)
+        state = by_span_id.get(span.span_id)
         if state is not None:
             return state
         span = getattr(span, "_parent", None)  # ddtrace's Span keeps its parent here
@@ -146,7 +115,7 @@ def find_by_span(active_span):
 
 
 def open_request_count():
-    with _by_trace_id_lock:
-        return len(_by_span_id) + sum(
-            1 for states in _by_trace_id.values() for state in states
-            if state.span is None or state.span.span_id not in _by_span_id)
+    with map_lock:
+        return len(by_span_id) + sum(
+            1 for states in by_trace_id.values() for state in states
+            if state.span is None or state.span.span_id not in by_span_id)

@@ -131,7 +131,9 @@ class TracedStream(wrapt.ObjectProxy):
             if getattr(self, "_self_ended", True):
                 return
             self._self_ended = True  # nobody else can reach an object being finalized
-            background.defer(_end_abandoned, self._self_observer)
+            # queued before any code of ours runs: the ending (its observer's own) is not lost
+            background.queue((self._self_observer.end, (None, True)))
+            background.wake()
         except Exception:
             pass
 
@@ -143,10 +145,6 @@ def _not_a_context_manager(stream, method):
         return AttributeError(method)
     kind = "asynchronous context manager" if method == "__aenter__" else "context manager"
     return TypeError("'%s' object does not support the %s protocol" % (type(stream).__name__, kind))
-
-
-def _end_abandoned(observer):
-    observer.end(None, True)
 
 
 def is_stream(result):

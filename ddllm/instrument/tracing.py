@@ -2,9 +2,11 @@
 
 Read top to bottom, one request's life and then one attempt's: the wrappers in
 `ddllm.instrument.patching` call `begin_*` before LiteLLM's call and `*_returned` or `end_*`
-after it. None of them raises: whatever fails here is reported once, the caller's call goes
-on untouched, and every span started here is finished on every path (in `finally`, or at
-once when its set-up fails). A streamed result ends with its stream (`ddllm.instrument.streams`).
+after it. None of them raises: whatever fails here is reported once, and the caller's call
+goes on untouched. The wrappers hold the request and the attempt (built before `begin_*`
+runs), and close on every path what these steps started in them: spans, markers in the
+caller's context, the request's entry in the request map. A streamed result ends with its
+stream (`ddllm.instrument.streams`).
 """
 import time
 
@@ -13,24 +15,36 @@ from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_
 from ddllm.instrument.safety import guarded, report_once
 
 
-class Attempt:
-    """One attempt in flight: its facts, its span, and the request it belongs to."""
+class Attempt(streams.StreamObserver):
+    """One attempt in flight: its facts, its span, and the request it belongs to. Built by the
+    shell that wraps the call (`ddllm.instrument.patching`) with no code of ours (the defaults
+    are the class's), so the shell holds whatever `begin_attempt` starts in it. When the
+    attempt returns a stream, it is the stream's observer: `chunk` here, and the shell's `end`
+    (which runs `end_stream` and closes the attempt)."""
 
-    __slots__ = (
-        "facts", "span", "llmobs_span", "request", "kwargs", "started", "context_token", "saved_context",
-        "stream_output",
-    )
+    facts = None
+    span = None
+    llmobs_span = None
+    request = None
+    kwargs = None
+    started = None
+    context_token = None  # of its marker in `request_state.current_attempt`
+    saved_context = None
+    stream_output = None  # the chunks of its stream, for LLM Observability
+    stream = None  # LiteLLM's stream, when it returned one
+    content_chunks = 0
+    closed = False  # its span finished (by the shell, which holds it)
 
-    def __init__(self, facts, request, kwargs, started):
-        self.facts = facts
-        self.request = request
-        self.kwargs = kwargs
-        self.started = started
-        self.span = None
-        self.llmobs_span = None
-        self.context_token = None
-        self.saved_context = None
-        self.stream_output = None  # the chunks of its stream, for LLM Observability
+    def chunk(self, chunk):
+        """Time to first token, usage, and the output for LLM Observability."""
+        facts = self.facts
+        if attempt_facts.chunk_has_content(chunk):
+            if self.content_chunks == 0:
+                facts.time_to_first_token = time.perf_counter() - self.started
+            self.content_chunks += 1
+        attempt_facts.read_chunk(chunk, facts)
+        if self.stream_output is not None:
+            self.stream_output.add(chunk)
 
 
 def _request_resource(kwargs, args):
@@ -41,13 +55,14 @@ def _request_resource(kwargs, args):
 
 
 @guarded("request.start")
-def begin_request(args, kwargs, router=None):
-    """Start a logical request (of `router`, when a Router serves it). Returns its state, or
-    None if ddllm could not; never leaves a span of ours open when it returns None."""
+def begin_request(state, args, kwargs, router=None):
+    """Start a logical request (of `router`, when a Router serves it) in `state`, the shell's.
+    Returns `state`, or None if ddllm could not; whatever it returns, the shell closes what
+    was started in `state` (its span, its marker, its entry in the request map)."""
     trace_id = kwargs.get("litellm_trace_id")  # the caller's own, if any; ddllm sets none
-    state = request_state.RequestState(
-        _request_resource(kwargs, args), trace_id if isinstance(trace_id, str) else None, time.perf_counter()
-    )
+    state.resource = _request_resource(kwargs, args)
+    state.trace_id = trace_id if isinstance(trace_id, str) else None
+    state.started = time.perf_counter()
     state.args, state.kwargs, state.router = args, kwargs, router
     state.caller = attempt_facts.proxy_caller(kwargs)
     if kwargs.get("stream") is True:  # only a streamed result needs the caller's context back
@@ -56,9 +71,7 @@ def begin_request(args, kwargs, router=None):
         state.span = spans.start_request_span(state.resource)
         request_state.enter(state)
     except BaseException:
-        _finish_left_active(REQUEST_SPAN)
-        _finish_quietly(state.span)
-        _leave_quietly(state)
+        _finish_left_active(REQUEST_SPAN)  # started, but not handed back to `state`
         raise
     return state
 
@@ -88,21 +101,19 @@ def request_returned(state, kwargs, result):
 
 
 def end_request(state, exc, cancelled=False):
-    """Finish the request. Never raises; its span always finishes and its state always leaves."""
+    """Finish the request: its facts on its span, and its metrics. Never raises; the shell
+    finishes its span, if this could not, and takes it out of the request map."""
     try:
         if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
             _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
-        _finish_request_bookkeeping(state, outcome)
+        _record_request_metrics(state, outcome)
         _annotate_request_llmobs(state, outcome)
         if exc is not None and state.saved_context is not None:  # a streamed request that failed
             _close_leaked_request_spans(state, exc)
         spans.finish_request_span(state.span, state, outcome, exc)
     except Exception:
         report_once("request.span")
-    finally:
-        _finish_quietly(state.span)
-        _leave_quietly(state)
 
 
 @guarded("request.outcome", default="error")
@@ -110,21 +121,13 @@ def _request_outcome(exc, cancelled):
     return "cancelled" if cancelled else attempt_facts.outcome_of(exc)
 
 
-def _leave_quietly(state):
-    try:
-        request_state.leave(state)
-    except Exception:
-        report_once("request.leave")
-
-
 @guarded("request.leaked_spans")
 def _close_leaked_request_spans(state, exc):
     spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
 
 
-@guarded("request.finish")
-def _finish_request_bookkeeping(state, outcome):
-    request_state.leave(state)
+@guarded("request.metrics")
+def _record_request_metrics(state, outcome):
     metrics.record_request(state, outcome, time.perf_counter() - state.started)
 
 
@@ -133,34 +136,17 @@ def _annotate_request_llmobs(state, outcome):
     llmobs.annotate_request(state.span, state, outcome)
 
 
-class _RequestStreamObserver(streams.StreamObserver):
-    __slots__ = ("state",)
-
-    def __init__(self, state):
-        self.state = state
-
-    def end(self, exc, cancelled):
-        end_request(self.state, exc, cancelled)
-
-
 def stream_request(state, stream):
-    """The request's result is a stream: hand the caller a proxy, end the request with it."""
+    """The request's result is a stream: hand the caller a proxy that ends the request with it.
+    The shell's `state` is the stream's observer: its `end` (the shell's own) runs
+    `end_request` and closes the request."""
     try:
-        request_state.leave_context(state)
         spans.restore_active(state.saved_context)
-        return streams.TracedStream(stream, _RequestStreamObserver(state))
+        return streams.TracedStream(stream, state)
     except Exception:
         report_once("request.stream")
         end_request(state, None)
         return stream
-
-
-def _finish_quietly(span):
-    try:
-        if span is not None and not span.finished:
-            span.finish()
-    except Exception:
-        report_once("span.finish")
 
 
 def _read_skipped(state):
@@ -236,9 +222,9 @@ def _call_kwargs(args, kwargs, positional):
 
 
 @guarded("attempt.start")
-def begin_attempt(args, kwargs, operation="chat", positional=()):
-    """Start an attempt. Returns it, or None if ddllm could not; never leaves a span of ours
-    open when it returns None."""
+def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
+    """Start an attempt in `attempt`, the shell's. Returns `attempt`, or None if ddllm could
+    not; whatever it returns, the shell closes what was started in `attempt`."""
     kwargs = _call_kwargs(args, kwargs, positional)
     facts = attempt_facts.AttemptFacts()
     facts.operation = operation
@@ -253,7 +239,7 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
     _place_in_request(facts, state, kwargs, metadata)
     if facts.caller is None and state is not None:  # its own metadata does not say: its request's
         facts.caller = state.caller
-    attempt = Attempt(facts, state, kwargs, time.perf_counter())
+    attempt.facts, attempt.request, attempt.kwargs, attempt.started = facts, state, kwargs, time.perf_counter()
     if facts.stream:
         attempt.saved_context = spans.save_active()
     try:
@@ -262,9 +248,7 @@ def begin_attempt(args, kwargs, operation="chat", positional=()):
         attempt.context_token = request_state.current_attempt.set(attempt.span)
         attempt_facts.watch_http_calls(facts)
     except BaseException:
-        _finish_left_active(ATTEMPT_SPAN)
-        _leave_attempt_context(attempt)
-        _finish_quietly(attempt.span)
+        _finish_left_active(ATTEMPT_SPAN)  # started, but not handed back to `attempt`
         raise
     return attempt
 
@@ -293,15 +277,13 @@ def attempt_returned(attempt, kwargs, result):
 
 
 def end_attempt(attempt, response=None, exc=None):
-    """Finish a non-streamed attempt. Never raises; its span always finishes."""
+    """Finish a non-streamed attempt. Never raises; the shell finishes its span, if this could not."""
     try:
         _leave_attempt_context(attempt)
         _read_outcome(attempt, response, exc)
         _complete_attempt(attempt, exc, response, stream_failed_before_returning=exc is not None and attempt.facts.stream)
     except Exception:
         report_once("attempt.end")
-    finally:
-        _finish_quietly(attempt.span)
 
 
 @guarded("attempt.leaked_spans")
@@ -319,7 +301,6 @@ def _complete_attempt(attempt, exc, response, stream_failed_before_returning=Fal
         spans.finish_attempt_span(attempt.span, attempt.facts, exc)
     except Exception:
         report_once("attempt.span")
-        _finish_quietly(attempt.span)
     _record_attempt_metrics(attempt.facts)
 
 
@@ -345,34 +326,11 @@ def _record_attempt_metrics(facts):
     metrics.record_attempt(facts)
 
 
-class _AttemptStreamObserver(streams.StreamObserver):
-    """Time to first token, usage and the end of a streamed attempt."""
-
-    __slots__ = ("attempt", "stream", "content_chunks", "text")
-
-    def __init__(self, attempt, stream):
-        self.attempt = attempt
-        self.stream = stream
-        self.content_chunks = 0
-
-    def chunk(self, chunk):
-        facts = self.attempt.facts
-        if attempt_facts.chunk_has_content(chunk):
-            if self.content_chunks == 0:
-                facts.time_to_first_token = time.perf_counter() - self.attempt.started
-            self.content_chunks += 1
-        attempt_facts.read_chunk(chunk, facts)
-        if self.attempt.stream_output is not None:
-            self.attempt.stream_output.add(chunk)
-
-    def end(self, exc, cancelled):
-        attempt = self.attempt
-        try:
-            _read_stream_outcome(attempt, self.stream, exc, cancelled, self.content_chunks)
-            _complete_attempt(attempt, exc, None)
-        finally:
-            _finish_quietly(attempt.span)
-            self.stream = None
+def end_stream(attempt, exc, cancelled):
+    """The attempt's stream ended: read to its end, failed, closed, or abandoned. Never raises;
+    the shell finishes its span, if this could not."""
+    _read_stream_outcome(attempt, attempt.stream, exc, cancelled, attempt.content_chunks)
+    _complete_attempt(attempt, exc, None)
 
 
 @guarded("attempt.facts")
@@ -391,12 +349,14 @@ def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
 
 
 def stream_attempt(attempt, stream):
-    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it."""
+    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it
+    (the shell's `attempt` is the stream's observer)."""
     try:
         _leave_attempt_context(attempt)
         spans.restore_active(attempt.saved_context)
         attempt.stream_output = llmobs.stream_output(attempt)
-        return streams.TracedStream(stream, _AttemptStreamObserver(attempt, stream))
+        attempt.stream = stream
+        return streams.TracedStream(stream, attempt)
     except Exception:
         report_once("attempt.stream")
         end_attempt(attempt, response=stream)
