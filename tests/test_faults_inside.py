@@ -74,6 +74,9 @@ SKIPPED = {
     "streams.TracedStream.__anext__", "streams.TracedStream.close", "streams.TracedStream.aclose",
     "streams.TracedStream.__enter__", "streams.TracedStream.__exit__",
     "streams.TracedStream.__aenter__", "streams.TracedStream.__aexit__", "streams._not_a_context_manager",
+    # Called from a finalizer only, which must not log (its thread may hold the logging lock):
+    # a fault there is swallowed unreported, and the ending it woke for runs at the next wake.
+    "background.wake_from_finalizer",
 }
 # Where the runtime does not hold the promise yet under a fault of that function: each is a
 # leak still to fix, not an exemption (xfail, not strict: another LiteLLM may not reach it).
@@ -374,15 +377,21 @@ def spans_of_ours_followed():
     core.reset_listeners("trace.span_finish", _on_span_finish)
 
 
-class _HeldWake(threading.Event):
+class _HeldWakeup:
     """ddllm's background thread held while the module runs: its work runs on the test's
     thread after each call, so what it reports is seen with the call that queued it."""
 
-    def set(self):
+    def __init__(self, wakeup):
+        self.wakeup = wakeup
+
+    def wake(self):
         pass
 
+    def sleep(self):
+        self.wakeup.sleep()
+
     def release(self):
-        threading.Event.set(self)
+        self.wakeup.wake()
 
 
 def _reached_calls(router):
@@ -427,8 +436,8 @@ def _close(loop):
 
 @pytest.fixture(scope="module")
 def calls_setup():
-    held = _HeldWake()
-    saved_wake, background._wake = background._wake, held
+    saved_wakeup = background._wakeup
+    held = background._wakeup = _HeldWakeup(saved_wakeup)
     loop = asyncio.new_event_loop()
     router = _router()
     quiet = [logging.getLogger(name) for name in ("LiteLLM", "LiteLLM Router")]
@@ -448,7 +457,7 @@ def calls_setup():
         for logger, level in zip(quiet, saved_levels):
             logger.setLevel(level)
         _close(loop)
-        background._wake = saved_wake
+        background._wakeup = saved_wakeup
         held.release()
 
 

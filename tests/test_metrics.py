@@ -513,7 +513,7 @@ class _FinishedRequest:
 
 def test_background_thread_sleeps_until_there_is_work():
     """In a process that never calls an LLM the thread does not run; once it has carried out
-    the work queued, it blocks on an event with no timeout instead of waking on a timer."""
+    the work queued, it blocks reading its wake-up pipe instead of waking on a timer."""
     script = r"""
 import sys, threading, time, ddllm
 from ddllm.instrument import background
@@ -525,13 +525,13 @@ assert done.wait(30)
 [thread] = [t for t in threading.enumerate() if t.name == "ddllm-background"]
 
 def idle_wait():
-    # the thread's innermost frames: Event.wait (timeout None) called from _run's `_wake.wait()`
+    # the thread's innermost frame: the wake-up's sleep, blocked in os.read (no timeout),
+    # called from _run's `_wakeup.sleep()`
     frame = sys._current_frames()[thread.ident]
-    while frame is not None and frame.f_code.co_name != "_run":
-        if frame.f_code.co_name == "wait" and "timeout" in frame.f_locals:
-            waiting = frame.f_locals["timeout"]
-        frame = frame.f_back
-    return frame is not None and "_wake.wait()" in open(frame.f_code.co_filename).read().splitlines()[frame.f_lineno - 1] and waiting is None
+    def line(frame):
+        return open(frame.f_code.co_filename).read().splitlines()[frame.f_lineno - 1]
+    return (frame.f_code.co_name == "sleep" and "os.read(" in line(frame)
+            and frame.f_back.f_code.co_name == "_run" and "_wakeup.sleep()" in line(frame.f_back))
 
 deadline = time.monotonic() + 30  # the thread's batch wait ends, it runs nothing, it goes back to sleep
 while not idle_wait() and time.monotonic() < deadline:
@@ -541,3 +541,23 @@ print(idle_wait())
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_finalizer_queues_and_wakes_without_taking_a_lock():
+    """An abandoned stream's finalizer may run while its thread holds any lock: waking the
+    background thread from there takes none (the thread's start lock is held here, as a
+    finalizer's thread may hold it) and starts no thread; the next wake carries the work out."""
+    script = r"""
+import threading, ddllm
+from ddllm.instrument import background
+ending, later = threading.Event(), threading.Event()
+with background._worker._start_lock:
+    background.queue((ending.set, ()))
+    background.wake_from_finalizer()
+print(any(t.name == "ddllm-background" for t in threading.enumerate()))
+background.defer(lambda _: later.set(), None)
+print(ending.wait(30), later.wait(30))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True", "True"]

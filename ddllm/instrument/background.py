@@ -12,11 +12,12 @@ Queueing is one `deque.append` and one flag check on the caller's thread.
 
 Each piece of work is `(step, arguments)`, carried out as `step(*arguments)`. A finalizer
 queues with `queue` (the deque's own `append`: no code of ours runs before the work is
-queued, whatever fails after it) and then calls `wake`.
+queued, whatever fails after it) and then calls `wake_from_finalizer`, which takes no lock.
 """
 import collections
 import os
 import threading
+import time
 
 from ddllm.instrument.safety import report_once
 
@@ -31,14 +32,24 @@ _run_lock = threading.Lock()
 def defer(step, argument):
     """Run `step(argument)` on the background thread, soon; never raises."""
     _pending.append((step, (argument,)))
-    if not _wake.is_set():
+    if not _woken:
         wake()
 
 
 def wake():
-    """The thread carries out what is queued, soon."""
+    """The thread carries out what is queued, soon (started first in this process if need be)."""
+    global _woken
     _worker.ensure_running()
-    _wake.set()
+    _woken = True
+    _wakeup.wake()
+
+
+def wake_from_finalizer():
+    """`wake` for a finalizer, which may run while its thread holds any lock (threading's and
+    an Event's included): one os.write, no lock taken, no thread started. If the thread has
+    not started in this process, what is queued waits for the next `wake` (the flag is left
+    unset so that the next `defer` starts it)."""
+    _wakeup.wake()
 
 
 def run_pending():
@@ -59,7 +70,34 @@ def pending_count():
     return len(_pending)
 
 
-_wake = threading.Event()  # set when work was queued since the thread last looked
+class _Wakeup:
+    """What the thread sleeps on: a pipe. Waking it is one os.write, which takes no lock of
+    Python's (a threading.Event takes one, which a finalizer's thread may already hold)."""
+
+    def __init__(self):
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+
+    def wake(self):
+        try:
+            os.write(self.write_fd, b"\0")
+        except OSError:  # full (the thread has wake-ups enough to read) or closed
+            pass
+
+    def sleep(self):
+        """Block until woken; takes every wake-up written so far."""
+        os.read(self.read_fd, 4096)
+
+    def close(self):
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+_wakeup = _Wakeup()
+_woken = False  # set when work was queued since the thread last looked
 
 
 class _Worker:
@@ -80,21 +118,23 @@ class _Worker:
             report_once("background.start")
 
     def _run(self):
-        batch = threading.Event()  # never set: a timed wait that gathers a burst
+        global _woken
         while True:
-            _wake.wait()
-            batch.wait(BATCH_SECONDS)
-            _wake.clear()  # before running: work queued from now on wakes the thread again
+            _wakeup.sleep()
+            time.sleep(BATCH_SECONDS)  # one wake-up carries a burst
+            _woken = False  # before running: work queued from now on wakes the thread again
             run_pending()
 
     def forget_in_child(self):
         """A forked child has no background thread, and the parent carries out what was queued."""
-        global _run_lock
+        global _run_lock, _wakeup, _woken
         _run_lock = threading.Lock()  # its holder may be a thread the child does not have
         self._pid = None
         self._start_lock = threading.Lock()
         _pending.clear()
-        _wake.clear()
+        _wakeup.close()  # the parent's pipe: a wake-up written here would wake the parent's thread
+        _wakeup = _Wakeup()
+        _woken = False
 
 
 _worker = _Worker()

@@ -133,7 +133,7 @@ class TracedStream(wrapt.ObjectProxy):
             self._self_ended = True  # nobody else can reach an object being finalized
             # queued before any code of ours runs: the ending (its observer's own) is not lost
             background.queue((self._self_observer.end, (None, True)))
-            background.wake()
+            background.wake_from_finalizer()
         except Exception:
             pass
 
