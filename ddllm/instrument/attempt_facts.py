@@ -63,23 +63,17 @@ class AttemptFacts:
     start from the kwargs (values copied, since LiteLLM mutates `metadata` between attempts),
     at the end from the response or the exception."""
 
-    __slots__ = (
-        "provider", "model", "model_group", "deployment_id", "api_host", "stream",
-        "number", "retry", "fallback_depth", "is_fallback", "fallback_hop", "fallback_from", "fallback_reason",
-        "fallback_type", "outcome", "error_type", "http_status", "response_model",
-        "input_tokens", "output_tokens", "cost_usd", "remaining_requests", "remaining_tokens",
-        "limit_requests", "limit_tokens", "time_to_first_token", "duration", "operation", "response_id",
-        "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "embedding_inputs",
-        "embedding_dimensions", "provider_calls", "last_http_status", "last_chunk", "http_watch_token", "caller",
-    )
-
-    def __init__(self):
-        for name in self.__slots__:
-            setattr(self, name, None)
-        self.stream = False
-        self.is_fallback = False
-        self.fallback_hop = False
-        self.operation = "chat"
+    # Class attributes are the defaults: a new attempt's facts cost no call of ours (a hot
+    # path), and each fact read before it is known reads its default.
+    provider = model = model_group = deployment_id = api_host = None
+    stream = is_fallback = fallback_hop = False
+    number = retry = fallback_depth = fallback_from = fallback_reason = fallback_type = None
+    outcome = error_type = http_status = response_model = None
+    input_tokens = output_tokens = cost_usd = remaining_requests = remaining_tokens = None
+    limit_requests = limit_tokens = time_to_first_token = duration = response_id = None
+    operation = "chat"
+    reasoning_tokens = cache_read_tokens = cache_write_tokens = embedding_inputs = None
+    embedding_dimensions = provider_calls = last_http_status = last_chunk = http_watch_token = caller = None
 
     @property
     def target(self):
