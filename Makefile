@@ -109,7 +109,7 @@ COMPAT_VENVS := $(foreach version,$(COMPAT_LITELLM),.venv-compat/litellm-$(versi
 
 compat: $(addsuffix /.ddllm,$(COMPAT_VENVS))
 	@failed=""; for venv in $(COMPAT_VENVS); do \
-	    echo "== $$venv"; $$venv/bin/pytest -q $(OLDEST_SMOKE) || failed="$$failed $${venv#.venv-compat/}"; \
+	    echo "== $$venv"; $$venv/bin/pytest -q $(PYTEST_PARALLEL) $(OLDEST_SMOKE) || failed="$$failed $${venv#.venv-compat/}"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "compat: failed with$$failed"; exit 1; fi; echo "compat: every release passed"
 
@@ -119,7 +119,7 @@ compat: $(addsuffix /.ddllm,$(COMPAT_VENVS))
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
 	$(@D)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(@D)/bin/python -m pip install -q --disable-pip-version-check litellm==$* ddtrace==$(COMPAT_DDTRACE) \
-	    wrapt datadog pytest pytest-asyncio hypothesis ddapm-test-agent msgpack
+	    wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent msgpack
 	touch $@
 
 .venv-compat/litellm-%/.ddllm: .venv-compat/litellm-%/.deps $(SOURCES)
