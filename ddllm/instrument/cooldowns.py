@@ -39,11 +39,14 @@ MAX_LISTED = 10  # `llm.request.skipped` names at most this many {provider}/{mod
 def _local_entries(router):
     """This process's cooldown entries of `router`, keyed `deployment:{id}:cooldown`, or None."""
     health = getattr(router, "health", None)
-    if health is not None:  # litellm 1.110
+    if health is not None:  # litellm 1.109 and later
         store = getattr(getattr(health(), "cooldowns", None), "cooldown_store", None)
         snapshot = getattr(store, "snapshot", None)
-        return snapshot() if snapshot is not None else None
-    memory = getattr(getattr(router, "cooldown_cache", None), "in_memory_cache", None)  # litellm 1.106
+        if snapshot is not None:  # 1.110's store
+            return snapshot()
+        memory = getattr(store, "in_memory_cache", None)  # 1.109's: a DualCache, as 1.106's
+    else:
+        memory = getattr(getattr(router, "cooldown_cache", None), "in_memory_cache", None)  # litellm 1.106
     return getattr(memory, "cache_dict", None)
 
 

@@ -12,6 +12,7 @@ removes whichever wrapper is outermost, which may be ours: then ours is simply g
 """
 import logging
 import os
+import sys
 import threading
 
 import wrapt
@@ -301,18 +302,37 @@ def router_entry_wrapper(is_async):
 
 def _router_owner(name):
     """The class that really holds `Router.<name>`: Router itself in most LiteLLM releases,
-    its core class in those where Router only delegates (litellm 1.110's `RustCore`)."""
+    its core class in those where Router only delegates to it through its metaclass's
+    `__getattr__` (litellm 1.109's `PythonCore`, 1.110's `RustCore`)."""
     from litellm import router as router_module
 
     router_class = router_module.Router
     for klass in router_class.__mro__:
         if name in vars(klass):
             return klass
+    delegate = _delegate_class(router_class, name)
+    if delegate is not None:
+        return delegate
     try:
         from litellm.router_rust.core import RustCore
 
         if name in vars(RustCore):
             return RustCore
+    except Exception:
+        pass
+    return None
+
+
+def _delegate_class(router_class, name):
+    """The class whose function `Router.<name>` hands out, named by the function itself (its
+    module and qualified name), if that class holds it; else None."""
+    try:
+        function = getattr(router_class, name, None)
+        owner_name, _, attribute = getattr(function, "__qualname__", "").rpartition(".")
+        module = sys.modules.get(getattr(function, "__module__", None) or "")
+        owner = getattr(module, owner_name, None) if owner_name and "." not in owner_name else None
+        if isinstance(owner, type) and attribute == name and name in vars(owner):
+            return owner
     except Exception:
         pass
     return None
