@@ -310,17 +310,7 @@ def _router_owner(name):
     for klass in router_class.__mro__:
         if name in vars(klass):
             return klass
-    delegate = _delegate_class(router_class, name)
-    if delegate is not None:
-        return delegate
-    try:
-        from litellm.router_rust.core import RustCore
-
-        if name in vars(RustCore):
-            return RustCore
-    except Exception:
-        pass
-    return None
+    return _delegate_class(router_class, name)
 
 
 def _delegate_class(router_class, name):
