@@ -89,6 +89,7 @@ from ddtrace.llmobs import LLMObs  # noqa: E402
 from litellm import Router  # noqa: E402
 
 import ddllm  # noqa: E402
+from ddllm.instrument import background  # noqa: E402
 from ddllm.instrument import metrics as ddllm_metrics  # noqa: E402
 from ddllm.instrument import patching  # noqa: E402
 from ddllm.instrument.llmobs import router_settings  # noqa: E402
@@ -197,6 +198,7 @@ def design_spans_of(call, attempts):
     core.on("trace.span_finish", finished.append, "ddllm-bench")
     try:
         call()
+        background.run_pending()  # ddllm ends a returned call's spans on its background thread
     finally:
         core.reset_listeners("trace.span_finish", finished.append)
         ddllm.unpatch()
@@ -411,10 +413,12 @@ def memory_growth(requests, streamed):
 
         for _ in range(min(1000, requests)):
             one()
+        background.run_pending()  # in flight, not grown: the endings queued in the last 0.2 s
         gc.collect()
         objects_before, rss_before = len(gc.get_objects()), rss_bytes()
         for _ in range(requests):
             one()
+        background.run_pending()
         gc.collect()
         return len(gc.get_objects()) - objects_before, rss_bytes() - rss_before
     finally:

@@ -1,6 +1,10 @@
 """ddllm's one background thread: work that must not run on the caller's thread, or in a
 garbage collector's finalizer, queued here and carried out in order.
 
+- A non-streamed attempt or request that returned ends here (`ddllm.instrument.tracing`): its
+  facts read, its span tagged and finished at the time it ended, its metrics recorded. Done in
+  batches, that work costs a fraction of what it costs between two LiteLLM calls on the
+  caller's thread, where LiteLLM has left the processor's caches cold.
 - Finished attempts and requests become metric lines here (`ddllm.instrument.metrics`).
 - A stream the caller abandoned ends here (`ddllm.instrument.streams`): a finalizer can run
   while its thread holds a tracer or queue lock, so it only queues the ending.
@@ -22,11 +26,14 @@ import time
 from ddllm.instrument.safety import report_once
 
 PENDING_ITEMS = 65536  # work waiting for the thread; the oldest is dropped past it
+# Endings are queued only while the queue is this far from full, so that no span's ending is
+# dropped: past it the caller's thread ends its own (the thread is stalled, or far behind).
+ENDINGS_HEADROOM = 4096
 BATCH_SECONDS = 0.2
 
 _pending = collections.deque(maxlen=PENDING_ITEMS)  # append and popleft are atomic
 queue = _pending.append  # `queue((step, arguments))`: queued, not yet woken
-_run_lock = threading.Lock()
+_run_lock = threading.RLock()  # re-entrant: a step that flushes ddtrace runs what is queued too
 
 
 def defer(step, argument):
@@ -34,6 +41,17 @@ def defer(step, argument):
     _pending.append((step, (argument,)))
     if not _woken:
         wake()
+
+
+def defer_ending(step, arguments):
+    """Run `step(*arguments)` on the background thread, soon, if the queue has room to spare:
+    True when queued. False means the caller ends it now, so an ending is never dropped."""
+    if len(_pending) >= PENDING_ITEMS - ENDINGS_HEADROOM:
+        return False
+    _pending.append((step, arguments))
+    if not _woken:
+        wake()
+    return True
 
 
 def wake():
@@ -128,7 +146,7 @@ class _Worker:
     def forget_in_child(self):
         """A forked child has no background thread, and the parent carries out what was queued."""
         global _run_lock, _wakeup, _woken
-        _run_lock = threading.Lock()  # its holder may be a thread the child does not have
+        _run_lock = threading.RLock()  # its holder may be a thread the child does not have
         self._pid = None
         self._start_lock = threading.Lock()
         _pending.clear()

@@ -19,7 +19,7 @@ import wrapt
 
 from ddllm import _startup
 from ddllm.instrument import config as config_module
-from ddllm.instrument import attempt_facts, request_state, streams, tracing
+from ddllm.instrument import attempt_facts, background, request_state, streams, tracing
 from ddllm.instrument.safety import guarded, report_once
 
 log = logging.getLogger("ddllm")
@@ -201,15 +201,16 @@ def _attempt_result(attempt, kwargs, result):
 
 
 # The shells' last resort: our markers leave the caller's context and (unless a stream handed
-# to the caller holds the request or attempt on) our span is finished and the request leaves
-# the request map, which nothing else takes it out of. No-ops where tracing's steps did it.
+# to the caller holds the request or attempt on, or its ending was queued for the background
+# thread, which finishes it) our span is finished and the request leaves the request map,
+# which nothing else takes it out of. No-ops where tracing's steps did it.
 
 
 def _close_attempt(attempt, finish):
     try:
         if finish:
             attempt.closed = True
-            if getattr(attempt.span, "finished", True) is False:
+            if not attempt.ending_queued and getattr(attempt.span, "finished", True) is False:
                 attempt.span.finish()
         token, attempt.context_token = attempt.context_token, None
         if token is not None:
@@ -234,7 +235,7 @@ def _close_request(state, finish):
                     states.remove(state)
                     if not states:
                         del request_state.by_trace_id[state.trace_id]
-            if getattr(state.span, "finished", True) is False:
+            if not state.ending_queued and getattr(state.span, "finished", True) is False:
                 state.span.finish()
         token, state.context_token = state.context_token, None
         if token is not None:
@@ -356,6 +357,31 @@ def _targets():
     return targets
 
 
+def _flush_targets():
+    """ddtrace's flushes: the tracer's `flush` and `shutdown`, and LLM Observability's `flush`.
+    ddllm ends a returned call's spans on its background thread; a flush first ends what is
+    queued there, so that what a serverless handler or a worker flushes before it exits holds
+    them. Missing here, a flush sends those spans at the next one instead."""
+    try:
+        from ddtrace.llmobs import LLMObs
+        from ddtrace.trace import Tracer
+    except Exception:
+        return []
+    return [
+        (owner, name, _pending_endings_first)
+        for owner, name in ((Tracer, "flush"), (Tracer, "shutdown"), (LLMObs, "flush"))
+        if name in vars(owner)
+    ]
+
+
+def _pending_endings_first(wrapped, instance, args, kwargs):
+    try:
+        background.run_pending()
+    except Exception:
+        report_once("flush")
+    return wrapped(*args, **kwargs)
+
+
 def _router_endpoint_table():
     """litellm 1.110's table that serves some Router methods per router instance (the sync
     `Router.responses`), through `RustCore.__getattr__`, instead of a method of the class."""
@@ -443,7 +469,7 @@ def _patch_locked(overrides):
         return False
     try:
         _config = config
-        for owner, name, wrapper in targets + attempt_facts.http_call_targets():
+        for owner, name, wrapper in targets + attempt_facts.http_call_targets() + _flush_targets():
             ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))

@@ -49,6 +49,7 @@ class RequestState:
     started = None
     context_token = None  # of its marker in `current_request`
     closed = False  # its span finished and out of the request map
+    ending_queued = False  # its span is finished by its ending on the background thread
     # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
     # that serves it, and what its last successful attempt answered.
     args = ()

@@ -13,6 +13,7 @@ from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
 from ddllm.instrument import attempt_facts, cooldowns, request_state
+from ddllm.instrument.safety import report_once
 from ddllm.instrument.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 
@@ -31,18 +32,24 @@ _STACK_FRAMES = 8  # the innermost frames: where the provider call failed
 _MESSAGE_LIMIT = 2000
 
 
-def set_error(span, exc):
+def set_error(span, exc, message=None):
     """Error tags like ddtrace's `set_exc_info`, at a small fraction of its cost: it formats
     the whole traceback with Python 3.11's caret anchors (1.3 ms for a LiteLLM error, more
-    than the rest of ddllm's work on a call); we keep the innermost frames."""
+    than the rest of ddllm's work on a call); we keep the innermost frames. `message`: the
+    exception's text as it was when it ended the attempt (`error_message`), when it is
+    tagged later: LiteLLM's Router adds its retry count to the text of an error it re-raises."""
     exc_type = type(exc)
     module = exc_type.__module__
-    message = str(exc)[:_MESSAGE_LIMIT]
+    message = (error_message(exc) if message is None else message)[:_MESSAGE_LIMIT]
     span.error = 1
     span.set_tag(ERROR_TYPE, exc_type.__name__ if module == "builtins" else "%s.%s" % (module, exc_type.__name__))
     span.set_tag(ERROR_MSG, message)
     span.set_tag(ERROR_STACK, "Traceback (most recent call last):\n%s%s: %s" % (
         _innermost_frames(exc.__traceback__), exc_type.__name__, message))
+
+
+def error_message(exc):
+    return str(exc)[:_MESSAGE_LIMIT]
 
 
 def _innermost_frames(tb):
@@ -126,7 +133,7 @@ def start_request_span(resource):
     return span
 
 
-def finish_request_span(span, state, outcome, exc):
+def finish_request_span(span, state, outcome, exc, finish_time=None):
     span.set_metric("llm.attempts", state.attempts)
     span.set_tag("llm.fallback.used", _bool_tag(state.fallback_used))
     if state.final_provider:
@@ -141,7 +148,17 @@ def finish_request_span(span, state, outcome, exc):
         span.set_tag("llm.request.skipped", listed)
     if exc is not None and outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
-    span.finish()
+    span.finish(finish_time)
+
+
+def finish_at(span, finish_time):
+    """Finish `span` at `finish_time` (seconds since the epoch), unless it is finished: the last
+    resort of an ending on the background thread. Never raises."""
+    try:
+        if span is not None and not span.finished:
+            span.finish(finish_time)
+    except Exception:
+        report_once("span.finish")
 
 
 def set_caller_tags(span, caller):
@@ -243,7 +260,7 @@ def _set_attempt_start_tags(span, facts):
     set_caller_tags(span, facts.caller)
 
 
-def finish_attempt_span(span, facts, exc):
+def finish_attempt_span(span, facts, exc, finish_time=None, error_text=None):
     span.set_tag("llm.outcome", facts.outcome)
     if facts.http_status is not None:
         span.set_tag("http.status_code", str(facts.http_status))
@@ -270,8 +287,8 @@ def finish_attempt_span(span, facts, exc):
     if facts.response_id:
         span.set_tag("gen_ai.response.id", facts.response_id)
     if exc is not None and facts.outcome in _ERROR_OUTCOMES:
-        set_error(span, exc)
-    span.finish()
+        set_error(span, exc, error_text)
+    span.finish(finish_time)
 
 
 _LLMOBS_STRUCT_KEY = "_llmobs"  # where ddtrace keeps a span's LLM Observability data
