@@ -4,9 +4,11 @@ call, the caller's context is its own again at once, and ddtrace's flushes send 
 The background thread is held for each test (its run lock taken on the test's thread), so
 the endings wait for what the test does: a flush, or nothing."""
 import contextlib
+import json
 import time
 
 import pytest
+from conftest import flush
 from ddtrace.trace import tracer
 from spans_of import requests_with_attempts
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
@@ -69,3 +71,19 @@ def test_the_application_span_after_a_call_is_a_sibling_of_its_request(agent, pa
     assert following.parent_id == app.span_id
     [(request, _)] = requests_with_attempts(agent.traces())
     assert request["parent_id"] == app.span_id
+
+
+def test_llm_observability_keeps_the_messages_as_they_were_sent(agent, patched, router):
+    """A conversation appends the answer and its next turn to `messages` as soon as the call
+    returns, before the background thread annotates the spans."""
+    messages = [{"role": "user", "content": "Say hi"}]
+    with background_thread_held():
+        answer = router.completion(model="primary", messages=messages)
+        messages.append({"role": "assistant", "content": answer.choices[0].message.content})
+        messages.append({"role": "user", "content": "And again"})
+        flush()
+    events = [event for event in agent.llmobs_spans() if event["name"] in ("llm.request", "llm.attempt")]
+    assert len(events) == 3
+    for event in events:
+        sent = json.dumps(event["meta"]["input"])
+        assert "Say hi" in sent and "And again" not in sent, event["meta"]["input"]

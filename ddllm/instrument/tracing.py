@@ -117,6 +117,8 @@ def _end_request_later(state):
         if state.attempts == 0 or state.span is None:  # the Router tried nothing: read its cooldowns now
             return False
         duration, ended_at = time.perf_counter() - state.started, time.time()
+        if spans.llmobs_enabled() and state.kwargs is not None:
+            state.kwargs = _arguments_as_called(state.kwargs)
         spans.restore_active(state.saved_context)
         if background.defer_ending(_end_request_queued, (state, duration, ended_at)) is True:
             state.ending_queued = True
@@ -340,6 +342,8 @@ def _end_attempt_later(attempt, response, exc):
             return False  # ddtrace's `llm` span, finished by its integration: annotated now
         ended_at = time.time()
         _read_outcome_now(attempt, exc)
+        if attempt.llmobs_span is not None:
+            attempt.kwargs = _arguments_as_called(attempt.kwargs)
         error_text = spans.error_message(exc) if exc is not None else None  # before LiteLLM adds to it
         spans.restore_active(attempt.saved_context)
         if background.defer_ending(_end_attempt_queued, (attempt, response, exc, ended_at, error_text)) is True:
@@ -348,6 +352,13 @@ def _end_attempt_later(attempt, response, exc):
     except Exception:
         report_once("attempt.end_later")
     return False
+
+
+def _arguments_as_called(kwargs):
+    """The call's arguments with their lists copied, for LLM Observability to read on the
+    background thread: a conversation appends the answer (and the next turn) to its
+    `messages` as soon as the call returns."""
+    return {key: list(value) if type(value) is list else value for key, value in kwargs.items()}
 
 
 @guarded("attempt.facts")
