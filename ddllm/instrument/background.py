@@ -2,9 +2,8 @@
 garbage collector's finalizer, queued here and carried out in order.
 
 - A non-streamed attempt or request that returned ends here (`ddllm.instrument.tracing`): its
-  facts read, its span tagged and finished at the time it ended, its metrics recorded. Done in
-  batches, that work costs a fraction of what it costs between two LiteLLM calls on the
-  caller's thread, where LiteLLM has left the processor's caches cold.
+  facts read, its span tagged and finished at the time it ended, its metrics recorded; the
+  caller's call does not wait for it.
 - Finished attempts and requests become metric lines here (`ddllm.instrument.metrics`).
 - A stream the caller abandoned ends here (`ddllm.instrument.streams`): a finalizer can run
   while its thread holds a tracer or queue lock, so it only queues the ending.
