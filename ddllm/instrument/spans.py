@@ -40,7 +40,7 @@ def set_error(span, exc, message=None):
     tagged later: LiteLLM's Router adds its retry count to the text of an error it re-raises."""
     exc_type = type(exc)
     module = exc_type.__module__
-    message = (error_message(exc) if message is None else message)[:_MESSAGE_LIMIT]
+    message = error_message(exc) if message is None else message
     span.error = 1
     span.set_tag(ERROR_TYPE, exc_type.__name__ if module == "builtins" else "%s.%s" % (module, exc_type.__name__))
     span.set_tag(ERROR_MSG, message)

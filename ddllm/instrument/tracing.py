@@ -378,7 +378,7 @@ def _end_attempt_queued(attempt, response, exc, ended_at, error_text):
     and its metrics recorded whatever fails."""
     try:
         if exc is None:
-            _read_response_later(attempt, response)
+            _read_response(attempt, response)
         _annotate_llmobs(attempt, response)
         spans.finish_attempt_span(attempt.span, attempt.facts, exc, ended_at, error_text)
     except Exception:
@@ -389,7 +389,9 @@ def _end_attempt_queued(attempt, response, exc, ended_at, error_text):
 
 
 @guarded("attempt.facts")
-def _read_response_later(attempt, response):
+def _read_response(attempt, response):
+    """What a successful attempt's response says; its request's final provider, if LiteLLM
+    named the provider only in the response."""
     facts = attempt.facts
     attempt_facts.read_response(response, facts)
     state = attempt.request
@@ -415,15 +417,11 @@ def _complete_attempt(attempt, exc, response, stream_failed_before_returning=Fal
     _record_attempt_metrics(attempt.facts)
 
 
-@guarded("attempt.facts")
 def _read_outcome(attempt, response, exc):
-    facts = attempt.facts
-    facts.duration = time.perf_counter() - attempt.started
+    """All of an ending attempt's facts, read on the caller's thread."""
+    _read_outcome_now(attempt, exc)
     if exc is None:
-        attempt_facts.read_response(response, facts)
-    else:
-        attempt_facts.read_error(exc, facts)
-    _remember_in_request(attempt, exc)
+        _read_response(attempt, response)
 
 
 @guarded("attempt.llmobs")
