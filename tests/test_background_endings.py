@@ -87,3 +87,17 @@ def test_llm_observability_keeps_the_messages_as_they_were_sent(agent, patched, 
     for event in events:
         sent = json.dumps(event["meta"]["input"])
         assert "Say hi" in sent and "And again" not in sent, event["meta"]["input"]
+
+
+def test_a_full_queue_drops_metric_records_not_the_endings_queued_before_them(agent, patched, router):
+    """The thread stalled: metric records past the queue's bound are dropped, and a call's
+    ending queued before them still finishes its spans."""
+    with background_thread_held():
+        router.completion(model="primary", messages=MESSAGES)
+        for _ in range(background.PENDING_ITEMS):
+            background.defer(len, ())
+        assert background.pending_count() < background.PENDING_ITEMS
+        background.run_pending()
+        tracer.flush()
+    [(request, attempts)] = requests_with_attempts(agent.traces())
+    assert request["meta"]["llm.outcome"] == "success" and len(attempts) == 2

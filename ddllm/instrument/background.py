@@ -24,7 +24,7 @@ import time
 
 from ddllm.instrument.safety import report_once
 
-PENDING_ITEMS = 65536  # work waiting for the thread; the oldest is dropped past it
+PENDING_ITEMS = 65536  # work waiting for the thread; past it new metric records are dropped
 # Endings are queued only while the queue is this far from full, so that no span's ending is
 # dropped: past it the caller's thread ends its own (the thread is stalled, or far behind).
 ENDINGS_HEADROOM = 4096
@@ -36,7 +36,10 @@ _run_lock = threading.RLock()  # re-entrant: a step that flushes ddtrace runs wh
 
 
 def defer(step, argument):
-    """Run `step(argument)` on the background thread, soon; never raises."""
+    """Run `step(argument)` on the background thread, soon; never raises. A full queue drops
+    this piece of work, not the oldest: that may be a span's ending."""
+    if len(_pending) >= PENDING_ITEMS - 1:
+        return
     _pending.append((step, (argument,)))
     if not _woken:
         wake()
