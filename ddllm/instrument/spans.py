@@ -350,8 +350,6 @@ def demote_nested_llm_span(span):
         span.span_type = None
         _demoted_span_ids.add(span.span_id)
     except Exception:
-        from ddllm.instrument.safety import report_once
-
         report_once("llmobs.demote")
 
 
@@ -365,8 +363,6 @@ def drop_demoted_llmobs_data(span):
             if remove is not None:
                 remove(_LLMOBS_STRUCT_KEY)
     except Exception:
-        from ddllm.instrument.safety import report_once
-
         report_once("llmobs.demote")
 
 
