@@ -12,7 +12,7 @@ BUILD_BACKEND := hatchling
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -132,6 +132,11 @@ demo: $(VENV)/.ddllm
 
 bench: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/run.py
+
+# The same variants' instructions per call under Valgrind's callgrind: exact where
+# `make bench`'s times are noisy, blind to what costs time without instructions.
+bench-instructions: $(VENV)/.ddllm
+	$(BIN)/python benchmarks/instructions.py
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist

@@ -1,0 +1,119 @@
+"""Instructions per call of each variant of `make bench`, counted by Valgrind's callgrind
+(`make bench-instructions`).
+
+`make bench` times rounds, and on a shared machine the time of the same code moves by more
+than some goals' margins. An instruction count does not move: the same code on the same
+inputs executes the same instructions, so a change of a few microseconds shows here when
+`make bench`'s intervals cannot resolve it. It does not see what costs time without
+instructions (cache misses, waits for the GIL, system calls), so it stands beside `make
+bench`, which judges the goals; it judges nothing.
+
+Each variant and workload runs in its own process under callgrind, which counts only inside
+`functools.reduce` (`--toggle-collect`): the measured calls are made from one reduce, after a
+warm-up outside it. What the calls leave to a thread (ddllm's background endings and metric
+records, the floor's tags and metric lines) is carried out on the calling thread after each
+call, inside the count, as `make bench` does at the end of each round. Other threads are not
+counted; LiteLLM's own logging thread is the same work in every variant.
+
+    python benchmarks/instructions.py [--calls 20] [--jobs 2]
+"""
+import argparse
+import concurrent.futures
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+VARIANTS = ("bare", "floor", "ddllm", "ddtrace")
+WORKLOADS = ((False, 1), (False, 2), (True, 1), (True, 2))  # (LLM Observability on, attempts)
+WARM_UP_CALLS = 20
+
+
+def count_in_child(variant, llmobs, attempts, calls):
+    """Run in the process callgrind watches: warm the variant up, then make `calls` calls
+    inside one functools.reduce, each followed by the work it left to a thread."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import run
+
+    # Deferred work waits for the calling thread (`finish_deferred_work`), where it is counted.
+    run.FloorThread.BATCH_SECONDS = 10 ** 6
+    run.background.BATCH_SECONDS = 10 ** 6
+    if llmobs:
+        run.LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
+    routed = run.router(attempts)
+    call = run.completion_of(routed)
+    if variant == "floor":
+        call = run.in_design_spans(call, run.design_spans_of(call, attempts), run.router_settings(routed),
+                                   run.FloorThread(), run.design_metrics_of(call))
+    elif variant != "bare":
+        run.VARIANTS[variant][0]()  # patch
+    for _ in range(WARM_UP_CALLS):
+        call()
+    run.finish_deferred_work()
+
+    def one_call(done, _):
+        call()
+        run.finish_deferred_work()
+        return done + 1
+
+    functools.reduce(one_call, range(calls), 0)
+
+
+def counted_instructions(variant, llmobs, attempts, calls, directory):
+    """Instructions per call of one variant and workload, from a callgrind run of it."""
+    out = os.path.join(directory, "callgrind.%s.%s.%d" % (variant, "on" if llmobs else "off", attempts))
+    command = [
+        "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
+        sys.executable, os.path.abspath(__file__), "--child", variant, "on" if llmobs else "off", str(attempts),
+        str(calls),
+    ]
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("%s failed under callgrind:\n%s" % (" ".join(command[-5:]), done.stdout[-3000:]))
+    with open(out) as profile:
+        totals = re.search(r"^(?:totals|summary): (\d+)", profile.read(), re.MULTILINE)
+    if totals is None:
+        raise RuntimeError("no instruction total in " + out)
+    return int(totals.group(1)) / calls
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--child", nargs=4, metavar=("VARIANT", "LLMOBS", "ATTEMPTS", "CALLS"), help=argparse.SUPPRESS)
+    options = parser.parse_args(argv)
+    if options.child:
+        variant, llmobs, attempts, calls = options.child
+        count_in_child(variant, llmobs == "on", int(attempts), int(calls))
+        return 0
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="ddllm-callgrind-") as directory:
+        with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
+            counts = {
+                (variant, llmobs, attempts): pool.submit(
+                    counted_instructions, variant, llmobs, attempts, options.calls, directory)
+                for llmobs, attempts in WORKLOADS for variant in VARIANTS
+            }
+            counts = {key: future.result() for key, future in counts.items()}
+    print("instructions per call (thousands), %d calls after %d to warm up; added = over bare" % (
+        options.calls, WARM_UP_CALLS))
+    print("%-20s %-6s %8s %8s %8s %8s %13s %13s %12s" % (
+        "workload", "llmobs", "bare", "floor", "ddllm", "ddtrace", "added/ddtrace", "floor/ddtrace", "beyond floor"))
+    for llmobs, attempts in WORKLOADS:
+        bare, floor, ours, theirs = (counts[(variant, llmobs, attempts)] for variant in VARIANTS)
+        print("%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f" % (
+            "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), "on" if llmobs else "off",
+            bare / 1e3, floor / 1e3, ours / 1e3, theirs / 1e3, (ours - bare) / (theirs - bare),
+            (floor - bare) / (theirs - bare), (ours - floor) / 1e3))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
