@@ -41,6 +41,12 @@ _LIMIT_TOKENS_HEADERS = (
     "x-ratelimit-limit-tokens-minute",
 )
 _FORWARDED_PREFIX = "llm_provider-"
+_RATE_LIMIT_KEYS = frozenset(
+    prefix + name
+    for names in (_REMAINING_REQUESTS_HEADERS, _LIMIT_REQUESTS_HEADERS, _REMAINING_TOKENS_HEADERS, _LIMIT_TOKENS_HEADERS)
+    for name in names
+    for prefix in ("", _FORWARDED_PREFIX)
+)
 
 # LiteLLM's route prefixes, which choose its API for a provider and are no part of the model's
 # name: `bedrock/converse/anthropic.claude-...` and `cohere_chat/v1/command-r`.
@@ -313,6 +319,11 @@ def _as_dict(headers):
 
 def read_rate_limits(headers, facts):
     headers = _as_dict(headers)
+    # No rate-limit header at all (a provider that sends none, a cached or mocked answer): one
+    # set operation instead of 28 lookups
+    if type(headers) is dict and _RATE_LIMIT_KEYS.isdisjoint(headers):
+        facts.remaining_requests = facts.remaining_tokens = facts.limit_requests = facts.limit_tokens = None
+        return
     facts.remaining_requests = _header(headers, _REMAINING_REQUESTS_HEADERS)
     facts.remaining_tokens = _header(headers, _REMAINING_TOKENS_HEADERS)
     facts.limit_requests = _header(headers, _LIMIT_REQUESTS_HEADERS)
