@@ -6,7 +6,9 @@ than some goals' margins. An instruction count does not move: the same code on t
 inputs executes the same instructions, so a change of a few microseconds shows here when
 `make bench`'s intervals cannot resolve it. It does not see what costs time without
 instructions (cache misses, waits for the GIL, system calls), so it stands beside `make
-bench`, which judges the goals; it judges nothing.
+bench`, which judges the goals; it judges nothing. "~us" reads the instructions beyond the
+floor as time at the speed of the bare call on this machine (timed first, outside Valgrind):
+what they would take if they ran as fast as LiteLLM's own do on average.
 
 Each variant and workload runs in its own process under callgrind, which counts only inside
 `functools.reduce` (`--toggle-collect`): the measured calls are made from one reduce, after a
@@ -62,6 +64,20 @@ def count_in_child(variant, llmobs, attempts, calls):
     functools.reduce(one_call, range(calls), 0)
 
 
+def time_bare_call(rounds=20, calls=30):
+    """Median seconds of the bare one-attempt call on this machine, outside Valgrind: what an
+    instruction costs here on average, to read the counts in microseconds."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import statistics
+
+    import run
+
+    call = run.completion_of(run.router(1))
+    for _ in range(calls):
+        call()
+    return statistics.median(run.time_per_call(call, calls) for _ in range(rounds))
+
+
 def counted_instructions(variant, llmobs, attempts, calls, directory):
     """Instructions per call of one variant and workload, from a callgrind run of it."""
     out = os.path.join(directory, "callgrind.%s.%s.%d" % (variant, "on" if llmobs else "off", attempts))
@@ -86,7 +102,11 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", nargs=4, metavar=("VARIANT", "LLMOBS", "ATTEMPTS", "CALLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--time-bare", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
+    if options.time_bare:
+        print(time_bare_call())
+        return 0
     if options.child:
         variant, llmobs, attempts, calls = options.child
         count_in_child(variant, llmobs == "on", int(attempts), int(calls))
@@ -94,6 +114,9 @@ def main(argv=None):
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
+    # Timed before the callgrind processes start, so that they do not slow it down.
+    bare_seconds = float(subprocess.run([sys.executable, os.path.abspath(__file__), "--time-bare"], check=True,
+                                        stdout=subprocess.PIPE, text=True).stdout.split()[-1])
     with tempfile.TemporaryDirectory(prefix="ddllm-callgrind-") as directory:
         with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
             counts = {
@@ -102,16 +125,22 @@ def main(argv=None):
                 for llmobs, attempts in WORKLOADS for variant in VARIANTS
             }
             counts = {key: future.result() for key, future in counts.items()}
+    # At the bare call's speed on this machine: what the instructions beyond the floor would
+    # take if they ran as fast as LiteLLM's own do on average.
+    seconds_per_instruction = bare_seconds / counts[("bare", False, 1)]
     print("instructions per call (thousands), %d calls after %d to warm up; added = over bare" % (
         options.calls, WARM_UP_CALLS))
-    print("%-20s %-6s %8s %8s %8s %8s %13s %13s %12s" % (
-        "workload", "llmobs", "bare", "floor", "ddllm", "ddtrace", "added/ddtrace", "floor/ddtrace", "beyond floor"))
+    print("the bare call, 1 attempt: %.2f ms here, %.1f instructions a nanosecond; \"~us\" = at that speed" % (
+        bare_seconds * 1e3, 1e-9 / seconds_per_instruction))
+    print("%-20s %-6s %8s %8s %8s %8s %13s %13s %12s %9s" % (
+        "workload", "llmobs", "bare", "floor", "ddllm", "ddtrace", "added/ddtrace", "floor/ddtrace", "beyond floor",
+        "~us"))
     for llmobs, attempts in WORKLOADS:
         bare, floor, ours, theirs = (counts[(variant, llmobs, attempts)] for variant in VARIANTS)
-        print("%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f" % (
+        print("%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f %9.0f" % (
             "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), "on" if llmobs else "off",
             bare / 1e3, floor / 1e3, ours / 1e3, theirs / 1e3, (ours - bare) / (theirs - bare),
-            (floor - bare) / (theirs - bare), (ours - floor) / 1e3))
+            (floor - bare) / (theirs - bare), (ours - floor) / 1e3, (ours - floor) * seconds_per_instruction * 1e6))
     return 0
 
 
