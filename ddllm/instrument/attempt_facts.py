@@ -18,35 +18,38 @@ from ddllm.instrument.tags import normalize_tag_value
 # Rate-limit headers in every family providers send, as LiteLLM forwards them (also with an
 # `llm_provider-` prefix): OpenAI's (OpenAI, Azure, DeepSeek, Groq, ...; LiteLLM also writes
 # Anthropic's tokens under these names), Anthropic's, Mistral's per-minute ones.
-_REMAINING_REQUESTS_HEADERS = (
+_FORWARDED_PREFIX = "llm_provider-"
+
+
+def _as_sent_and_forwarded(*names):
+    """The keys to look up for each header name, in order: as sent, then as LiteLLM forwards it."""
+    return tuple(key for name in names for key in (name, _FORWARDED_PREFIX + name))
+
+
+_REMAINING_REQUESTS_HEADERS = _as_sent_and_forwarded(
     "x-ratelimit-remaining-requests",
     "anthropic-ratelimit-requests-remaining",
     "x-ratelimit-remaining-req-minute",
 )
-_LIMIT_REQUESTS_HEADERS = (
+_LIMIT_REQUESTS_HEADERS = _as_sent_and_forwarded(
     "x-ratelimit-limit-requests",
     "anthropic-ratelimit-requests-limit",
     "x-ratelimit-limit-req-minute",
 )
-_REMAINING_TOKENS_HEADERS = (
+_REMAINING_TOKENS_HEADERS = _as_sent_and_forwarded(
     "x-ratelimit-remaining-tokens",
     "anthropic-ratelimit-tokens-remaining",
     "anthropic-ratelimit-input-tokens-remaining",
     "x-ratelimit-remaining-tokens-minute",
 )
-_LIMIT_TOKENS_HEADERS = (
+_LIMIT_TOKENS_HEADERS = _as_sent_and_forwarded(
     "x-ratelimit-limit-tokens",
     "anthropic-ratelimit-tokens-limit",
     "anthropic-ratelimit-input-tokens-limit",
     "x-ratelimit-limit-tokens-minute",
 )
-_FORWARDED_PREFIX = "llm_provider-"
 _RATE_LIMIT_KEYS = frozenset(
-    prefix + name
-    for names in (_REMAINING_REQUESTS_HEADERS, _LIMIT_REQUESTS_HEADERS, _REMAINING_TOKENS_HEADERS, _LIMIT_TOKENS_HEADERS)
-    for name in names
-    for prefix in ("", _FORWARDED_PREFIX)
-)
+    _REMAINING_REQUESTS_HEADERS + _LIMIT_REQUESTS_HEADERS + _REMAINING_TOKENS_HEADERS + _LIMIT_TOKENS_HEADERS)
 
 # LiteLLM's route prefixes, which choose its API for a provider and are no part of the model's
 # name: `bedrock/converse/anthropic.claude-...` and `cohere_chat/v1/command-r`.
@@ -287,22 +290,21 @@ def exception_class_names(exc):
     return frozenset(cls.__name__ for cls in type(exc).__mro__)
 
 
-def _header(headers, names):
+def _header(headers, keys):
     if headers is None:
         return None
     getter = getattr(headers, "get", None)
     if getter is None:
         return None
-    for name in names:
-        for key in (name, _FORWARDED_PREFIX + name):
-            try:
-                value = getter(key)
-            except Exception:
-                value = None
-            if value is not None:
-                parsed = _int_or_none(value.strip() if isinstance(value, str) else value)
-                if parsed is not None and parsed >= 0:
-                    return parsed
+    for key in keys:
+        try:
+            value = getter(key)
+        except Exception:
+            value = None
+        if value is not None:
+            parsed = _int_or_none(value.strip() if isinstance(value, str) else value)
+            if parsed is not None and parsed >= 0:
+                return parsed
     return None
 
 
