@@ -35,11 +35,19 @@ WORKLOADS = ((False, 1), (False, 2), (True, 1), (True, 2))  # (LLM Observability
 WARM_UP_CALLS = 20
 
 
+def _bench_module():
+    """`benchmarks/run.py`, imported in a child only: importing it starts the sinks, which the
+    parent does not need."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import run
+
+    return run
+
+
 def count_in_child(variant, llmobs, attempts, calls):
     """Run in the process callgrind watches: warm the variant up, then make `calls` calls
     inside one functools.reduce, each followed by the work it left to a thread."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import run  # here, not at the top: importing it starts the sinks, which the parent does not need
+    run = _bench_module()
 
     # Deferred work waits for the calling thread (`finish_deferred_work`), where it is counted.
     run.FloorThread.BATCH_SECONDS = 10 ** 6
@@ -68,8 +76,7 @@ def count_in_child(variant, llmobs, attempts, calls):
 def time_bare_call(rounds=20, calls=30):
     """Median seconds of the bare one-attempt call on this machine, outside Valgrind: what an
     instruction costs here on average, to read the counts in microseconds."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import run  # here, not at the top: importing it starts the sinks, which the parent does not need
+    run = _bench_module()
 
     call = run.completion_of(run.router(1))
     for _ in range(calls):
