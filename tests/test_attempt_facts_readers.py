@@ -106,3 +106,34 @@ def test_a_team_without_alias_is_named_by_its_id_and_missing_facts_are_left_out(
 def test_no_caller_outside_the_proxy_or_when_it_knows_none(kwargs):
     assert attempt_facts.proxy_caller(kwargs) is None
     assert attempt_facts.caller_span_tags(None) == []
+
+
+class _WithProperty:
+    @property
+    def reasoning_content(self):
+        return "from the class"
+
+
+def _members_as_getattr_reads_them():
+    from litellm.types.utils import Message, ModelResponse, Usage
+
+    anthropic_usage = Usage(prompt_tokens=3, completion_tokens=2, cache_creation_input_tokens=5)
+    reasoning = Message(content="4", role="assistant", reasoning_content="2+2")
+    plain = Message(content="4", role="assistant")  # LiteLLM deletes the unset reasoning_content
+    response = ModelResponse()
+    return [
+        (anthropic_usage, "cache_creation_input_tokens"), (anthropic_usage, "prompt_tokens"),
+        (anthropic_usage, "input_tokens_details"), (anthropic_usage, "cost"),
+        (reasoning, "reasoning_content"), (plain, "reasoning_content"), (plain, "content"),
+        (response, "usage"), (response, "choices"), (_WithProperty(), "reasoning_content"),
+        (_WithProperty(), "absent"),
+    ]
+
+
+def test_read_member_reads_what_getattr_reads():
+    """The cheap read of an often absent member agrees with getattr on LiteLLM's own models
+    (fields deleted, members beyond the fields, present ones) and on other objects."""
+    for source, name in _members_as_getattr_reads_them():
+        assert attempt_facts.read_member(source, name) == getattr(source, name, None), (type(source), name)
+    assert attempt_facts.read_member({"cost": 1.5}, "cost") == 1.5
+    assert attempt_facts.read_member({}, "cost") is None

@@ -348,6 +348,39 @@ def _reader(container):
     return container.get if isinstance(container, Mapping) else functools.partial(getattr, container)
 
 
+def read_member(source, name):
+    """`_reader(source)(name, None)` for a public member that is often absent, without what a
+    miss costs on a pydantic model: its `__getattr__` raises an AttributeError built in Python
+    (~2 us, ~20 thousand instructions), and LiteLLM deletes its models' unset optional fields
+    (a message's `reasoning_content`, say). A model's fields are in its `__dict__`, the members
+    it was given beyond them in `__pydantic_extra__`; anything its class defines is read as
+    usual."""
+    if isinstance(source, Mapping):
+        return source.get(name)
+    extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)
+    if extra is _NOT_A_MODEL or _class_defines(type(source), name):
+        return getattr(source, name, None)
+    value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
+    if value is _ABSENT:
+        value = extra.get(name) if extra else None
+    return value
+
+
+_NOT_A_MODEL = _ABSENT = object()
+_NO_VALUES = {}
+_CLASS_MEMBERS_KEPT = 1024
+_defined_by_class = {}  # (class, name) -> whether the class or a base defines name
+
+
+def _class_defines(cls, name):
+    defined = _defined_by_class.get((cls, name))
+    if defined is None:
+        defined = any(name in vars(base) for base in cls.__mro__)
+        if len(_defined_by_class) < _CLASS_MEMBERS_KEPT:
+            _defined_by_class[(cls, name)] = defined
+    return defined
+
+
 def read_usage(usage, facts):
     if usage is None:
         return

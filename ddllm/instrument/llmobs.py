@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Mapping
 
 from ddllm.catalogue import ATTEMPT_SPAN
-from ddllm.instrument.attempt_facts import _reader, caller_span_tags
+from ddllm.instrument.attempt_facts import _reader, caller_span_tags, read_member
 from ddllm.instrument.safety import report_once
 from ddllm.instrument.spans import LLMObs, _bool_tag, llmobs_enabled
 
@@ -291,8 +291,7 @@ def _count(value):
 def _cache_metrics(usage):
     """Cache reads and writes, from LiteLLM's usage (chat: prompt_tokens_details; Responses
     API: input_tokens_details; older LiteLLM: cache_creation_input_tokens on the usage)."""
-    read = _reader(usage)
-    details = read("prompt_tokens_details", None) or read("input_tokens_details", None)
+    details = read_member(usage, "prompt_tokens_details") or read_member(usage, "input_tokens_details")
     metrics = {}
     written, split = None, None
     if details is not None:
@@ -303,7 +302,7 @@ def _cache_metrics(usage):
         written = _count(read_details("cache_creation_tokens", None))
         split = read_details("cache_creation_token_details", None) if written else None
     if written is None:
-        written = _count(read("cache_creation_input_tokens", None))
+        written = _count(read_member(usage, "cache_creation_input_tokens"))
     if written:
         metrics["cache_write_input_tokens"] = written
         if split is not None:  # by time to live; without a split, all writes are 5 minutes
@@ -321,10 +320,10 @@ def _usage_cost(usage):
     upstream inference included when billed to the user's own key."""
     if usage is None:
         return None
-    read = _reader(usage)
-    cost = read("cost", None)
+    cost = read_member(usage, "cost")  # LiteLLM deletes it where the provider gave none
     if not isinstance(cost, (int, float)) or isinstance(cost, bool):
         return None
+    read = _reader(usage)
     if read("is_byok", False):
         upstream = _reader(read("cost_details", None) or {})("upstream_inference_cost", None)
         if isinstance(upstream, (int, float)) and not isinstance(upstream, bool):
@@ -691,7 +690,7 @@ def _output(operation, response):
         if message is None:  # text completion
             messages.append({"content": _text(choice_read("text", None))})
             continue
-        reasoning = _reader(message)("reasoning_content", None)
+        reasoning = read_member(message, "reasoning_content")
         if reasoning:
             messages.append({"content": str(reasoning), "role": "reasoning"})
         messages.append(_chat_message(message))
