@@ -478,8 +478,9 @@ def _parameters(kwargs, operation):
     if not keys:
         return {}
     parameters = {}
-    for key, value in kwargs.items():
-        if key in keys and type(value).__name__ not in _SENTINELS:
+    for key in keys.intersection(kwargs):  # in C: a call passes LiteLLM's many other arguments too
+        value = kwargs[key]
+        if type(value).__name__ not in _SENTINELS:
             parameters[key] = _model_list(value) if key == "model_list" else _plain(value)
     return parameters
 

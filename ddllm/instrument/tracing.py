@@ -356,10 +356,21 @@ def _end_attempt_later(attempt, response, exc):
 
 
 def _arguments_as_called(kwargs):
-    """The call's arguments with their lists copied, for LLM Observability to read on the
-    background thread: a conversation appends the answer (and the next turn) to its
-    `messages` as soon as the call returns."""
-    return {key: list(value) if type(value) is list else value for key, value in kwargs.items()}
+    """The call's arguments with the lists a caller goes on with copied, for LLM Observability
+    to read on the background thread: a conversation appends the answer (and the next turn)
+    to its `messages` as soon as the call returns. One copy of the dict, in C, and of the few
+    lists that hold the conversation, rather than a look at every argument LiteLLM passes."""
+    copied = dict(kwargs)
+    for key in _CONVERSATION_ARGUMENTS:
+        value = copied.get(key)
+        if type(value) is list:
+            copied[key] = list(value)
+    return copied
+
+
+# Where a call's conversation is: chat messages, a prompt, an embedding's or the Responses
+# API's input, and the tools offered with it.
+_CONVERSATION_ARGUMENTS = ("messages", "prompt", "input", "tools")
 
 
 @guarded("attempt.facts")
