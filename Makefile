@@ -12,7 +12,7 @@ BUILD_BACKEND := hatchling
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -137,6 +137,11 @@ bench: $(VENV)/.ddllm
 # `make bench`'s times are noisy, blind to what costs time without instructions.
 bench-instructions: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/instructions.py
+
+# Where ddllm's instructions go, per Python function, against the floor's: perf trampolines
+# name Python functions to callgrind from Python 3.12 on, so it runs on the newest Python.
+bench-functions: $(NEWEST_PYTHON_VENV)/.ddllm
+	$(NEWEST_PYTHON_VENV)/bin/python benchmarks/functions.py $(BENCH_FUNCTIONS_OPTIONS)
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist

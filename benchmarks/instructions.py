@@ -17,11 +17,17 @@ records, the floor's tags and metric lines) is carried out on the calling thread
 call, inside the count, as `make bench` does at the end of each round. Other threads are not
 counted; LiteLLM's own logging thread is the same work in every variant.
 
+The cyclic garbage collector is off while the calls are counted. Whether one of its
+collections (~250 us) falls among 20 calls or not moved a variant's count by ~35 thousand
+instructions per call from one change to the next; `make bench`'s timed rounds include it.
+What a variant allocates and frees is counted either way.
+
     python benchmarks/instructions.py [--calls 20] [--jobs 2]
 """
 import argparse
 import concurrent.futures
 import functools
+import gc
 import os
 import re
 import shutil
@@ -70,6 +76,8 @@ def count_in_child(variant, llmobs, attempts, calls):
         run.finish_deferred_work()
         return done + 1
 
+    gc.collect()
+    gc.disable()  # see the module's docstring
     functools.reduce(one_call, range(calls), 0)
 
 
