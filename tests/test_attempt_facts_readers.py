@@ -115,13 +115,18 @@ class _WithProperty:
 
 
 def _members_as_getattr_reads_them():
-    from litellm.types.utils import Message, ModelResponse, Usage
+    from litellm.types.utils import Delta, Message, ModelResponse, ModelResponseStream, Usage
 
     anthropic_usage = Usage(prompt_tokens=3, completion_tokens=2, cache_creation_input_tokens=5)
     reasoning = Message(content="4", role="assistant", reasoning_content="2+2")
     plain = Message(content="4", role="assistant")  # LiteLLM deletes the unset reasoning_content
     response = ModelResponse()
+    chunk = ModelResponseStream(choices=[{"index": 0, "delta": {"content": "4"}}])  # no usage: deleted
+    last_chunk = ModelResponseStream(choices=[], usage=Usage(prompt_tokens=3, completion_tokens=1))
+    delta = Delta(content="4")  # no reasoning_content: deleted
     return [
+        (chunk, "usage"), (last_chunk, "usage"), (delta, "reasoning_content"), (delta, "content"),
+        (Delta(content=None, reasoning_content="2+2"), "reasoning_content"),
         (anthropic_usage, "cache_creation_input_tokens"), (anthropic_usage, "prompt_tokens"),
         (anthropic_usage, "input_tokens_details"), (anthropic_usage, "cost"),
         (reasoning, "reasoning_content"), (plain, "reasoning_content"), (plain, "content"),

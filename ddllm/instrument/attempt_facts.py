@@ -402,7 +402,7 @@ def read_usage(usage, facts):
     if prompt_details is not None:
         read_prompt = _reader(prompt_details)
         facts.cache_read_tokens = _positive(read_prompt("cached_tokens", None))
-        facts.cache_write_tokens = _positive(read_prompt("cache_write_tokens", None))
+        facts.cache_write_tokens = _positive(read_member(prompt_details, "cache_write_tokens"))
 
 
 def _positive(value):
@@ -484,11 +484,11 @@ def chunk_has_content(chunk):
     delta = getattr(choices[0], "delta", None)
     if delta is None:
         return bool(getattr(choices[0], "text", None))
-    return bool(getattr(delta, "content", None) or getattr(delta, "tool_calls", None))
+    return bool(getattr(delta, "content", None) or read_member(delta, "tool_calls"))
 
 
 def read_chunk(chunk, facts):
-    usage = getattr(chunk, "usage", None)
+    usage = read_member(chunk, "usage")  # LiteLLM deletes it from every chunk but the last
     if usage is not None:
         read_usage(usage, facts)
     if facts.response_model is None:
@@ -508,10 +508,10 @@ def read_stream_end(stream, facts):
         facts.api_host = host_of(hidden.get("api_base"))
     last, facts.last_chunk = facts.last_chunk, None
     last_hidden = hidden_params_of(last) if last is not None else {}
-    usage = last_hidden.get("usage") or getattr(last, "usage", None)
+    usage = last_hidden.get("usage") or (read_member(last, "usage") if last is not None else None)
     if usage is not None:
         read_usage(usage, facts)
-        cost = _reader(usage)("cost", None)
+        cost = read_member(usage, "cost")
         if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost > 0 and cost == cost:
             facts.cost_usd = float(cost)
     provider_model = _str_or_none(last_hidden.get("provider_response_model") or hidden.get("provider_response_model"))

@@ -710,11 +710,10 @@ def _assembled_output(operation, chunks):
         return None, None, None
     choices = {}
     for chunk in chunks:
-        read = _reader(chunk)
-        chunk_usage = read("usage", None)
+        chunk_usage = read_member(chunk, "usage")  # LiteLLM deletes it from every chunk but the last
         if chunk_usage is not None:
             usage = chunk_usage
-        for choice in read("choices", None) or ():
+        for choice in _reader(chunk)("choices", None) or ():
             _StreamedChoice.of(choices, choice).add(choice)
     messages, reasons = [], []
     for index in sorted(choices):
@@ -759,10 +758,12 @@ class _StreamedChoice:
         role = delta_read("role", None)
         if role and not self.role:
             self.role = role
-        for parts, name in ((self.content, "content"), (self.reasoning, "reasoning_content")):
-            text = delta_read(name, None)
-            if text:
-                parts.append(str(text))
+        text = delta_read("content", None)
+        if text:
+            self.content.append(str(text))
+        text = read_member(delta, "reasoning_content")  # deleted from a delta that has none
+        if text:
+            self.reasoning.append(str(text))
         for call in delta_read("tool_calls", None) or ():
             self._add_tool_call(call)
 
