@@ -385,12 +385,13 @@ def read_usage(usage, facts):
     if usage is None:
         return
     read = _reader(usage)
-    prompt, completion = read("prompt_tokens", None), read("completion_tokens", None)
-    chat = prompt is not None or completion is not None  # else the Responses API's names
-    if prompt is None:
-        prompt = read("input_tokens", None)
-    if completion is None:
-        completion = read("output_tokens", None)
+    # The names of the usage's own kind first (the Responses API's are input and output
+    # tokens): asking a pydantic usage for a field it does not have costs an AttributeError.
+    chat = facts.operation != "responses"
+    prompt, completion = _token_counts(read, chat)
+    if prompt is None and completion is None:
+        chat = not chat
+        prompt, completion = _token_counts(read, chat)
     prompt, completion = _int_or_none(prompt), _int_or_none(completion)
     facts.input_tokens = prompt if prompt is not None and prompt >= 0 else None
     facts.output_tokens = completion if completion is not None and completion >= 0 else None
@@ -403,6 +404,12 @@ def read_usage(usage, facts):
         read_prompt = _reader(prompt_details)
         facts.cache_read_tokens = _positive(read_prompt("cached_tokens", None))
         facts.cache_write_tokens = _positive(read_member(prompt_details, "cache_write_tokens"))
+
+
+def _token_counts(read, chat):
+    if chat:
+        return read("prompt_tokens", None), read("completion_tokens", None)
+    return read("input_tokens", None), read("output_tokens", None)
 
 
 def _positive(value):

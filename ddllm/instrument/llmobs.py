@@ -299,7 +299,7 @@ def _cache_metrics(usage):
         cached = _count(read_details("cached_tokens", None))
         if cached:
             metrics["cache_read_input_tokens"] = cached
-        written = _count(read_details("cache_creation_tokens", None))
+        written = _count(read_member(details, "cache_creation_tokens"))
         split = read_details("cache_creation_token_details", None) if written else None
     if written is None:
         written = _count(read_member(usage, "cache_creation_input_tokens"))
