@@ -140,8 +140,13 @@ bench-instructions: $(VENV)/.ddllm
 
 # Where ddllm's instructions go, per Python function, against the floor's: perf trampolines
 # name Python functions to callgrind from Python 3.12 on, so it runs on the newest Python.
+ifeq ($(NEWEST_PYTHON),)
+bench-functions:
+	@echo "no python$(NEWEST_PYTHON_VERSION) here: bench-functions needs Python 3.12 or newer" >&2; exit 2
+else
 bench-functions: $(NEWEST_PYTHON_VENV)/.ddllm
 	$(NEWEST_PYTHON_VENV)/bin/python benchmarks/functions.py $(BENCH_FUNCTIONS_OPTIONS)
+endif
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist
