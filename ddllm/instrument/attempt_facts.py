@@ -355,10 +355,10 @@ def read_member(source, name):
     (a message's `reasoning_content`, say). A model's fields are in its `__dict__`, the members
     it was given beyond them in `__pydantic_extra__`; anything its class defines is read as
     usual."""
-    if isinstance(source, Mapping):
-        return source.get(name)
-    extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)
-    if extra is _NOT_A_MODEL or _class_defines(type(source), name):
+    extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)  # first: it is read per chunk
+    if extra is _NOT_A_MODEL:
+        return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+    if _class_defines(type(source), name):
         return getattr(source, name, None)
     value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
     if value is _ABSENT:
