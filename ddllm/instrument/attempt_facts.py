@@ -95,10 +95,10 @@ def metadata_of(kwargs):
     generic API endpoints), or an empty mapping."""
     for key in ("metadata", "litellm_metadata"):
         value = kwargs.get(key)
-        if isinstance(value, Mapping) and ("model_group" in value or "deployment" in value):
+        if (type(value) is dict or isinstance(value, Mapping)) and ("model_group" in value or "deployment" in value):
             return value
     value = kwargs.get("metadata")
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 # Who called, as LiteLLM's proxy writes it from its auth into the metadata of each call it
@@ -120,7 +120,7 @@ def proxy_caller(kwargs):
     `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
     for name in ("metadata", "litellm_metadata"):
         metadata = kwargs.get(name)
-        if isinstance(metadata, Mapping) and _PROXY_AUTH_MARKER in metadata:
+        if metadata is not None and isinstance(metadata, Mapping) and _PROXY_AUTH_MARKER in metadata:
             caller = tuple(_first_value(metadata, keys) for keys in _CALLER_KEYS_IN_ORDER)
             return caller if any(caller) else None
     return None
@@ -218,9 +218,9 @@ def read_start(kwargs, facts):
     facts.model = model
     facts.model_group = _str_or_none(metadata.get("model_group"))
     model_info = kwargs.get("model_info")
-    if not isinstance(model_info, Mapping):
+    if type(model_info) is not dict and not isinstance(model_info, Mapping):
         model_info = metadata.get("model_info")
-    if isinstance(model_info, Mapping):
+    if type(model_info) is dict or isinstance(model_info, Mapping):
         facts.deployment_id = _str_or_none(model_info.get("id"))
     facts.api_host = host_of(api_base) or (_bedrock_host(kwargs) if provider == "bedrock" else None)
     facts.stream = kwargs.get("stream") is True
@@ -339,13 +339,16 @@ def hidden_params_of(response):
     hidden = private.get("_hidden_params") if type(private) is dict else None
     if hidden is None:
         hidden = getattr(response, "_hidden_params", None)
-    return hidden if isinstance(hidden, Mapping) else {}
+    return hidden if type(hidden) is dict or isinstance(hidden, Mapping) else {}
 
 
 def _reader(container):
     """`read(name, default)` over a mapping's keys or an object's attributes: LiteLLM hands
-    both. One lookup of the kind per container, then builtin calls only (a hot path)."""
-    return container.get if isinstance(container, Mapping) else functools.partial(getattr, container)
+    both. One lookup of the kind per container, then builtin calls only (a hot path). Here
+    and in the readers above a dict is known by its type first: `isinstance(x, Mapping)` is
+    a Python-level call of ABCMeta.__instancecheck__."""
+    return container.get if type(container) is dict or isinstance(container, Mapping) else functools.partial(
+        getattr, container)
 
 
 def read_member(source, name):
