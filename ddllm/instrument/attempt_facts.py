@@ -120,7 +120,8 @@ def proxy_caller(kwargs):
     `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
     for name in ("metadata", "litellm_metadata"):
         metadata = kwargs.get(name)
-        if metadata is not None and isinstance(metadata, Mapping) and _PROXY_AUTH_MARKER in metadata:
+        if metadata is not None and (type(metadata) is dict or isinstance(metadata, Mapping)) and (
+                _PROXY_AUTH_MARKER in metadata):
             caller = tuple(_first_value(metadata, keys) for keys in _CALLER_KEYS_IN_ORDER)
             return caller if any(caller) else None
     return None

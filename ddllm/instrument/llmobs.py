@@ -458,10 +458,11 @@ def _plain(value, depth=0):
         return value
     if depth > _MAX_DEPTH:
         return str(value)
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
+    # Concrete types before the Mapping check, a Python-level call of ABCMeta.__instancecheck__.
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(item, depth + 1) for item in value]
+    if type(value) is dict or isinstance(value, Mapping):
+        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
     if isinstance(value, type):
         return value.__name__
     dump = getattr(value, "model_dump", None)
