@@ -361,7 +361,8 @@ def read_member(source, name):
     usual."""
     extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)  # first: it is read per chunk
     if extra is _NOT_A_MODEL:
-        return source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
+        return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(
+            source, name, None)
     if _class_defines(type(source), name):
         return getattr(source, name, None)
     value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
