@@ -29,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 
-INSTRUCTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "instructions.py")
+import instructions  # beside this file: the child that makes the counted calls, and its command
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + "/"
 # One line of `callgrind_annotate --inclusive=yes`: the count, its share, then a function that
 # has no symbol (a trampoline is named by its address); "'2" marks a recursive level.
 _UNNAMED_FUNCTION = re.compile(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+)('\d+)? ")
@@ -38,12 +40,9 @@ _UNNAMED_FUNCTION = re.compile(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]
 def profile(variant, llmobs, attempts, calls, directory):
     """{Python function: inclusive instructions per call} of one variant under callgrind."""
     out = os.path.join(directory, "callgrind.%s" % variant)
-    command = [
-        "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
-        sys.executable, "-X", "perf", INSTRUCTIONS, "--child", variant, llmobs, str(attempts), str(calls),
-    ]
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = instructions.callgrind_command(out, variant, llmobs, attempts, calls, python_options=("-X", "perf"))
+    child = subprocess.Popen(command, env=instructions.CHILD_ENVIRONMENT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
     output = child.communicate()[0]
     perf_map = "/tmp/perf-%d.map" % child.pid  # valgrind runs Python in the process it was started as
     try:
@@ -88,7 +87,7 @@ def _trampoline_names(path):
 def _short(name):
     """`qualname:file` with the file from its package on (site-packages, the checkout)."""
     qualname, _, path = name.partition(":")
-    for marker in ("site-packages/", os.path.dirname(os.path.dirname(INSTRUCTIONS)) + "/"):
+    for marker in ("site-packages/", CHECKOUT):
         if marker in path:
             path = path.split(marker, 1)[1]
             break

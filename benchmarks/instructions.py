@@ -92,16 +92,24 @@ def time_bare_call(rounds=20, calls=30):
     return statistics.median(run.time_per_call(call, calls) for _ in range(rounds))
 
 
+def callgrind_command(out, variant, llmobs, attempts, calls, python_options=()):
+    """The command that runs `count_in_child` for one variant and workload (`llmobs` "on" or
+    "off") under callgrind, counting inside its calls only, into the file `out`."""
+    return [
+        "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
+        sys.executable, *python_options, os.path.abspath(__file__), "--child", variant, llmobs, str(attempts),
+        str(calls),
+    ]
+
+
+CHILD_ENVIRONMENT = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
+
+
 def counted_instructions(variant, llmobs, attempts, calls, directory):
     """Instructions per call of one variant and workload, from a callgrind run of it."""
     out = os.path.join(directory, "callgrind.%s.%s.%d" % (variant, "on" if llmobs else "off", attempts))
-    command = [
-        "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
-        sys.executable, os.path.abspath(__file__), "--child", variant, "on" if llmobs else "off", str(attempts),
-        str(calls),
-    ]
-    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
-    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = callgrind_command(out, variant, "on" if llmobs else "off", attempts, calls)
+    done = subprocess.run(command, env=CHILD_ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         raise RuntimeError("%s failed under callgrind:\n%s" % (" ".join(command[-5:]), done.stdout[-3000:]))
     with open(out) as profile:
