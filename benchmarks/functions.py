@@ -37,10 +37,11 @@ CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + "/"
 _UNNAMED_FUNCTION = re.compile(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+)('\d+)? ")
 
 
-def profile(variant, llmobs, attempts, calls, directory):
+def profile(variant, llmobs, attempts, streamed, calls, directory):
     """{Python function: inclusive instructions per call} of one variant under callgrind."""
     out = os.path.join(directory, "callgrind.%s" % variant)
-    command = instructions.callgrind_command(out, variant, llmobs, attempts, calls, python_options=("-X", "perf"))
+    command = instructions.callgrind_command(out, variant, llmobs, attempts, calls, python_options=("-X", "perf"),
+                                             streamed=streamed)
     child = subprocess.Popen(command, env=instructions.CHILD_ENVIRONMENT, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     output = child.communicate()[0]
@@ -106,6 +107,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llmobs", choices=("on", "off"), default="off")
     parser.add_argument("--attempts", type=int, choices=(1, 2), default=1)
+    parser.add_argument("--streamed", action="store_true", help="a streamed answer, read to its end")
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--top", type=int, default=40)
     options = parser.parse_args(argv)
@@ -118,12 +120,13 @@ def main(argv=None):
         return 2
     with tempfile.TemporaryDirectory(prefix="ddllm-functions-") as directory:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            floor, ours = (pool.submit(profile, variant, options.llmobs, options.attempts, options.calls, directory)
+            floor, ours = (pool.submit(profile, variant, options.llmobs, options.attempts, options.streamed,
+                                       options.calls, directory)
                            for variant in ("floor", "ddllm"))
             floor, ours = floor.result(), ours.result()
     total = "benchmarks/instructions.py count_in_child.<locals>.one_call"
-    print("instructions per call (thousands), %d calls, LLM Observability %s, %d attempt(s); inclusive" % (
-        options.calls, options.llmobs, options.attempts))
+    print("instructions per call (thousands), %d calls, LLM Observability %s, %d attempt(s)%s; inclusive" % (
+        options.calls, options.llmobs, options.attempts, ", streamed" if options.streamed else ""))
     print("floor %.0f, ddllm %.0f: ddllm beyond the floor %.0f" % (
         floor.get(total, 0) / 1e3, ours.get(total, 0) / 1e3, (ours.get(total, 0) - floor.get(total, 0)) / 1e3))
     print("\nddllm's functions:")

@@ -36,9 +36,17 @@ import subprocess
 import sys
 import tempfile
 
+from answers import STREAMED_ANSWER, STREAMED_CHUNKS
+
 VARIANTS = ("bare", "floor", "ddllm", "ddtrace")
-WORKLOADS = ((False, 1), (False, 2), (True, 1), (True, 2))  # (LLM Observability on, attempts)
+# (LLM Observability on, attempts, streamed): whole answers, and one streamed answer read to
+# its end (`answers.STREAMED_CHUNKS` chunks), which is what a voice product does on every turn.
+WORKLOADS = ((False, 1, False), (False, 2, False), (True, 1, False), (True, 2, False), (False, 1, True),
+             (True, 1, True))
 WARM_UP_CALLS = 20
+# A streamed call is ~40 ms of LiteLLM's own work per answer, ~10 times a whole one's: fewer
+# of them give a count as steady.
+STREAMED_CALLS = 5
 
 
 def _bench_module():
@@ -50,7 +58,7 @@ def _bench_module():
     return run
 
 
-def count_in_child(variant, llmobs, attempts, calls):
+def count_in_child(variant, llmobs, attempts, calls, streamed=False):
     """Run in the process callgrind watches: warm the variant up, then make `calls` calls
     inside one functools.reduce, each followed by the work it left to a thread."""
     run = _bench_module()
@@ -60,11 +68,18 @@ def count_in_child(variant, llmobs, attempts, calls):
     run.background.BATCH_SECONDS = 10 ** 6
     if llmobs:
         run.LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
-    routed = run.router(attempts)
-    call = run.completion_of(routed)
+    if streamed:
+        routed = run.router(attempts, STREAMED_ANSWER)
+        stream_call = run.completion_of(routed, stream=True)
+        call = run.read_through(stream_call)
+    else:
+        routed = run.router(attempts)
+        call = stream_call = run.completion_of(routed)
     if variant == "floor":
-        call = run.in_design_spans(call, run.design_spans_of(call, attempts), run.router_settings(routed),
-                                   run.FloorThread(), run.design_metrics_of(call))
+        call = run.in_design_spans(stream_call, run.design_spans_of(call, attempts), run.router_settings(routed),
+                                   run.FloorThread(), run.design_metrics_of(call), streamed=streamed)
+        if streamed:
+            call = run.read_through(call)
     elif variant != "bare":
         run.VARIANTS[variant][0]()  # patch
     for _ in range(WARM_UP_CALLS):
@@ -92,23 +107,24 @@ def time_bare_call(rounds=20, calls=30):
     return statistics.median(run.time_per_call(call, calls) for _ in range(rounds))
 
 
-def callgrind_command(out, variant, llmobs, attempts, calls, python_options=()):
+def callgrind_command(out, variant, llmobs, attempts, calls, python_options=(), streamed=False):
     """The command that runs `count_in_child` for one variant and workload (`llmobs` "on" or
     "off") under callgrind, counting inside its calls only, into the file `out`."""
     return [
         "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
         sys.executable, *python_options, os.path.abspath(__file__), "--child", variant, llmobs, str(attempts),
-        str(calls),
+        str(calls), *(["--streamed"] if streamed else []),
     ]
 
 
 CHILD_ENVIRONMENT = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
 
 
-def counted_instructions(variant, llmobs, attempts, calls, directory):
+def counted_instructions(variant, llmobs, attempts, streamed, calls, directory):
     """Instructions per call of one variant and workload, from a callgrind run of it."""
-    out = os.path.join(directory, "callgrind.%s.%s.%d" % (variant, "on" if llmobs else "off", attempts))
-    command = callgrind_command(out, variant, "on" if llmobs else "off", attempts, calls)
+    out = os.path.join(directory, "callgrind.%s.%s.%d%s" % (
+        variant, "on" if llmobs else "off", attempts, ".streamed" if streamed else ""))
+    command = callgrind_command(out, variant, "on" if llmobs else "off", attempts, calls, streamed=streamed)
     done = subprocess.run(command, env=CHILD_ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
         raise RuntimeError("%s failed under callgrind:\n%s" % (" ".join(command[-5:]), done.stdout[-3000:]))
@@ -124,6 +140,7 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--child", nargs=4, metavar=("VARIANT", "LLMOBS", "ATTEMPTS", "CALLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--streamed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--time-bare", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.time_bare:
@@ -131,7 +148,7 @@ def main(argv=None):
         return 0
     if options.child:
         variant, llmobs, attempts, calls = options.child
-        count_in_child(variant, llmobs == "on", int(attempts), int(calls))
+        count_in_child(variant, llmobs == "on", int(attempts), int(calls), options.streamed)
         return 0
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
@@ -142,27 +159,39 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="ddllm-callgrind-") as directory:
         with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
             counts = {
-                (variant, llmobs, attempts): pool.submit(
-                    counted_instructions, variant, llmobs, attempts, options.calls, directory)
-                for llmobs, attempts in WORKLOADS for variant in VARIANTS
+                (variant, llmobs, attempts, streamed): pool.submit(
+                    counted_instructions, variant, llmobs, attempts, streamed,
+                    STREAMED_CALLS if streamed else options.calls, directory)
+                for llmobs, attempts, streamed in WORKLOADS for variant in VARIANTS
             }
             counts = {key: future.result() for key, future in counts.items()}
     # At the bare call's speed on this machine: what the instructions beyond the floor would
     # take if they ran as fast as LiteLLM's own do on average.
-    seconds_per_instruction = bare_seconds / counts[("bare", False, 1)]
-    print("instructions per call (thousands), %d calls after %d to warm up; added = over bare" % (
-        options.calls, WARM_UP_CALLS))
+    seconds_per_instruction = bare_seconds / counts[("bare", False, 1, False)]
+    print("instructions per call (thousands), %d calls (%d streamed) after %d to warm up; added = over bare" % (
+        options.calls, STREAMED_CALLS, WARM_UP_CALLS))
     print("the bare call, 1 attempt: %.2f ms here, %.1f instructions a nanosecond; \"~us\" = at that speed" % (
         bare_seconds * 1e3, 1e-9 / seconds_per_instruction))
     print("%-20s %-6s %8s %8s %8s %8s %13s %13s %12s %9s" % (
         "workload", "llmobs", "bare", "floor", "ddllm", "ddtrace", "added/ddtrace", "floor/ddtrace", "beyond floor",
         "~us"))
-    for llmobs, attempts in WORKLOADS:
-        bare, floor, ours, theirs = (counts[(variant, llmobs, attempts)] for variant in VARIANTS)
+    for llmobs, attempts, streamed in WORKLOADS:
+        bare, floor, ours, theirs = (counts[(variant, llmobs, attempts, streamed)] for variant in VARIANTS)
         print("%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f %9.0f" % (
-            "router, %d attempt%s" % (attempts, "s" if attempts > 1 else ""), "on" if llmobs else "off",
-            bare / 1e3, floor / 1e3, ours / 1e3, theirs / 1e3, (ours - bare) / (theirs - bare),
-            (floor - bare) / (theirs - bare), (ours - floor) / 1e3, (ours - floor) * seconds_per_instruction * 1e6))
+            "router, %d attempt%s%s" % (attempts, "s" if attempts > 1 else "", ", streamed" if streamed else ""),
+            "on" if llmobs else "off", bare / 1e3, floor / 1e3, ours / 1e3, theirs / 1e3,
+            (ours - bare) / (theirs - bare), (floor - bare) / (theirs - bare), (ours - floor) / 1e3,
+            (ours - floor) * seconds_per_instruction * 1e6))
+    # A stream's chunks pass through ddllm's proxies on the caller's thread as it reads them:
+    # what each adds is the streamed request's count beyond the floor, less a whole answer's.
+    for llmobs, attempts, streamed in WORKLOADS:
+        if streamed:
+            beyond_streamed, beyond_whole = (
+                counts[("ddllm", llmobs, attempts, kind)] - counts[("floor", llmobs, attempts, kind)]
+                for kind in (True, False))
+            per_chunk = (beyond_streamed - beyond_whole) / STREAMED_CHUNKS
+            print("streamed, LLM Observability %s: a chunk adds %.1f thousand beyond the floor (~%.1f us), %d chunks" % (
+                "on" if llmobs else "off", per_chunk / 1e3, per_chunk * seconds_per_instruction * 1e6, STREAMED_CHUNKS))
     return 0
 
 

@@ -103,18 +103,27 @@ def completion_of(routed, **options):
     return lambda: routed.completion(model="primary", messages=MESSAGES, **options)
 
 
+def read_through(stream_call):
+    """`stream_call` (a streamed request) with its stream read to the end, as the caller does."""
+    def call():
+        for _ in stream_call():
+            pass
+
+    return call
+
+
 def workload(attempts):
     return "router, %d attempt%s" % (attempts, "s" if attempts > 1 else "")
 
 
-def router(attempts):
-    primary_answer = "ok" if attempts == 1 else "litellm.RateLimitError"
+def router(attempts, answer="ok"):
+    primary_answer = answer if attempts == 1 else "litellm.RateLimitError"
     return Router(
         model_list=[
             {"model_name": "primary", "litellm_params": {
                 "model": "openai/gpt-4o-mini", "api_key": "sk-bench", "mock_response": primary_answer}},
             {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-bench", "mock_response": "ok"}},
+                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-bench", "mock_response": answer}},
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -305,7 +314,8 @@ def _send_lines(lines):
         send(name, value, tags)
 
 
-def in_design_spans(call, design_spans, router_settings=None, floor_thread=None, design_metrics=None):
+def in_design_spans(call, design_spans, router_settings=None, floor_thread=None, design_metrics=None,
+                    streamed=False):
     """`call` inside the spans DESIGN.md asks for, with their tags written as constants and
     nothing patched or read. The last attempt span is open around the call; earlier ones
     open and close before it (a failed attempt costs the same here whatever it wraps). With
@@ -318,7 +328,10 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
     returns, and their tags, annotations and finishes (at the times the call gave them) are
     left to the thread, with DESIGN.md's DogStatsD metrics (`design_metrics`). Without it,
     everything happens on the caller's thread and there are no metrics: the floor the goals
-    were first judged against ("spans")."""
+    were first judged against ("spans").
+
+    With `streamed` (and `floor_thread`), `call` returns a stream: the caller gets a proxy of
+    it, and the spans end when it has been read to its end."""
     (request_name, request_resource, request_tags, request_metrics), *attempts = design_spans
     *earlier, last = attempts
 
@@ -374,12 +387,29 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
             started.append((start(attempt[0], attempt[2]), attempt, time.time()))
             spans_module.restore_active(in_request)
         started.append((start(last[0], last[2]), last, None))
+        returned = False
         try:
-            return call()
+            result = call()
+            returned = True
         finally:
             finish_time = time.time()
             spans_module.restore_active(caller_context)
-            queue((write_and_finish, (started, finish_time)))
+            if not (streamed and returned):  # a stream's spans end with it
+                queue((write_and_finish, (started, finish_time)))
+        return ending_with_stream(result, started) if streamed else result
+
+    def ending_with_stream(stream, started):
+        """The least a stream's proxy does: pass each chunk on, note when the first came (the
+        attempt's time to first token), and leave the spans' ending to the thread when the
+        stream ends."""
+        first_chunk_at = None
+        try:
+            for chunk in stream:
+                if first_chunk_at is None:
+                    first_chunk_at = time.perf_counter()
+                yield chunk
+        finally:
+            queue((write_and_finish, (started, time.time())))
 
     return traced_ending_on_the_thread
 
