@@ -193,16 +193,13 @@ def with_caller(tags, caller):
 
 
 class StreamOutput:
-    """The chunks of a streamed attempt, as the caller reads them; assembled into the answer
-    once, at the stream's end."""
+    """The chunks of a streamed attempt, as the caller reads them (its observer appends each
+    to `chunks`); assembled into the answer once, at the stream's end."""
 
     __slots__ = ("chunks",)
 
     def __init__(self):
         self.chunks = []
-
-    def add(self, chunk):
-        self.chunks.append(chunk)
 
 
 def stream_output(attempt):

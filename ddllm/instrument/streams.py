@@ -18,7 +18,8 @@ from ddllm.instrument.safety import report_once
 
 
 class StreamObserver:
-    """What a stream proxy reports to: one chunk at a time, then one end."""
+    """What a stream proxy reports to: one chunk at a time, then one end. An observer that
+    reads no chunk leaves `chunk` as it is here: its proxy then makes no call per chunk."""
 
     def chunk(self, chunk):
         pass
@@ -31,6 +32,9 @@ class TracedStream(wrapt.ObjectProxy):
     def __init__(self, stream, observer):
         super().__init__(stream)
         self._self_observer = observer
+        # Called for each chunk the caller reads, on its thread: None for an observer that
+        # reads none (a request's: its attempt's observer reads them).
+        self._self_chunk = observer.chunk if type(observer).chunk is not StreamObserver.chunk else None
         self._self_ended = False
         self._self_end_lock = threading.Lock()
 
@@ -44,12 +48,6 @@ class TracedStream(wrapt.ObjectProxy):
         except Exception:
             report_once("stream.end")
 
-    def _self_observe(self, chunk):
-        try:
-            self._self_observer.chunk(chunk)
-        except Exception:
-            report_once("stream.chunk")
-
     def __iter__(self):
         return self
 
@@ -62,7 +60,11 @@ class TracedStream(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_end(exc)
             raise
-        self._self_observe(chunk)
+        if self._self_chunk is not None:
+            try:  # in line, not in a method of ours: this runs once per chunk
+                self._self_chunk(chunk)
+            except Exception:
+                report_once("stream.chunk")
         return chunk
 
     def __aiter__(self):
@@ -77,7 +79,11 @@ class TracedStream(wrapt.ObjectProxy):
         except BaseException as exc:
             self._self_end(exc)
             raise
-        self._self_observe(chunk)
+        if self._self_chunk is not None:
+            try:  # in line, not in a method of ours: this runs once per chunk
+                self._self_chunk(chunk)
+            except Exception:
+                report_once("stream.chunk")
         return chunk
 
     def close(self):

@@ -55,7 +55,7 @@ class Attempt(streams.StreamObserver):
             self.content_chunks += 1
         attempt_facts.read_chunk(chunk, facts)
         if self.stream_output is not None:
-            self.stream_output.add(chunk)
+            self.stream_output.chunks.append(chunk)
 
 
 def _request_resource(kwargs, args):
