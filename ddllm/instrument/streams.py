@@ -32,9 +32,16 @@ class TracedStream(wrapt.ObjectProxy):
     def __init__(self, stream, observer):
         super().__init__(stream)
         self._self_observer = observer
-        # Called for each chunk the caller reads, on its thread: None for an observer that
-        # reads none (a request's: its attempt's observer reads them).
-        self._self_chunk = observer.chunk if type(observer).chunk is not StreamObserver.chunk else None
+        # What each chunk needs, in one attribute: reading an attribute of a proxy costs ~90 ns,
+        # five times a plain object's, and this runs on the caller's thread for every chunk.
+        # The stream's own next and anext (None where it has none: then looked up as before,
+        # to raise what it raised), and the observer's chunk (None for an observer that reads
+        # none, such as a request's: its attempt's observer reads them).
+        self._self_per_chunk = (
+            getattr(stream, "__next__", None),
+            getattr(stream, "__anext__", None),
+            observer.chunk if type(observer).chunk is not StreamObserver.chunk else None,
+        )
         self._self_ended = False
         self._self_end_lock = threading.Lock()
 
@@ -52,17 +59,18 @@ class TracedStream(wrapt.ObjectProxy):
         return self
 
     def __next__(self):
+        next_chunk, _, observe = self._self_per_chunk
         try:
-            chunk = self.__wrapped__.__next__()
+            chunk = next_chunk() if next_chunk is not None else self.__wrapped__.__next__()
         except StopIteration:
             self._self_end()
             raise
         except BaseException as exc:
             self._self_end(exc)
             raise
-        if self._self_chunk is not None:
+        if observe is not None:
             try:  # in line, not in a method of ours: this runs once per chunk
-                self._self_chunk(chunk)
+                observe(chunk)
             except Exception:
                 report_once("stream.chunk")
         return chunk
@@ -71,17 +79,18 @@ class TracedStream(wrapt.ObjectProxy):
         return self
 
     async def __anext__(self):
+        _, next_chunk, observe = self._self_per_chunk
         try:
-            chunk = await self.__wrapped__.__anext__()
+            chunk = await (next_chunk() if next_chunk is not None else self.__wrapped__.__anext__())
         except StopAsyncIteration:
             self._self_end()
             raise
         except BaseException as exc:
             self._self_end(exc)
             raise
-        if self._self_chunk is not None:
+        if observe is not None:
             try:  # in line, not in a method of ours: this runs once per chunk
-                self._self_chunk(chunk)
+                observe(chunk)
             except Exception:
                 report_once("stream.chunk")
         return chunk

@@ -42,17 +42,17 @@ class Attempt(streams.StreamObserver):
     saved_context = None
     stream_output = None  # the chunks of its stream, for LLM Observability
     stream = None  # LiteLLM's stream, when it returned one
-    content_chunks = 0
+    content_read = False  # a chunk with content reached the caller
     closed = False  # its span finished (by the shell, which holds it)
     ending_queued = False  # its span is finished by its ending on the background thread
 
     def chunk(self, chunk):
-        """Time to first token, usage, and the output for LLM Observability."""
+        """Time to first token, usage, and the output for LLM Observability. Once the first
+        chunk with content has come, the others are not looked into for it."""
         facts = self.facts
-        if attempt_facts.chunk_has_content(chunk):
-            if self.content_chunks == 0:
-                facts.time_to_first_token = time.perf_counter() - self.started
-            self.content_chunks += 1
+        if not self.content_read and attempt_facts.chunk_has_content(chunk):
+            facts.time_to_first_token = time.perf_counter() - self.started
+            self.content_read = True
         attempt_facts.read_chunk(chunk, facts)
         if self.stream_output is not None:
             self.stream_output.chunks.append(chunk)
@@ -449,12 +449,12 @@ def _record_attempt_metrics(facts):
 def end_stream(attempt, exc, cancelled):
     """The attempt's stream ended: read to its end, failed, closed, or abandoned. Never raises;
     the shell finishes its span, if this could not."""
-    _read_stream_outcome(attempt, attempt.stream, exc, cancelled, attempt.content_chunks)
+    _read_stream_outcome(attempt, attempt.stream, exc, cancelled, attempt.content_read)
     _complete_attempt(attempt, exc, None)
 
 
 @guarded("attempt.facts")
-def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
+def _read_stream_outcome(attempt, stream, exc, cancelled, content_read):
     facts = attempt.facts
     facts.duration = time.perf_counter() - attempt.started
     if exc is not None:
@@ -465,7 +465,7 @@ def _read_stream_outcome(attempt, stream, exc, cancelled, content_chunks):
             facts.outcome = "cancelled"
     _remember_in_request(attempt, exc)
     if attempt.request is not None:
-        attempt.request.last_error_mid_stream = exc is not None and content_chunks > 0
+        attempt.request.last_error_mid_stream = exc is not None and content_read
 
 
 def stream_attempt(attempt, stream):
