@@ -363,7 +363,10 @@ def read_member(source, name):
     if extra is _NOT_A_MODEL:
         return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(
             source, name, None)
-    if _class_defines(type(source), name):
+    defined = _defined_by_class.get((type(source), name))  # in line: read per chunk
+    if defined is None:
+        defined = _class_defines(type(source), name)
+    if defined:
         return getattr(source, name, None)
     value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
     if value is _ABSENT:
@@ -378,11 +381,10 @@ _defined_by_class = {}  # (class, name) -> whether the class or a base defines n
 
 
 def _class_defines(cls, name):
-    defined = _defined_by_class.get((cls, name))
-    if defined is None:
-        defined = any(name in vars(base) for base in cls.__mro__)
-        if len(_defined_by_class) < _CLASS_MEMBERS_KEPT:
-            _defined_by_class[(cls, name)] = defined
+    """Whether `cls` or a base defines `name`, kept in `_defined_by_class` (read there first)."""
+    defined = any(name in vars(base) for base in cls.__mro__)
+    if len(_defined_by_class) < _CLASS_MEMBERS_KEPT:
+        _defined_by_class[(cls, name)] = defined
     return defined
 
 
@@ -489,14 +491,15 @@ def read_error(exc, facts, stream=None):
 
 
 def chunk_has_content(chunk):
-    """A chunk that carries text or a tool call: the first one is the time to first token."""
+    """A chunk that carries text or a tool call: the first one is the time to first token.
+    A streamed choice's and a delta's members are pydantic extras: see `read_member`."""
     choices = getattr(chunk, "choices", None)
     if not choices:
         return False
-    delta = getattr(choices[0], "delta", None)
+    delta = read_member(choices[0], "delta")
     if delta is None:
-        return bool(getattr(choices[0], "text", None))
-    return bool(getattr(delta, "content", None) or read_member(delta, "tool_calls"))
+        return bool(read_member(choices[0], "text"))
+    return bool(read_member(delta, "content") or read_member(delta, "tool_calls"))
 
 
 def read_chunk(chunk, facts):
