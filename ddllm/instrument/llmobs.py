@@ -220,7 +220,7 @@ def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None)
         output, finish_reason, usage = _assembled_output(operation, streamed.chunks)
     elif succeeded and response is not None:
         output, finish_reason = _output(operation, response)
-        usage = _reader(response)("usage", None)
+        usage = read_member(response, "usage")
     if request is not None:
         request.operation = operation
         if succeeded:
