@@ -68,15 +68,17 @@ def count_in_child(variant, llmobs, attempts, calls, streamed=False):
     run.background.BATCH_SECONDS = 10 ** 6
     if llmobs:
         run.LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
+    # `request` returns what the Router returns (a stream, when streamed); `call` is what the
+    # caller does, reading a stream to its end.
     if streamed:
         routed = run.router(attempts, STREAMED_ANSWER)
-        stream_call = run.completion_of(routed, stream=True)
-        call = run.read_through(stream_call)
+        request = run.completion_of(routed, stream=True)
+        call = run.read_through(request)
     else:
         routed = run.router(attempts)
-        call = stream_call = run.completion_of(routed)
+        call = request = run.completion_of(routed)
     if variant == "floor":
-        call = run.in_design_spans(stream_call, run.design_spans_of(call, attempts), run.router_settings(routed),
+        call = run.in_design_spans(request, run.design_spans_of(call, attempts), run.router_settings(routed),
                                    run.FloorThread(), run.design_metrics_of(call), streamed=streamed)
         if streamed:
             call = run.read_through(call)
