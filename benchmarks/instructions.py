@@ -4,9 +4,11 @@
 `make bench` times rounds, and on a shared machine the time of the same code moves by more
 than some goals' margins. An instruction count does not move: the same code on the same
 inputs executes the same instructions, so a change of a few microseconds shows here when
-`make bench`'s intervals cannot resolve it. It does not see what costs time without
-instructions (cache misses, waits for the GIL, system calls), so it stands beside `make
-bench`, which judges the goals; it judges nothing. "~us" reads the instructions beyond the
+`make bench`'s intervals cannot resolve it, and it judges the design's speed goals
+(docs/design.md, "Speed"): what ddllm adds beyond the floor per one-attempt request and per
+streamed chunk, and a fallback request's added cost as a share of ddtrace's integration's.
+It does not see what costs time without instructions (cache misses, waits for the GIL,
+system calls); `make bench` shows those in time. "~us" reads the instructions beyond the
 floor as time at the speed of the bare call on this machine (timed first, outside Valgrind):
 what they would take if they ran as fast as LiteLLM's own do on average.
 
@@ -44,6 +46,13 @@ VARIANTS = ("bare", "floor", "ddllm", "ddtrace")
 WORKLOADS = ((False, 1, False), (False, 2, False), (True, 1, False), (True, 2, False), (False, 1, True),
              (True, 1, True))
 WARM_UP_CALLS = 20
+
+# The design's speed goals, judged on these counts: instructions beyond the floor per
+# one-attempt request and per streamed chunk, by LLM Observability off and on, and the share
+# of ddtrace's integration's added cost that a fallback request may add.
+BEYOND_FLOOR_PER_REQUEST_GOAL = {False: 150e3, True: 350e3}
+BEYOND_FLOOR_PER_CHUNK_GOAL = {False: 5e3, True: 50e3}
+FALLBACK_SHARE_OF_DDTRACE_GOAL = 0.3
 # A streamed call is ~40 ms of LiteLLM's own work per answer, ~10 times a whole one's: fewer
 # of them give a count as steady.
 STREAMED_CALLS = 5
@@ -186,14 +195,29 @@ def main(argv=None):
             (ours - floor) * seconds_per_instruction * 1e6))
     # A stream's chunks pass through ddllm's proxies on the caller's thread as it reads them:
     # what each adds is the streamed request's count beyond the floor, less a whole answer's.
+    goals = []
     for llmobs, attempts, streamed in WORKLOADS:
+        on_off = "on" if llmobs else "off"
+        beyond = counts[("ddllm", llmobs, attempts, streamed)] - counts[("floor", llmobs, attempts, streamed)]
         if streamed:
-            beyond_streamed, beyond_whole = (
-                counts[("ddllm", llmobs, attempts, kind)] - counts[("floor", llmobs, attempts, kind)]
-                for kind in (True, False))
-            per_chunk = (beyond_streamed - beyond_whole) / STREAMED_CHUNKS
+            beyond_whole = counts[("ddllm", llmobs, attempts, False)] - counts[("floor", llmobs, attempts, False)]
+            per_chunk = (beyond - beyond_whole) / STREAMED_CHUNKS
             print("streamed, LLM Observability %s: a chunk adds %.1f thousand beyond the floor (~%.1f us), %d chunks" % (
-                "on" if llmobs else "off", per_chunk / 1e3, per_chunk * seconds_per_instruction * 1e6, STREAMED_CHUNKS))
+                on_off, per_chunk / 1e3, per_chunk * seconds_per_instruction * 1e6, STREAMED_CHUNKS))
+            goals.append(("a streamed chunk, LLM Observability %s: beyond the floor" % on_off,
+                          per_chunk, BEYOND_FLOOR_PER_CHUNK_GOAL[llmobs]))
+        elif attempts == 1:
+            goals.append(("a one-attempt request, LLM Observability %s: beyond the floor" % on_off,
+                          beyond, BEYOND_FLOOR_PER_REQUEST_GOAL[llmobs]))
+        else:
+            bare, ours, theirs = (counts[(variant, llmobs, attempts, streamed)] for variant in ("bare", "ddllm", "ddtrace"))
+            goals.append(("a fallback request, LLM Observability %s: added / ddtrace's added" % on_off,
+                          (ours - bare) / (theirs - bare), FALLBACK_SHARE_OF_DDTRACE_GOAL))
+    print("\ngoals (docs/design.md, \"Speed\")")
+    for name, value, goal in goals:
+        shown = "%.2f" % value if goal < 10 else "%.1f thousand" % (value / 1e3)
+        limit = "%.2f" % goal if goal < 10 else "%.0f thousand" % (goal / 1e3)
+        print("%-4s %s: %s (at most %s)" % ("PASS" if value <= goal else "FAIL", name, shown, limit))
     return 0
 
 

@@ -134,12 +134,11 @@ def router(attempts, answer="ok"):
     )
 
 
-# The goals of the take-over (issue "Take LiteLLM calls over from ddtrace's litellm
-# integration"): ddllm's added cost as a share of what ddtrace's integration adds, by number
-# of attempts, and what ddllm may add beyond the floor of DESIGN.md's spans per one-attempt
-# request, LLM Observability off and on.
-ADDED_OVER_DDTRACE_GOAL = {1: 0.8, 2: 0.3}
-BEYOND_FLOOR_GOAL_US = {False: 50, True: 120}
+# The goal judged here (docs/design.md, "Speed"): a fallback request adds at most this share
+# of what ddtrace's integration adds. One attempt has no ratio goal: the two spans of the
+# design cost what ddtrace's one integration costs. What ddllm adds beyond the floor is judged
+# in instructions (`make bench-instructions`), not in time.
+ADDED_OVER_DDTRACE_GOAL = {2: 0.3}
 
 VARIANTS = {
     "bare": (lambda: None, lambda: None),
@@ -269,8 +268,9 @@ def _drain(sock):
 
 
 class FloorThread:
-    """Where the floor does what can wait, at the least a caller can pay for it, as ddllm
-    does: the caller queues it (one deque append) and a thread carries it out in batches.
+    """Where the floor sends its metric lines, the one work whose delay changes no fact, at
+    the least a caller can pay for it, as ddllm does: the caller queues it (one deque append)
+    and a thread carries it out in batches.
     Each round finishes what its calls queued (`finish_deferred_work`) before its clock stops."""
 
     BATCH_SECONDS = 0.2
@@ -323,12 +323,11 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
     the model and provider, the token metrics, the fallback fields as tags, the input and
     output messages and, on the workflow, the Router's settings (`router_settings`, read once).
 
-    With `floor_thread` (a FloorThread), the floor of any implementation of DESIGN.md: the
-    spans are started on the caller's thread, the caller's context is put back when the call
-    returns, and their tags, annotations and finishes (at the times the call gave them) are
-    left to the thread, with DESIGN.md's DogStatsD metrics (`design_metrics`). Without it,
-    everything happens on the caller's thread and there are no metrics: the floor the goals
-    were first judged against ("spans").
+    With `floor_thread` (a FloorThread), the floor of any implementation of the design: the
+    spans start, are tagged and annotated, and finish on the caller's thread, before the
+    call's result reaches the caller, and the caller's context is put back; the design's
+    DogStatsD metrics (`design_metrics`) are left to the thread, whose delay changes no fact.
+    Without it, the same spans and no metrics ("spans").
 
     With `streamed` (and `floor_thread`), `call` returns a stream: the caller gets a proxy of
     it, and the spans end when it has been read to its end."""
@@ -372,13 +371,13 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
     lines = floor_thread.metric_lines(design_metrics)
     queue = floor_thread.queue
 
-    def write_and_finish(started, finish_time):
+    def write_and_finish(started):
         for span, (name, resource, tags, metrics), ended in started:
             write(span, name, resource, tags, metrics)
-            span.finish(ended or finish_time)
-        _send_lines(lines)
+            span.finish(ended)
+        queue((_send_lines, (lines,)))
 
-    def traced_ending_on_the_thread():
+    def traced_ending_on_the_callers_thread():
         caller_context = spans_module.save_active()
         request = start(request_name, request_tags)
         in_request = spans_module.save_active()
@@ -392,16 +391,14 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
             result = call()
             returned = True
         finally:
-            finish_time = time.time()
             spans_module.restore_active(caller_context)
             if not (streamed and returned):  # a stream's spans end with it
-                queue((write_and_finish, (started, finish_time)))
+                write_and_finish(started)
         return ending_with_stream(result, started) if streamed else result
 
     def ending_with_stream(stream, started):
         """The least a stream's proxy does: pass each chunk on, note when the first came (the
-        attempt's time to first token), and leave the spans' ending to the thread when the
-        stream ends."""
+        attempt's time to first token), and end the spans when the stream ends."""
         first_chunk_at = None
         try:
             for chunk in stream:
@@ -409,9 +406,9 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
                     first_chunk_at = time.perf_counter()
                 yield chunk
         finally:
-            queue((write_and_finish, (started, time.time())))
+            write_and_finish(started)
 
-    return traced_ending_on_the_thread
+    return traced_ending_on_the_callers_thread
 
 
 _ANSWER = [{"role": "assistant", "content": "hello"}]
@@ -528,12 +525,11 @@ def main(argv=None):
         patching.get_version(), __import__("ddtrace").__version__, ddllm.__version__))
     goals = []
     floor_thread = FloorThread()
-    # "spans": the call inside the spans DESIGN.md asks for, tags written as constants and
+    # "spans": the call inside the spans the design asks for, tags written as constants and
     # nothing patched, all of it on the caller's thread (see in_design_spans); "floor": the
-    # same spans ending on a thread as ddllm's do, and DESIGN.md's DogStatsD metrics (see
-    # FloorThread): the floor of any implementation of DESIGN.md. "beyond us": what ddllm adds
-    # beyond the floor per request (median of round differences), and "b. spans" beyond the
-    # spans alone (the floor the goals were first judged against).
+    # same spans, and the design's DogStatsD metrics sent from a thread (see FloorThread): the
+    # floor of any implementation of the design. "beyond us": what ddllm adds beyond the floor
+    # per request (median of round differences), and "b. spans" beyond the spans alone.
     print("\n%-20s %-6s %8s %8s %8s %8s %9s %13s %13s %10s %10s" % (
         "workload", "llmobs", "bare ms", "spans x", "floor x", "ddllm x", "ddtrace x", "added/ddtrace",
         "floor/ddtrace", "beyond us", "b. spans"))
@@ -563,21 +559,14 @@ def main(argv=None):
             # integration, the "ddtrace" column) and after (ddllm at its default, which takes
             # the calls over from ddtrace's integration: the "ddllm" column).
             on_off = "on" if llmobs else "off"
-            most_of_ddtrace = ADDED_OVER_DDTRACE_GOAL[attempts]
-            low, high = interval(lambda f: added_over_ddtrace(f, "ddllm"), times)
-            goals.append((
-                "ddllm's added cost <= %.1f of ddtrace's integration's, %s, LLM Observability %s" % (
-                    most_of_ddtrace, label, on_off),
-                verdict(low, high, most_of_ddtrace),
-                "%.2f, 80%% interval %.2f-%.2f; DESIGN.md's floor alone %.2f" % (added, low, high, floor_added)))
-            if attempts == 1:
-                most_beyond = BEYOND_FLOOR_GOAL_US[llmobs]
-                low, high = interval(median_beyond, times)
+            if attempts in ADDED_OVER_DDTRACE_GOAL:
+                most_of_ddtrace = ADDED_OVER_DDTRACE_GOAL[attempts]
+                low, high = interval(lambda f: added_over_ddtrace(f, "ddllm"), times)
                 goals.append((
-                    "ddllm beyond DESIGN.md's spans and metrics <= %d us, %s, LLM Observability %s" % (
-                        most_beyond, label, on_off),
-                    verdict(low * 1e6, high * 1e6, most_beyond),
-                    "%.0f us, 80%% interval %.0f-%.0f us" % (beyond * 1e6, low * 1e6, high * 1e6)))
+                    "ddllm's added cost <= %.1f of ddtrace's integration's, %s, LLM Observability %s" % (
+                        most_of_ddtrace, label, on_off),
+                    verdict(low, high, most_of_ddtrace),
+                    "%.2f, 80%% interval %.2f-%.2f; the design's floor alone %.2f" % (added, low, high, floor_added)))
         if llmobs:
             LLMObs.disable()
 

@@ -1,44 +1,27 @@
 """Start-up hook, imported by `ddllm.pth` in every interpreter of an environment with ddllm.
 
-It must cost nearly nothing: it imports only `sys` and `os` and puts one small finder on
-`sys.meta_path` that waits for `litellm`. When LiteLLM is imported in a process that ddtrace
-bootstrapped (`ddtrace-run`, or `import ddtrace.auto`), it calls `ddllm.patch()`.
-`DDLLM_ENABLED=false` turns all of it off. Nothing here may raise into the interpreter.
+It must cost nearly nothing and change nothing in a process that ddtrace does not start: it
+imports only `sys` and `os`, leaves `os.environ` as it is, and puts one small finder on
+`sys.meta_path` that looks at three module names, and leaves once all three have loaded.
+When LiteLLM is imported in a process that ddtrace bootstrapped (`ddtrace-run`, or `import
+ddtrace.auto`), it calls `ddllm.patch()`. `DDLLM_ENABLED=false` turns all of it off.
+Nothing here may raise into the interpreter.
 
-It also takes LiteLLM over from ddtrace's own litellm integration (DESIGN.md, "ddtrace's own
-integrations"): this hook runs while `site` reads `.pth` files, before `ddtrace-run`'s
-`sitecustomize` calls `patch_all`, so `DD_TRACE_LITELLM_ENABLED=false`, ddtrace's documented
-switch, set here when the user did not set it, keeps ddtrace from tracing the same calls
-twice. A user who sets `DD_TRACE_LITELLM_ENABLED=true` keeps both. If ddllm then cannot
-patch this LiteLLM, `ddllm.instrument.patching` hands the calls back to ddtrace.
+When ddtrace's patching modules load, `ddllm.ddtrace_takeover` takes LiteLLM's calls over
+from ddtrace's own litellm integration, in the processes ddtrace bootstraps only, without
+setting any variable: under `ddtrace-run` a child's own hook takes over again; without, ddtrace
+traces as it would without ddllm. A user who sets `DD_TRACE_LITELLM_ENABLED=true` keeps both.
+If ddllm then cannot patch this LiteLLM, `ddllm.instrument.patching` hands the calls back.
 """
 import os
 import sys
 
-_TARGET = "litellm"
+from ddllm import ddtrace_takeover
+
+_LITELLM = "litellm"
+_DDTRACE_PATCHING = (ddtrace_takeover.DDTRACE_PATCHING_MODULE, ddtrace_takeover.LLMOBS_MODULE)
+_WATCHED = (_LITELLM,) + _DDTRACE_PATCHING
 _FALSE_WORDS = ("false", "0", "no", "off")
-DDTRACE_LITELLM_VARIABLE = "DD_TRACE_LITELLM_ENABLED"
-
-# Set beside it, so a child process (`ddtrace-run` itself starts one, and so do servers with
-# workers) knows the "false" is ddllm's and not the user's choice.
-_TAKEN_OVER_MARKER = "_DDLLM_TOOK_OVER_DD_TRACE_LITELLM"
-
-# True when ddllm turned ddtrace's litellm integration off (the user had not chosen).
-took_over_from_ddtrace = False
-
-
-def _take_over_from_ddtrace():
-    global took_over_from_ddtrace
-    if DDTRACE_LITELLM_VARIABLE not in os.environ:
-        os.environ[DDTRACE_LITELLM_VARIABLE] = "false"
-        os.environ[_TAKEN_OVER_MARKER] = "1"
-    took_over_from_ddtrace = (
-        os.environ.get(_TAKEN_OVER_MARKER) == "1" and os.environ.get(DDTRACE_LITELLM_VARIABLE) == "false")
-
-
-def ddtrace_bootstrapped():
-    """True when ddtrace-run (or `import ddtrace.auto`) initialised this process."""
-    return "ddtrace.bootstrap.preload" in sys.modules
 
 
 def _autopatch(module):
@@ -49,7 +32,7 @@ def _autopatch(module):
         except Exception:
             pass
         return
-    if not ddtrace_bootstrapped():
+    if not ddtrace_takeover.ddtrace_bootstrapped():
         return
     try:
         from ddllm.instrument import patching
@@ -59,6 +42,18 @@ def _autopatch(module):
         import logging
 
         logging.getLogger("ddllm").warning("ddllm: automatic instrumentation failed", exc_info=True)
+
+
+def _on_load(module):
+    try:
+        if module.__name__ == _LITELLM:
+            _autopatch(module)
+        else:
+            ddtrace_takeover.take_over(module)
+        if all(name in sys.modules for name in _WATCHED):  # nothing left to watch for
+            sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, LiteLLMImportWatcher)]
+    except Exception:  # never break the application's imports
+        pass
 
 
 class _PatchAfterExec:
@@ -75,14 +70,15 @@ class _PatchAfterExec:
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _autopatch(module)
+        _on_load(module)
 
 
 class LiteLLMImportWatcher:
-    """A meta-path finder that only looks at the name `litellm` and finds nothing itself."""
+    """A meta-path finder that only looks at LiteLLM and ddtrace's patching modules, and finds
+    nothing itself."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != _TARGET:
+        if fullname not in _WATCHED:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -100,11 +96,13 @@ def install():
         return
     if any(isinstance(finder, LiteLLMImportWatcher) for finder in sys.meta_path):
         return
-    _take_over_from_ddtrace()
-    if _TARGET in sys.modules:
-        _autopatch(sys.modules[_TARGET])
-        return
-    sys.meta_path.insert(0, LiteLLMImportWatcher())
+    for name in _DDTRACE_PATCHING:
+        if name in sys.modules:
+            ddtrace_takeover.take_over(sys.modules[name])
+    if _LITELLM in sys.modules:
+        _autopatch(sys.modules[_LITELLM])
+    if not all(name in sys.modules for name in _WATCHED):
+        sys.meta_path.insert(0, LiteLLMImportWatcher())
 
 
 try:

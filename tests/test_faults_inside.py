@@ -67,6 +67,7 @@ SKIPPED = {
     "patching._traced_attempt", "patching._traced_attempt_async", "patching._proxy_of",
     "patching._request_failed", "patching._request_result", "patching._close_request",
     "patching._attempt_failed", "patching._attempt_result", "patching._close_attempt",
+    "patching._callbacks_detached", "patching._async_callbacks_detached",  # run LiteLLM's callbacks
     "patching._Request.end", "patching._Attempt.end",  # the shells' after-steps for a streamed result
     # The stream proxy's own protocol, through which the caller reads LiteLLM's stream: the
     # caller's calls on the stream, as the shells are its call of LiteLLM.

@@ -397,6 +397,25 @@ def test_router_falls_back_from_openai_to_anthropic(agent, dsd, provider, use_as
         ("openai", 2000000), ("anthropic", 22500000)]
 
 
+def test_a_fallback_reports_its_own_answers_rate_limits_only(agent, dsd, provider):
+    """OpenAI's 429, then Gemini's answer, which carries no rate-limit header: the Gemini attempt
+    reports none. (LiteLLM's Router writes rate-limit headers of its own making into the
+    response it hands back, after the attempt's call returned: they are not Gemini's.)"""
+    provider.replay(recorded_answers.openai_rate_limit(), "/chat/completions")
+    provider.replay(REPLIES["gemini_generate"], ":generateContent")
+    router = Router(model_list=[deployment("primary", "openai", provider.url),
+                                deployment("backup", "gemini", provider.url)],
+                    fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0)
+    assert router.completion(model="primary", messages=MESSAGES).model == "gemini-2.5-flash"
+    samples = sent(dsd)
+    flush()
+    _request, (limited, served) = attempts_of(agent)
+    assert_span_holds(limited, truth(recorded_answers.openai_rate_limit()), "openai", "rate_limited")
+    assert_span_holds(served, truth(REPLIES["gemini_generate"]), "gemini")
+    assert not [key for key in served["metrics"] if key.startswith("llm.ratelimit.")]
+    assert [s.tags["provider"] for s in named(samples, "ddllm.ratelimit.remaining_requests")] == ["openai"]
+
+
 def test_order_failover_is_a_fallback_at_the_same_depth(agent, dsd, provider):
     """Two deployments of `primary` with order 1 and 2, then the `backup` group: LiteLLM's
     order failover is a fallback of type `order` at depth 0, the group change depth 1."""

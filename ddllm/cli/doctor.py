@@ -240,7 +240,7 @@ def check_patched_here(diagnosis):
     try:
         import litellm  # noqa: F401  (the start-up hook patches on this import under ddtrace-run)
 
-        from ddllm import _startup
+        from ddllm import ddtrace_takeover
         from ddllm.instrument import patching  # patching imports ddtrace
 
         patched = patching.is_patched()
@@ -251,7 +251,7 @@ def check_patched_here(diagnosis):
         )]
     if patched:
         return [Check(name, OK, "litellm is patched in this process")]
-    if _startup.ddtrace_bootstrapped():
+    if ddtrace_takeover.ddtrace_bootstrapped():
         return [Check(
             name, PROBLEM, "this process runs under ddtrace-run, yet litellm is not patched",
             "see the ddtrace-run line, or call ddllm.patch() after importing ddtrace",

@@ -3,16 +3,14 @@
 Nothing here touches ddtrace or DogStatsD, so spans and metrics read the same facts, and
 every reader tolerates any shape: LiteLLM's kwargs come from user code and from LiteLLM
 internals that change between releases. A value that cannot be read is left out, never
-guessed, and never raises (the callers still guard every call). The one thing here that is
-not a pure reader is the count of the provider's HTTP calls (`http_call_targets`): the
-provider SDK's own retries happen inside one attempt, out of LiteLLM's sight.
+guessed, and never raises (the callers still guard every call). The provider's HTTP calls
+of an attempt are counted in `ddllm.instrument.http_calls`.
 """
-import contextvars
 import functools
 import os
-from collections.abc import Mapping
 
 from ddllm import catalogue
+from ddllm.instrument.members import is_mapping, mapping_or_empty, read_member, reader
 from ddllm.instrument.tags import normalize_tag_value
 
 # Rate-limit headers in every family providers send, as LiteLLM forwards them (also with an
@@ -95,10 +93,10 @@ def metadata_of(kwargs):
     generic API endpoints), or an empty mapping."""
     for key in ("metadata", "litellm_metadata"):
         value = kwargs.get(key)
-        if (type(value) is dict or isinstance(value, Mapping)) and ("model_group" in value or "deployment" in value):
+        if is_mapping(value) and ("model_group" in value or "deployment" in value):
             return value
     value = kwargs.get("metadata")
-    return value if type(value) is dict or isinstance(value, Mapping) else {}
+    return mapping_or_empty(value)
 
 
 # Who called, as LiteLLM's proxy writes it from its auth into the metadata of each call it
@@ -120,7 +118,7 @@ def proxy_caller(kwargs):
     `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
     for name in ("metadata", "litellm_metadata"):
         metadata = kwargs.get(name)
-        if metadata is not None and (type(metadata) is dict or isinstance(metadata, Mapping)) and (
+        if metadata is not None and is_mapping(metadata) and (
                 _PROXY_AUTH_MARKER in metadata):
             caller = tuple(_first_value(metadata, keys) for keys in _CALLER_KEYS_IN_ORDER)
             return caller if any(caller) else None
@@ -219,9 +217,9 @@ def read_start(kwargs, facts):
     facts.model = model
     facts.model_group = _str_or_none(metadata.get("model_group"))
     model_info = kwargs.get("model_info")
-    if type(model_info) is not dict and not isinstance(model_info, Mapping):
+    if not is_mapping(model_info):
         model_info = metadata.get("model_info")
-    if type(model_info) is dict or isinstance(model_info, Mapping):
+    if is_mapping(model_info):
         facts.deployment_id = _str_or_none(model_info.get("id"))
     facts.api_host = host_of(api_base) or (_bedrock_host(kwargs) if provider == "bedrock" else None)
     facts.stream = kwargs.get("stream") is True
@@ -340,60 +338,13 @@ def hidden_params_of(response):
     hidden = private.get("_hidden_params") if type(private) is dict else None
     if hidden is None:
         hidden = getattr(response, "_hidden_params", None)
-    return hidden if type(hidden) is dict or isinstance(hidden, Mapping) else {}
-
-
-def _reader(container):
-    """`read(name, default)` over a mapping's keys or an object's attributes: LiteLLM hands
-    both. One lookup of the kind per container, then builtin calls only (a hot path). Here
-    and in the readers above a dict is known by its type first: `isinstance(x, Mapping)` is
-    a Python-level call of ABCMeta.__instancecheck__."""
-    return container.get if type(container) is dict or isinstance(container, Mapping) else functools.partial(
-        getattr, container)
-
-
-def read_member(source, name):
-    """`_reader(source)(name, None)` for a public member that is often absent, without what a
-    miss costs on a pydantic model: its `__getattr__` raises an AttributeError built in Python
-    (~2 us, ~20 thousand instructions), and LiteLLM deletes its models' unset optional fields
-    (a message's `reasoning_content`, say). A model's fields are in its `__dict__`, the members
-    it was given beyond them in `__pydantic_extra__`; anything its class defines is read as
-    usual. It is also the cheap read of a member kept as an extra (in LiteLLM 1.110 a response's
-    usage, a streamed choice's and a delta's members): a getattr of one fails the normal lookup
-    first, then runs pydantic's `__getattr__` in Python (~1 us, four times this)."""
-    extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)  # first: it is read per chunk
-    if extra is _NOT_A_MODEL:
-        return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(
-            source, name, None)
-    defined = _defined_by_class.get((type(source), name))  # in line: read per chunk
-    if defined is None:
-        defined = _class_defines(type(source), name)
-    if defined:
-        return getattr(source, name, None)
-    value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
-    if value is _ABSENT:
-        value = extra.get(name) if extra else None
-    return value
-
-
-_NOT_A_MODEL = _ABSENT = object()
-_NO_VALUES = {}
-_CLASS_MEMBERS_KEPT = 1024
-_defined_by_class = {}  # (class, name) -> whether the class or a base defines name
-
-
-def _class_defines(cls, name):
-    """Whether `cls` or a base defines `name`, kept in `_defined_by_class` (read there first)."""
-    defined = any(name in vars(base) for base in cls.__mro__)
-    if len(_defined_by_class) < _CLASS_MEMBERS_KEPT:
-        _defined_by_class[(cls, name)] = defined
-    return defined
+    return mapping_or_empty(hidden)
 
 
 def read_usage(usage, facts):
     if usage is None:
         return
-    read = _reader(usage)
+    read = reader(usage)
     # The names of the usage's own kind first (the Responses API's are input and output
     # tokens): asking a pydantic usage for a field it does not have costs an AttributeError.
     chat = facts.operation != "responses"
@@ -410,7 +361,7 @@ def read_usage(usage, facts):
     facts.reasoning_tokens = _reasoning_tokens(details)
     prompt_details = read("prompt_tokens_details" if chat else "input_tokens_details", None)
     if prompt_details is not None:
-        read_prompt = _reader(prompt_details)
+        read_prompt = reader(prompt_details)
         facts.cache_read_tokens = _positive(read_prompt("cached_tokens", None))
         facts.cache_write_tokens = _positive(read_member(prompt_details, "cache_write_tokens"))
 
@@ -429,14 +380,14 @@ def _positive(value):
 
 def _embedding_dimensions(data):
     try:
-        vector = _reader(data[0])("embedding", None)
+        vector = reader(data[0])("embedding", None)
         return len(vector) if isinstance(vector, (list, tuple)) else None
     except Exception:
         return None
 
 
 def _reasoning_tokens(details):
-    return _positive(_reader(details)("reasoning_tokens", None)) if details is not None else None
+    return _positive(reader(details)("reasoning_tokens", None)) if details is not None else None
 
 
 def read_response(response, facts):
@@ -534,65 +485,3 @@ def read_stream_end(stream, facts):
     provider_model = _str_or_none(last_hidden.get("provider_response_model") or hidden.get("provider_response_model"))
     if provider_model:
         facts.response_model = without_route(facts.provider, provider_model)
-
-
-# -- the provider's HTTP calls of an attempt -----------------------------------------------
-
-watched_facts = contextvars.ContextVar("ddllm_http_facts", default=None)
-
-
-def watch_http_calls(facts):
-    """The provider HTTP calls made from here on, in this context, count for `facts`."""
-    facts.http_watch_token = watched_facts.set(facts)
-
-
-def stop_watching_http_calls(facts):
-    token, facts.http_watch_token = facts.http_watch_token, None
-    if token is not None:
-        try:
-            watched_facts.reset(token)
-        except Exception:  # reset from another context: this one ends with the attempt anyway
-            watched_facts.set(None)
-
-
-def _seen(facts, response):
-    facts.provider_calls = (facts.provider_calls or 0) + 1
-    status = getattr(response, "status_code", None)
-    if type(status) is int:
-        facts.last_http_status = status
-
-
-def _count_send(wrapped, instance, args, kwargs):
-    facts = watched_facts.get()
-    if facts is None:
-        return wrapped(*args, **kwargs)
-    try:
-        response = wrapped(*args, **kwargs)
-    except BaseException:
-        facts.provider_calls = (facts.provider_calls or 0) + 1
-        raise
-    _seen(facts, response)
-    return response
-
-
-async def _count_async_send(wrapped, instance, args, kwargs):
-    facts = watched_facts.get()
-    if facts is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        response = await wrapped(*args, **kwargs)
-    except BaseException:
-        facts.provider_calls = (facts.provider_calls or 0) + 1
-        raise
-    _seen(facts, response)
-    return response
-
-
-def http_call_targets():
-    """(owner, name, wrapper) of httpx's client `send`, through which LiteLLM and the provider
-    SDKs it drives (OpenAI, Azure) make every HTTP call, their own retries included."""
-    try:
-        import httpx
-    except ImportError:
-        return []
-    return [(httpx.Client, "send", _count_send), (httpx.AsyncClient, "send", _count_async_send)]

@@ -1,79 +1,74 @@
-"""ddllm's one background thread: work that must not run on the caller's thread, or in a
-garbage collector's finalizer, queued here and carried out in order.
+"""ddllm's one background thread, for the work whose delay changes no fact.
 
-- A non-streamed attempt or request that returned ends here (`ddllm.instrument.tracing`): its
-  facts read, its span tagged and finished at the time it ended, its metrics recorded; the
-  caller's call does not wait for it.
-- Finished attempts and requests become metric lines here (`ddllm.instrument.metrics`).
-- A stream the caller abandoned ends here (`ddllm.instrument.streams`): a finalizer can run
-  while its thread holds a tracer or queue lock, so it only queues the ending.
+- Finished attempts and requests become metric lines here (`ddllm.instrument.metrics`):
+  their facts are final when they are queued, so sending them later changes nothing.
+- A stream the caller dropped ends here (`ddllm.instrument.streams`): its finalizer may run
+  while its thread holds a tracer or queue lock, so it only queues the ending, with the time
+  of the drop; the span measures up to the drop and is finished within a second of it.
 
-The thread starts on the first piece of work in each process (a pre-forking server that
-patches in its master carries no thread across a fork) and sleeps until there is work; it
-then waits `BATCH_SECONDS` more so that one wake-up carries a burst of records.
-Queueing is one `deque.append` and one flag check on the caller's thread.
+Every other ending of a span happens on the caller's thread (`ddllm.instrument.tracing`).
+
+The thread is started on the caller's thread whenever work is queued and whenever a stream
+is handed to the caller (so that a drop finds it running), and started again if it died or
+if this is a forked child. It sleeps until woken, then waits `BATCH_SECONDS` more so that
+one wake-up carries a burst of metric records.
 
 Each piece of work is `(step, arguments)`, carried out as `step(*arguments)`. A finalizer
 queues with `queue` (the deque's own `append`: no code of ours runs before the work is
-queued, whatever fails after it) and then calls `wake_from_finalizer`, which takes no lock.
+queued) and then calls `wake_from_finalizer`, which takes no lock.
 """
 import collections
 import os
+import sys
 import threading
 import time
 
+from ddllm.instrument import forksafe
 from ddllm.instrument.safety import report_once
 
-PENDING_ITEMS = 65536  # work waiting for the thread; past it new metric records are dropped
-# Endings are queued only while the queue is this far from full, so that no span's ending is
-# dropped: past it the caller's thread ends its own (the thread is stalled, or far behind).
-ENDINGS_HEADROOM = 4096
+# Metric records waiting for the thread; past it new records are dropped. Endings of dropped
+# streams are never dropped: there is at most one per stream the caller held.
+PENDING_METRICS = 65536
 BATCH_SECONDS = 0.2
 
-_pending = collections.deque(maxlen=PENDING_ITEMS)  # append and popleft are atomic
+_pending = collections.deque()  # append and popleft are atomic
 queue = _pending.append  # `queue((step, arguments))`: queued, not yet woken
 _run_lock = threading.RLock()  # re-entrant: a step that flushes ddtrace runs what is queued too
+forksafe.renew_after_fork(sys.modules[__name__], "_run_lock", threading.RLock)
 
 
 def defer(step, argument):
-    """Run `step(argument)` on the background thread, soon; never raises. A full queue drops
-    this piece of work, not the oldest: that may be a span's ending."""
-    if len(_pending) >= PENDING_ITEMS - 1:
+    """Run `step(argument)` on the background thread, soon; never raises. Past
+    `PENDING_METRICS` the record is dropped (an agent-less burst must not grow memory)."""
+    if len(_pending) >= PENDING_METRICS:
         return
     _pending.append((step, (argument,)))
     if not _woken:
         wake()
 
 
-def defer_ending(step, arguments):
-    """Run `step(*arguments)` on the background thread, soon, if the queue has room to spare:
-    True when queued. False means the caller ends it now, so an ending is never dropped."""
-    if len(_pending) >= PENDING_ITEMS - ENDINGS_HEADROOM:
-        return False
-    _pending.append((step, arguments))
-    if not _woken:
-        wake()
-    return True
-
-
 def wake():
-    """The thread carries out what is queued, soon (started first in this process if need be)."""
+    """The thread carries out what is queued, soon (started first if need be)."""
     global _woken
     _worker.ensure_running()
     _woken = True
     _wakeup.wake()
 
 
+def ensure_running():
+    """Start the thread if it is not running in this process: before a stream is handed to
+    the caller, so that its drop is ended even in a process that makes no other call."""
+    _worker.ensure_running()
+
+
 def wake_from_finalizer():
     """`wake` for a finalizer, which may run while its thread holds any lock (threading's and
-    an Event's included): one os.write, no lock taken, no thread started. If the thread has
-    not started in this process, what is queued waits for the next `wake` (the flag is left
-    unset so that the next `defer` starts it)."""
+    an Event's included): one os.write, no lock taken, no thread started."""
     _wakeup.wake()
 
 
 def run_pending():
-    """Carry out every piece of work queued so far, on this thread (a flush, a test)."""
+    """Carry out every piece of work queued so far, on this thread (a flush, exit, a test)."""
     with _run_lock:
         while True:
             try:
@@ -122,35 +117,45 @@ _woken = False  # set when work was queued since the thread last looked
 
 class _Worker:
     def __init__(self):
+        self._thread = None
         self._pid = None
         self._start_lock = threading.Lock()
+        forksafe.renew_after_fork(self, "_start_lock")
 
     def ensure_running(self):
-        if self._pid == os.getpid():
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid() and thread.is_alive():
             return
         try:
             with self._start_lock:
-                if self._pid == os.getpid():
+                thread = self._thread
+                if thread is not None and self._pid == os.getpid() and thread.is_alive():
                     return
-                threading.Thread(target=self._run, name="ddllm-background", daemon=True).start()
+                self._thread = threading.Thread(target=self._run, name="ddllm-background", daemon=True)
                 self._pid = os.getpid()
+                self._thread.start()
+            if _pending:
+                _wakeup.wake()  # what was queued while no thread ran
         except Exception:
             report_once("background.start")
 
     def _run(self):
         global _woken
         while True:
-            _wakeup.sleep()
-            time.sleep(BATCH_SECONDS)  # one wake-up carries a burst
-            _woken = False  # before running: work queued from now on wakes the thread again
-            run_pending()
+            try:
+                _wakeup.sleep()
+                time.sleep(BATCH_SECONDS)  # one wake-up carries a burst
+                _woken = False  # before running: work queued from now on wakes the thread again
+                run_pending()
+            except Exception:  # the thread outlives any failure of a step or of its pipe
+                report_once("background.thread")
+                time.sleep(BATCH_SECONDS)
 
     def forget_in_child(self):
-        """A forked child has no background thread, and the parent carries out what was queued."""
-        global _run_lock, _wakeup, _woken
-        _run_lock = threading.RLock()  # its holder may be a thread the child does not have
-        self._pid = None
-        self._start_lock = threading.Lock()
+        """A forked child has no background thread: it starts its own on its first work. What
+        the parent queued is the parent's to carry out."""
+        global _wakeup, _woken
+        self._thread = self._pid = None
         _pending.clear()
         _wakeup.close()  # the parent's pipe: a wake-up written here would wake the parent's thread
         _wakeup = _Wakeup()

@@ -18,12 +18,12 @@ import inspect
 import json
 import time
 import weakref
-from collections.abc import Mapping
 
 from ddllm.catalogue import ATTEMPT_SPAN
-from ddllm.instrument.attempt_facts import _reader, caller_span_tags, read_member
+from ddllm.instrument.attempt_facts import caller_span_tags
+from ddllm.instrument.members import is_mapping, mapping_or_empty, read_member, reader
 from ddllm.instrument.safety import report_once
-from ddllm.instrument.spans import LLMObs, _bool_tag, llmobs_enabled
+from ddllm.instrument.spans import LLMObs, bool_tag, llmobs_enabled
 
 # The request parameters recorded as metadata, per operation: for chat and text completion
 # those ddtrace's litellm integration records (its COMMON_METADATA_KEYS and
@@ -171,9 +171,9 @@ def fallback_tags(facts):
         "llm.attempt.number": str(facts.number),
         "llm.attempt.retry": str(facts.retry),
         "llm.fallback.depth": str(facts.fallback_depth),
-        "llm.fallback.is_fallback": _bool_tag(facts.is_fallback),
+        "llm.fallback.is_fallback": bool_tag(facts.is_fallback),
         "llm.outcome": facts.outcome or "",
-        "llm.stream": _bool_tag(facts.stream),
+        "llm.stream": bool_tag(facts.stream),
     }
     for key, value in (
         ("llm.model_group", facts.model_group),
@@ -276,8 +276,8 @@ def _reported_reasoning_tokens(usage):
     """The usage's reasoning tokens as LiteLLM reports them, its 0 included: ddtrace's
     integration writes that 0 to LLM Observability (the APM span, read from facts, keeps only
     counts a provider reported)."""
-    details = _reader(usage)("completion_tokens_details", None)
-    value = _reader(details)("reasoning_tokens", None) if details is not None else None
+    details = reader(usage)("completion_tokens_details", None)
+    value = reader(details)("reasoning_tokens", None) if details is not None else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -292,7 +292,7 @@ def _cache_metrics(usage):
     metrics = {}
     written, split = None, None
     if details is not None:
-        read_details = _reader(details)
+        read_details = reader(details)
         cached = _count(read_details("cached_tokens", None))
         if cached:
             metrics["cache_read_input_tokens"] = cached
@@ -303,7 +303,7 @@ def _cache_metrics(usage):
     if written:
         metrics["cache_write_input_tokens"] = written
         if split is not None:  # by time to live; without a split, all writes are 5 minutes
-            read_split = _reader(split)
+            read_split = reader(split)
             metrics["ephemeral_1h_input_tokens"] = _count(read_split("ephemeral_1h_input_tokens", None)) or 0
             metrics["ephemeral_5m_input_tokens"] = _count(read_split("ephemeral_5m_input_tokens", None)) or 0
         else:
@@ -320,9 +320,9 @@ def _usage_cost(usage):
     cost = read_member(usage, "cost")  # LiteLLM deletes it where the provider gave none
     if not isinstance(cost, (int, float)) or isinstance(cost, bool):
         return None
-    read = _reader(usage)
+    read = reader(usage)
     if read("is_byok", False):
-        upstream = _reader(read("cost_details", None) or {})("upstream_inference_cost", None)
+        upstream = reader(read("cost_details", None) or {})("upstream_inference_cost", None)
         if isinstance(upstream, (int, float)) and not isinstance(upstream, bool):
             cost += upstream
     return float(cost)
@@ -354,7 +354,7 @@ def annotate_request(span, state, outcome):
         {
             "tags": with_caller({
                 "llm.attempts": str(state.attempts),
-                "llm.fallback.used": _bool_tag(state.fallback_used),
+                "llm.fallback.used": bool_tag(state.fallback_used),
                 "llm.final.provider": state.final_provider or "",
                 "llm.final.model": state.final_model or "",
                 "llm.outcome": outcome,
@@ -435,10 +435,10 @@ def _model_list(deployments):
         return None
     listed = []
     for deployment in deployments:
-        if not isinstance(deployment, Mapping):
+        if not is_mapping(deployment):
             continue
         params = deployment.get("litellm_params")
-        params = params if isinstance(params, Mapping) else {}
+        params = mapping_or_empty(params)
         listed.append({
             "model_name": _plain(deployment.get("model_name")),
             "litellm_params": {key: _plain(params[key]) for key in _MODEL_LIST_PARAMS if params.get(key)},
@@ -458,7 +458,7 @@ def _plain(value, depth=0):
     # Concrete types before the Mapping check, a Python-level call of ABCMeta.__instancecheck__.
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_plain(item, depth + 1) for item in value]
-    if type(value) is dict or isinstance(value, Mapping):
+    if is_mapping(value):
         return {str(key): _plain(item, depth + 1) for key, item in value.items()}
     if isinstance(value, type):
         return value.__name__
@@ -489,15 +489,15 @@ def _tool_definitions(tools):
         return None
     definitions = []
     for tool in tools:
-        read = _reader(tool)
+        read = reader(tool)
         function = read("function", None) or read("custom", None)
-        source = _reader(function) if function is not None else read
+        source = reader(function) if function is not None else read
         name = source("name", None)
         if not isinstance(name, str) or not name:
             continue
         definition = {"name": name, "description": str(source("description", None) or "")}
         schema = source("parameters", None) or source("format", None) or source("input_schema", None)
-        definition["schema"] = _plain(schema) if isinstance(schema, Mapping) else {}
+        definition["schema"] = _plain(schema) if is_mapping(schema) else {}
         definitions.append(definition)
     return definitions or None
 
@@ -515,7 +515,7 @@ def _text(content):
             if isinstance(part, str):
                 texts.append(part)
                 continue
-            read = _reader(part)
+            read = reader(part)
             text = read("text", None)
             texts.append(text if isinstance(text, str) else "[%s]" % (read("type", None) or "content"))
         return "\n".join(texts)
@@ -531,7 +531,7 @@ def _tool_call(name, arguments, tool_id=None, kind=None):
             arguments = {"value": arguments}
     if arguments is None:
         arguments = {}
-    elif not isinstance(arguments, Mapping):
+    elif not is_mapping(arguments):
         arguments = {"value": _plain(arguments)}
     call = {"name": str(name), "arguments": _plain(arguments)}
     if tool_id:
@@ -544,11 +544,11 @@ def _tool_call(name, arguments, tool_id=None, kind=None):
 def _chat_tool_calls(message_read):
     calls = []
     for raw in message_read("tool_calls", None) or ():
-        read = _reader(raw)
+        read = reader(raw)
         function = read("function", None) or read("custom", None)
         if function is None:
             continue
-        function_read = _reader(function)
+        function_read = reader(function)
         name = function_read("name", None)
         if name:  # LLM Observability refuses a call without a name
             arguments = function_read("arguments", None)
@@ -557,7 +557,7 @@ def _chat_tool_calls(message_read):
             calls.append(_tool_call(name, arguments, read("id", None), read("type", None) or "function"))
     legacy = message_read("function_call", None)
     if legacy is not None:
-        legacy_read = _reader(legacy)
+        legacy_read = reader(legacy)
         if legacy_read("name", None):
             calls.append(_tool_call(legacy_read("name", None), legacy_read("arguments", None)))
     return calls
@@ -566,7 +566,7 @@ def _chat_tool_calls(message_read):
 def _chat_message(message):
     if isinstance(message, str):
         return {"content": message}
-    read = _reader(message)
+    read = reader(message)
     role = read("role", None)
     converted = {"content": _text(read("content", None))}
     if role:
@@ -610,7 +610,7 @@ def _responses_item(item):
     """One input or output item of the Responses API as a message."""
     if isinstance(item, str):
         return {"content": item, "role": "user"}
-    read = _reader(item)
+    read = reader(item)
     kind = read("type", None)
     if kind == "function_call":
         return {"content": "", "role": "assistant", "tool_calls": [
@@ -666,12 +666,12 @@ def _finish_reason(reasons):
 
 def _output(operation, response):
     """(output data, finish_reason) of a response that is not a stream."""
-    read = _reader(response)
+    read = reader(response)
     if operation == "embeddings":
         data = read("data", None)
         if not isinstance(data, (list, tuple)):
             return None, None
-        vector = _reader(data[0])("embedding", None) if data else None
+        vector = reader(data[0])("embedding", None) if data else None
         if isinstance(vector, (list, tuple)):
             return "[%d embedding(s) returned with size %d]" % (len(data), len(vector)), None
         return "[%d embedding(s) returned]" % len(data), None
@@ -683,7 +683,7 @@ def _output(operation, response):
         return [message for message in messages if not _nameless_call(message)], None
     messages, reasons = [], []
     for choice in read("choices", None) or ():
-        choice_read = _reader(choice)
+        choice_read = reader(choice)
         reasons.append(choice_read("finish_reason", None))
         message = choice_read("message", None)
         if message is None:  # text completion
@@ -701,10 +701,10 @@ def _assembled_output(operation, chunks):
     usage = None
     if operation == "responses":  # events; the last one carries the whole response
         for event in reversed(chunks):
-            response = _reader(event)("response", None)
+            response = reader(event)("response", None)
             if response is not None:
                 output, reason = _output(operation, response)
-                return output, reason, _reader(response)("usage", None)
+                return output, reason, reader(response)("usage", None)
         return None, None, None
     choices = {}
     for chunk in chunks:

@@ -34,12 +34,13 @@ import inspect
 import logging
 import multiprocessing.util
 import os
+import sys
 import threading
 
 from datadog.dogstatsd import base as dogstatsd_base
 
 from ddllm import catalogue
-from ddllm.instrument import background
+from ddllm.instrument import background, forksafe
 from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
 from ddllm.instrument.safety import guarded, report_once
 from ddllm.instrument.tags import TagCardinalityCap, normalize_tag
@@ -96,6 +97,7 @@ class _Sink:
         self._senders = None  # metric name -> bound client method
         self._broken = False
         self._lock = threading.Lock()
+        forksafe.renew_after_fork(self, "_lock")
 
     def senders(self):
         senders = self._senders
@@ -124,9 +126,7 @@ class _Sink:
 
     def forget_client_in_child(self):
         """After a fork without the `datadog` fork hooks the inherited client has no threads:
-        the child makes its own. The lock may have been held by a thread that the child does
-        not have, so it is replaced, not taken (the child runs one thread here)."""
-        self._lock = threading.Lock()
+        the child makes its own (its lock is a new one there: `ddllm.instrument.forksafe`)."""
         self._client, self._senders = None, None
 
     def detach_client(self):
@@ -212,6 +212,7 @@ def _report_delivery_problem(message):
 _sink = None  # None until configured, and while metrics are disabled
 _tag_cap = TagCardinalityCap(DEFAULT_METRIC_TAG_LIMIT)
 _configure_lock = threading.Lock()
+forksafe.renew_after_fork(sys.modules[__name__], "_configure_lock")
 
 
 @guarded("metrics.configure")

@@ -17,9 +17,9 @@ import threading
 
 import wrapt
 
-from ddllm import _startup
+from ddllm import ddtrace_takeover
 from ddllm.instrument import config as config_module
-from ddllm.instrument import attempt_facts, background, request_state, streams, tracing
+from ddllm.instrument import background, forksafe, http_calls, request_state, streams, tracing
 from ddllm.instrument.safety import guarded, report_once
 
 log = logging.getLogger("ddllm")
@@ -29,6 +29,7 @@ log = logging.getLogger("ddllm")
 WRAPT_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 _lock = threading.RLock()
+forksafe.renew_after_fork(sys.modules[__name__], "_lock", threading.RLock)
 _patching = False  # True while patch() runs, on the thread holding _lock
 _installed = []  # (owner, name, our FunctionWrapper)
 _config = None
@@ -64,8 +65,10 @@ def _is_fallback_request(kwargs):
 
 @guarded("attempt.nested", default=True)  # when unsure, the call goes through untraced
 def _in_attempt():
-    """A LiteLLM call made inside one of our attempts is part of it, not a new attempt."""
-    return request_state.current_attempt.get() is not None
+    """A LiteLLM call made inside one of our attempts is part of it, not a new attempt. One
+    made after the attempt returned (a LiteLLM callback's, in a context copied while the
+    attempt ran) is a request of its own."""
+    return request_state.running_attempt() is not None
 
 
 # Each wrapper is a thin shell around LiteLLM's call: one step before it and one after, both
@@ -81,10 +84,10 @@ class _Request(request_state.RequestState, streams.StreamObserver):
     """A request as its shell holds it; when its result is a stream, the stream's observer,
     which ends and closes it when the stream ends (read, failed, closed, or abandoned)."""
 
-    def end(self, exc, cancelled):
+    def end(self, exc, cancelled, dropped_at=None):
         try:
             if not self.closed:
-                tracing.end_request(self, exc, cancelled)
+                tracing.end_request(self, exc, cancelled, dropped_at)
         finally:
             _close_request(self, finish=True)
 
@@ -93,10 +96,10 @@ class _Attempt(tracing.Attempt):
     """An attempt as its shell holds it; when its result is a stream, the stream's observer,
     which ends and closes it when the stream ends."""
 
-    def end(self, exc, cancelled):
+    def end(self, exc, cancelled, dropped_at=None):
         try:
             if not self.closed:
-                tracing.end_stream(self, exc, cancelled)
+                tracing.end_attempt(self, exc=exc, cancelled=cancelled, dropped_at=dropped_at)
         finally:
             self.stream = None
             _close_attempt(self, finish=True)
@@ -160,7 +163,7 @@ def _proxy_of(handed, result):
 
 def _request_failed(state, exc):
     try:
-        tracing.end_request(state, exc)
+        tracing.end_request(state, exc=exc)
     except Exception:
         report_once("request.end")
     finally:
@@ -200,32 +203,29 @@ def _attempt_result(attempt, kwargs, result):
     return result
 
 
-# The shells' last resort: our markers leave the caller's context and (unless a stream handed
-# to the caller holds the request or attempt on, or its ending was queued for the background
-# thread, which finishes it) our span is finished and the request leaves the request map,
-# which nothing else takes it out of. No-ops where tracing's steps did it.
+# The shells' last resort: our markers leave the caller's context and mark nothing more, and
+# (unless a stream handed to the caller holds the request or attempt on) our span is finished
+# and the request leaves the request map, which nothing else takes it out of. No-ops where
+# tracing's steps did it.
 
 
 def _close_attempt(attempt, finish):
     try:
+        attempt.returned = True
         if finish:
             attempt.closed = True
-            if not attempt.ending_queued and getattr(attempt.span, "finished", True) is False:
+            if getattr(attempt.span, "finished", True) is False:
                 attempt.span.finish()
         token, attempt.context_token = attempt.context_token, None
         if token is not None:
             request_state.current_attempt.reset(token)
-        facts = attempt.facts
-        token = getattr(facts, "http_watch_token", None)
-        if token is not None:
-            facts.http_watch_token = None
-            attempt_facts.watched_facts.reset(token)
     except Exception:
         report_once("attempt.close")
 
 
 def _close_request(state, finish):
     try:
+        state.returned = True
         if finish:
             state.closed = True
             with request_state.map_lock:  # out of the request map first
@@ -235,13 +235,70 @@ def _close_request(state, finish):
                     states.remove(state)
                     if not states:
                         del request_state.by_trace_id[state.trace_id]
-            if not state.ending_queued and getattr(state.span, "finished", True) is False:
+            if getattr(state.span, "finished", True) is False:
                 state.span.finish()
+        token, state.attempt_context_token = state.attempt_context_token, None
+        if token is not None:
+            request_state.current_attempt.reset(token)
         token, state.context_token = state.context_token, None
         if token is not None:
             request_state.current_request.reset(token)
     except Exception:
         report_once("request.close")
+
+
+# LiteLLM's callbacks run on their own: inside them no attempt or request of ours runs, and an
+# LLM call they make (an LLM-as-judge, a guardrail) is a request of its own. They may start
+# while the attempt they log is still returning, on LiteLLM's logging thread or task.
+
+
+def _callbacks_detached(wrapped, instance, args, kwargs):
+    tokens = _detach()
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _reattach(tokens)
+
+
+async def _async_callbacks_detached(wrapped, instance, args, kwargs):
+    tokens = _detach()
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _reattach(tokens)
+
+
+@guarded("callbacks.detach")
+def _detach():
+    return request_state.detach()
+
+
+@guarded("callbacks.reattach")
+def _reattach(tokens):
+    if tokens is not None:
+        request_state.reattach(tokens)
+
+
+# LiteLLM's logging object's methods that run the callbacks of one call: (name, async).
+CALLBACK_ENTRY_POINTS = (
+    ("success_handler", False), ("failure_handler", False),
+    ("async_success_handler", True), ("async_failure_handler", True),
+)
+
+
+def _callback_targets():
+    """Each missing one leaves its callbacks' calls as they were, alone."""
+    try:
+        from litellm.litellm_core_utils.litellm_logging import Logging
+    except Exception:
+        log.warning("ddllm: litellm %s has no logging object where ddllm looks; an LLM call made in a "
+                    "LiteLLM callback may be taken for part of the call it logs", get_version())
+        return []
+    return [
+        (Logging, name, _async_callbacks_detached if is_async else _callbacks_detached)
+        for name, is_async in CALLBACK_ENTRY_POINTS
+        if callable(vars(Logging).get(name))
+    ]
 
 
 # LiteLLM's module functions that make one attempt: (name, operation, async, positional names).
@@ -358,10 +415,10 @@ def _targets():
 
 
 def _flush_targets():
-    """ddtrace's flushes: the tracer's `flush` and `shutdown`, and LLM Observability's `flush`.
-    ddllm ends a returned call's spans on its background thread; a flush first ends what is
-    queued there, so that what a serverless handler or a worker flushes before it exits holds
-    them. Missing here, a flush sends those spans at the next one instead."""
+    """ddtrace's flushes: the tracer's `flush` and `shutdown`, LLM Observability's `flush` and
+    `disable` (its exit hook). A stream the caller dropped is ended on ddllm's background
+    thread; a flush first ends what is queued there, so that what a serverless handler or a
+    worker flushes before it exits, and what LLM Observability sends at exit, holds it."""
     try:
         from ddtrace.llmobs import LLMObs
         from ddtrace.trace import Tracer
@@ -369,7 +426,7 @@ def _flush_targets():
         return []
     return [
         (owner, name, _pending_endings_first)
-        for owner, name in ((Tracer, "flush"), (Tracer, "shutdown"), (LLMObs, "flush"))
+        for owner, name in ((Tracer, "flush"), (Tracer, "shutdown"), (LLMObs, "flush"), (LLMObs, "disable"))
         if name in vars(owner)
     ]
 
@@ -469,7 +526,7 @@ def _patch_locked(overrides):
         return False
     try:
         _config = config
-        for owner, name, wrapper in targets + attempt_facts.http_call_targets() + _flush_targets():
+        for owner, name, wrapper in targets + _callback_targets() + http_calls.targets() + _flush_targets():
             ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))
@@ -518,9 +575,9 @@ def ddtrace_litellm_integration_on():
             return True
     except Exception:
         pass
-    chosen = os.environ.get(_startup.DDTRACE_LITELLM_VARIABLE)
+    chosen = os.environ.get(ddtrace_takeover.DDTRACE_LITELLM_VARIABLE)
     # read as ddtrace reads it (`asbool`)
-    return _startup.ddtrace_bootstrapped() and chosen is not None and chosen.strip().lower() in ("true", "1")
+    return ddtrace_takeover.ddtrace_bootstrapped() and chosen is not None and chosen.strip().lower() in ("true", "1")
 
 
 def who_traces_litellm():
@@ -541,7 +598,7 @@ def who_traces_litellm():
 def _hand_back_to_ddtrace():
     """ddllm cannot trace LiteLLM here: give the calls back to ddtrace's integration, which
     the start-up hook turned off, so a `ddtrace-run` user keeps what they had without ddllm."""
-    if not (_startup.took_over_from_ddtrace and _startup.ddtrace_bootstrapped()):
+    if not (ddtrace_takeover.took_over_from_ddtrace and ddtrace_takeover.ddtrace_bootstrapped()):
         return
     try:
         import ddtrace

@@ -10,11 +10,59 @@ ddllm), or else through the request span among the attempt's active APM spans (d
 context survives where contextvars do not).
 """
 import contextvars
+import sys
 import threading
 
+from ddllm.instrument import forksafe
+
+# The markers "this context runs inside that request / attempt". LiteLLM copies the context
+# for its callbacks while an attempt runs, so a copy can outlive the call: a marker points at
+# its request or attempt, and one whose call has returned marks nothing (`running_request`,
+# `running_attempt`).
 current_request = contextvars.ContextVar("ddllm_current_request", default=None)
-# The attempt running in this context: a nested LiteLLM call inside it is not a new attempt.
 current_attempt = contextvars.ContextVar("ddllm_current_attempt", default=None)
+
+
+def running_attempt():
+    """The attempt this context runs inside, if its call has not returned: a LiteLLM call or
+    an HTTP call made there is part of it."""
+    attempt = current_attempt.get()
+    return attempt if attempt is not None and not attempt.returned else None
+
+
+def running_request():
+    """The request this context runs inside, if its call has not returned."""
+    state = current_request.get()
+    return state if state is not None and not state.returned else None
+
+
+def detached():
+    """A call made in this context is a request of its own: the context is LiteLLM's callbacks',
+    or a copy made inside an attempt that has returned since (a task the attempt started)."""
+    attempt = current_attempt.get()
+    return attempt is not None and attempt.returned
+
+
+class _LiteLLMCallbacks:
+    """What `current_attempt` holds while LiteLLM runs its logging callbacks: no attempt runs
+    there (they may run while the attempt they log is still returning, on another thread)."""
+
+    returned = True
+
+
+_LITELLM_CALLBACKS = _LiteLLMCallbacks()
+
+
+def detach():
+    """Enter LiteLLM's callbacks: no request or attempt runs here. Returns what `reattach`
+    puts back."""
+    return current_attempt.set(_LITELLM_CALLBACKS), current_request.set(None)
+
+
+def reattach(tokens):
+    attempt_token, request_token = tokens
+    current_request.reset(request_token)
+    current_attempt.reset(attempt_token)
 
 
 class RequestState:
@@ -48,8 +96,10 @@ class RequestState:
     caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
     started = None
     context_token = None  # of its marker in `current_request`
+    attempt_context_token = None  # of `current_attempt` cleared in its context
+    returned = False  # its call returned or raised (its stream, if any, may still be read)
+    streamed = False  # its call returned a stream (whose proxy holds the request, not this)
     closed = False  # its span finished and out of the request map
-    ending_queued = False  # its span is finished by its ending on the background thread
     # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
     # that serves it, and what its last successful attempt answered.
     args = ()
@@ -66,11 +116,13 @@ class RequestState:
 by_span_id = {}  # request span id -> state
 by_trace_id = {}  # trace id -> [states], the newest last
 map_lock = threading.Lock()
+forksafe.renew_after_fork(sys.modules[__name__], "map_lock")
 _PARENT_WALK = 32  # active spans looked through for a request span
 
 
 def enter(state):
     state.context_token = current_request.set(state)
+    state.attempt_context_token = current_attempt.set(None)  # its attempts start afresh
     with map_lock:
         if state.span is not None:
             by_span_id[state.span.span_id] = state
@@ -90,8 +142,10 @@ def learn_trace_id(state, trace_id):
 
 
 def find(trace_id):
-    """The request an attempt belongs to: this context's, else the newest with its trace id."""
-    state = current_request.get()
+    """The request an attempt belongs to: the one this context runs inside, else the newest
+    open one with its trace id (an attempt of a stream's mid-stream fallback runs after the
+    request's call returned)."""
+    state = running_request()
     if state is not None:
         return state
     if trace_id is not None:
@@ -103,10 +157,12 @@ def find(trace_id):
 
 
 def find_by_span(active_span):
-    """The request whose span is `active_span` or one of its parents."""
+    """The request whose span is `active_span` or one of its parents. A finished span on the
+    way up means a context copied from a call that has ended (a LiteLLM callback's): a call
+    made there is a request of its own."""
     span = active_span
     for _ in range(_PARENT_WALK):
-        if span is None or not by_span_id:
+        if span is None or not by_span_id or span.finished:
             return None
         state = by_span_id.get(span.span_id)
         if state is not None:

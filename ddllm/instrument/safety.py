@@ -6,12 +6,16 @@ broken release is visible without flooding the application's logs once per call.
 """
 import functools
 import logging
+import sys
 import threading
+
+from ddllm.instrument import forksafe
 
 log = logging.getLogger("ddllm")
 
 _reported_kinds = set()
 _reported_lock = threading.Lock()
+forksafe.renew_after_fork(sys.modules[__name__], "_reported_lock")
 
 
 def report_once(kind, exc_info=True):

@@ -32,15 +32,13 @@ _STACK_FRAMES = 8  # the innermost frames: where the provider call failed
 _MESSAGE_LIMIT = 2000
 
 
-def set_error(span, exc, message=None):
+def set_error(span, exc):
     """Error tags like ddtrace's `set_exc_info`, at a small fraction of its cost: it formats
-    the whole traceback with Python 3.11's caret anchors (1.3 ms for a LiteLLM error, more
-    than the rest of ddllm's work on a call); we keep the innermost frames. `message`: the
-    exception's text as it was when it ended the attempt (`error_message`), when it is
-    tagged later: LiteLLM's Router adds its retry count to the text of an error it re-raises."""
+    the whole traceback with Python 3.11's caret anchors, more than the rest of ddllm's work
+    on a call; we keep the innermost frames."""
     exc_type = type(exc)
     module = exc_type.__module__
-    message = error_message(exc) if message is None else message
+    message = error_message(exc)
     span.error = 1
     span.set_tag(ERROR_TYPE, exc_type.__name__ if module == "builtins" else "%s.%s" % (module, exc_type.__name__))
     span.set_tag(ERROR_MSG, message)
@@ -102,7 +100,7 @@ def _model_tag(value):
     return normalize_tag_value(value) if value else value
 
 
-def _bool_tag(value):
+def bool_tag(value):
     return "true" if value else "false"
 
 
@@ -133,9 +131,10 @@ def start_request_span(resource):
     return span
 
 
-def finish_request_span(span, state, outcome, exc, finish_time=None):
+def tag_request_span(span, state, outcome, exc):
+    """The request's end facts on its span (`finish_at` finishes it)."""
     span.set_metric("llm.attempts", state.attempts)
-    span.set_tag("llm.fallback.used", _bool_tag(state.fallback_used))
+    span.set_tag("llm.fallback.used", bool_tag(state.fallback_used))
     if state.final_provider:
         span.set_tag("llm.final.provider", state.final_provider)
     if state.final_model:
@@ -148,12 +147,11 @@ def finish_request_span(span, state, outcome, exc, finish_time=None):
         span.set_tag("llm.request.skipped", listed)
     if exc is not None and outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
-    span.finish(finish_time)
 
 
-def finish_at(span, finish_time):
-    """Finish `span` at `finish_time` (seconds since the epoch), unless it is finished: the last
-    resort of an ending on the background thread. Never raises."""
+def finish_at(span, finish_time=None):
+    """Finish `span` at `finish_time` (seconds since the epoch; None: now), unless it is
+    finished. Never raises."""
     try:
         if span is not None and not span.finished:
             span.finish(finish_time)
@@ -249,18 +247,19 @@ def _set_attempt_start_tags(span, facts):
         ("llm.attempt.number", str(facts.number)),
         ("llm.attempt.retry", str(facts.retry)),
         ("llm.fallback.depth", str(facts.fallback_depth)),
-        ("llm.fallback.is_fallback", _bool_tag(facts.is_fallback)),
+        ("llm.fallback.is_fallback", bool_tag(facts.is_fallback)),
         ("llm.fallback.from", _model_tag(facts.fallback_from)),
         ("llm.fallback.reason", facts.fallback_reason),
         ("llm.fallback.type", facts.fallback_type),
-        ("llm.stream", _bool_tag(facts.stream)),
+        ("llm.stream", bool_tag(facts.stream)),
     ):
         if value:
             span.set_tag(key, value)
     set_caller_tags(span, facts.caller)
 
 
-def finish_attempt_span(span, facts, exc, finish_time=None, error_text=None):
+def tag_attempt_span(span, facts, exc):
+    """The attempt's end facts on its span (`finish_at` finishes it)."""
     span.set_tag("llm.outcome", facts.outcome)
     if facts.http_status is not None:
         span.set_tag("http.status_code", str(facts.http_status))
@@ -287,8 +286,7 @@ def finish_attempt_span(span, facts, exc, finish_time=None, error_text=None):
     if facts.response_id:
         span.set_tag("gen_ai.response.id", facts.response_id)
     if exc is not None and facts.outcome in _ERROR_OUTCOMES:
-        set_error(span, exc, error_text)
-    span.finish(finish_time)
+        set_error(span, exc)
 
 
 _LLMOBS_STRUCT_KEY = "_llmobs"  # where ddtrace keeps a span's LLM Observability data
@@ -344,8 +342,8 @@ def demote_nested_llm_span(span):
     """`trace.span_start` listener: an LLM Observability `llm` span that another integration
     starts inside one of our attempts stays in APM but leaves LLM Observability."""
     try:
-        attempt = request_state.current_attempt.get()
-        if attempt is None or span is attempt or span.span_type != _LLM_SPAN_TYPE:
+        attempt = request_state.running_attempt()
+        if attempt is None or span is attempt.span or span.span_type != _LLM_SPAN_TYPE:
             return
         span.span_type = None
         _demoted_span_ids.add(span.span_id)

@@ -5,11 +5,11 @@ attribute access reach the real object, iteration (sync and async) goes through 
 comes in one of these ways, and each finishes the span once: the last chunk was read, the
 stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread or half read
 (a caller that breaks out of its loop), or a `with` / `async with` block left before the
-end. An early end is `cancelled`. A stream collected unread is ended by ddllm's background
-thread, never inside the garbage collector.
+end. An early end is `cancelled`. A stream dropped unread is ended by ddllm's background
+thread, never inside the garbage collector, at the time of the drop.
 """
 import sys
-import threading
+import time
 
 import wrapt
 
@@ -24,12 +24,14 @@ class StreamObserver:
     def chunk(self, chunk):
         pass
 
-    def end(self, exc, cancelled):
-        pass
+    def end(self, exc, cancelled, dropped_at=None):
+        """`dropped_at`: when a stream dropped before its end was dropped, as (seconds since
+        the epoch, `time.perf_counter()`); else None."""
 
 
 class TracedStream(wrapt.ObjectProxy):
     def __init__(self, stream, observer):
+        background.ensure_running()  # a drop is ended there, even if no other call comes
         super().__init__(stream)
         self._self_observer = observer
         # What each chunk needs, in one attribute: reading an attribute of a proxy costs ~90 ns,
@@ -43,14 +45,17 @@ class TracedStream(wrapt.ObjectProxy):
             observer.chunk if type(observer).chunk is not StreamObserver.chunk else None,
         )
         self._self_ended = False
-        self._self_end_lock = threading.Lock()
+        # One token, taken by the first of the ways a stream can end (list.pop is atomic):
+        # a lock would have to be made fresh in a forked child, and its calls can fail.
+        self._self_end_token = [True]
 
     def _self_end(self, exc=None, cancelled=False):
         try:  # the whole ending: it runs inside the caller's read of the stream
-            with self._self_end_lock:
-                if self._self_ended:
-                    return
-                self._self_ended = True
+            try:
+                self._self_end_token.pop()
+            except IndexError:  # ended already
+                return
+            self._self_ended = True
             self._self_observer.end(exc, cancelled)
         except Exception:
             report_once("stream.end")
@@ -147,7 +152,7 @@ class TracedStream(wrapt.ObjectProxy):
                 return
             self._self_ended = True  # nobody else can reach an object being finalized
             # queued before any code of ours runs: the ending (its observer's own) is not lost
-            background.queue((self._self_observer.end, (None, True)))
+            background.queue((self._self_observer.end, (None, True, (time.time(), time.perf_counter()))))
             background.wake_from_finalizer()
         except Exception:
             pass

@@ -11,6 +11,8 @@ import logging
 import re
 import threading
 
+from ddllm.instrument import forksafe
+
 log = logging.getLogger("ddllm")
 
 MAX_TAG_LENGTH = 200  # Datadog drops or truncates longer tags
@@ -47,6 +49,7 @@ class TagCardinalityCap:
         self._kept = {}  # key -> set of normalised values kept
         self._overflowed = set()  # keys that reached the limit (warned once)
         self._lock = threading.Lock()
+        forksafe.renew_after_fork(self, "_lock")
         self._raw_table_size = 2 * limit + 64
 
     def tag(self, key, value):

@@ -8,20 +8,17 @@ runs), and close on every path what these steps started in them: spans, markers 
 caller's context, the request's entry in the request map. A streamed result ends with its
 stream (`ddllm.instrument.streams`).
 
-A non-streamed attempt or request that returned or raised ends in two halves. On the caller's
-thread, what the next step needs: the duration, the facts of an error (the next attempt's
-fallback reason), the caller's context back as it was before our span started. On ddllm's
-background thread (`ddllm.instrument.background`), the rest: the response's facts, LLM
-Observability, the span's tags and its finish at the time it ended, the metrics. The
-caller's call returns without waiting for that work, and done in batches it costs less
-(~100 us less per one-attempt request in `make bench`, the CPU time of both threads counted).
-A span ends on the caller's thread as before where it cannot wait: a stream's, ddtrace's own
-`llm` span that ours annotates, and whenever the queue is short of room.
+Each request and attempt ends in one function, `end_request` and `end_attempt`, read top to
+bottom: its facts, LLM Observability, its span's tags and finish, its metrics. It runs on the
+caller's thread, before LiteLLM's result reaches the caller, so that nothing that runs after
+the call (LiteLLM's callbacks, the caller, the next attempt) can change what the span says.
+Only the metric lines are sent later, from facts that no longer change; and a stream the
+caller dropped is ended on ddllm's background thread, at the time of the drop.
 """
 import time
 
 from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
-from ddllm.instrument import attempt_facts, background, cooldowns, llmobs, metrics, request_state, spans, streams
+from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_state, spans, streams
 from ddllm.instrument.safety import guarded, report_once
 
 
@@ -30,7 +27,7 @@ class Attempt(streams.StreamObserver):
     shell that wraps the call (`ddllm.instrument.patching`) with no code of ours (the defaults
     are the class's), so the shell holds whatever `begin_attempt` starts in it. When the
     attempt returns a stream, it is the stream's observer: `chunk` here, and the shell's `end`
-    (which runs `end_stream` and closes the attempt)."""
+    (which runs `end_attempt` and closes the attempt)."""
 
     facts = None
     span = None
@@ -43,8 +40,8 @@ class Attempt(streams.StreamObserver):
     stream_output = None  # the chunks of its stream, for LLM Observability
     stream = None  # LiteLLM's stream, when it returned one
     content_read = False  # a chunk with content reached the caller
+    returned = False  # its call returned or raised: its marker marks nothing from then on
     closed = False  # its span finished (by the shell, which holds it)
-    ending_queued = False  # its span is finished by its ending on the background thread
 
     def chunk(self, chunk):
         """Time to first token, usage, and the output for LLM Observability. Once the first
@@ -99,64 +96,56 @@ def _finish_left_active(name):
 
 
 def request_returned(state, kwargs, result):
-    """The request returned `result`: what the caller gets (LiteLLM's result, or our proxy of
-    its stream, which ends the request with it). Never raises."""
+    """The request's call returned `result`: what the caller gets (LiteLLM's result, or our
+    proxy of its stream, which ends the request with it). Never raises."""
+    state.returned = True
     try:
         if kwargs.get("stream") is True and streams.is_stream(result):
             return stream_request(state, result)
     except Exception:
         report_once("request.result")
-    if not _end_request_later(state):
-        end_request(state, None)
+    end_request(state)
     return result
 
 
-def _end_request_later(state):
-    """Queue the ending of a request that returned, for the background thread; the caller's
-    context is put back first. True when queued; False, the caller ends it now."""
+def end_request(state, exc=None, cancelled=False, dropped_at=None):
+    """A request's end, top to bottom: its outcome, metrics, LLM Observability, span. On the
+    caller's thread when its call returned or raised, or its stream ended there; on the
+    background thread when its stream was dropped (`dropped_at`, as
+    `streams.StreamObserver.end` has it).
+    Never raises; the shell finishes its span, if this could not."""
+    state.returned = True
     try:
-        if state.attempts == 0 or state.span is None:  # the Router tried nothing: read its cooldowns now
-            return False
-        duration, ended_at = time.perf_counter() - state.started, time.time()
-        if spans.llmobs_enabled() and state.kwargs is not None:
-            state.kwargs = _arguments_as_called(state.kwargs)
-        spans.restore_active(state.saved_context)
-        if background.defer_ending(_end_request_queued, (state, duration, ended_at)) is True:
-            state.ending_queued = True
-            return True
-    except Exception:
-        report_once("request.end_later")
-    return False
-
-
-def _end_request_queued(state, duration, ended_at):
-    """The ending of a request that returned, on the background thread. Its span is finished
-    at `ended_at` whatever fails."""
-    try:
-        outcome = _request_outcome(None, False)
-        _record_request_metrics(state, outcome, duration)
-        _annotate_request_llmobs(state, outcome)
-        spans.finish_request_span(state.span, state, outcome, None, ended_at)
-    except Exception:
-        report_once("request.span")
-    finally:
-        spans.finish_at(state.span, ended_at)
-
-
-def end_request(state, exc, cancelled=False):
-    """Finish the request: its facts on its span, and its metrics. Never raises; the shell
-    finishes its span, if this could not, and takes it out of the request map."""
-    try:
+        ended_at, duration = _end_time(state.started, dropped_at)
         if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
             _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
-        _record_request_metrics(state, outcome, time.perf_counter() - state.started)
+        _record_request_metrics(state, outcome, duration)
         _annotate_request_llmobs(state, outcome)
         if exc is not None and state.kwargs.get("stream") is True:  # a streamed request that failed
             _close_leaked_request_spans(state, exc)
-        spans.finish_request_span(state.span, state, outcome, exc)
+        _finish_request_span(state, outcome, exc, ended_at)
+        if not state.streamed:  # a stream's proxy put the caller's context back already
+            spans.restore_active(state.saved_context)
     except Exception:
-        report_once("request.span")
+        report_once("request.end")
+
+
+def _end_time(started, dropped_at):
+    """(when the span ends, seconds since the epoch or None for now; the duration): a dropped
+    stream's end is the moment it was dropped, not the moment the background thread ends it."""
+    if dropped_at is None:
+        return None, time.perf_counter() - started
+    wall, counter = dropped_at
+    return wall, counter - started
+
+
+@guarded("request.span")
+def _finish_request_span(state, outcome, exc, ended_at):
+    try:
+        spans.tag_request_span(state.span, state, outcome, exc)
+    finally:
+        spans.finish_at(state.span, ended_at)
 
 
 @guarded("request.outcome", default="error")
@@ -185,10 +174,14 @@ def stream_request(state, stream):
     `end_request` and closes the request."""
     try:
         spans.restore_active(state.saved_context)
-        return streams.TracedStream(stream, state)
+        if spans.llmobs_enabled() and state.kwargs is not None:
+            state.kwargs = _arguments_as_called(state.kwargs)  # read when the stream ends
+        proxy = streams.TracedStream(stream, state)
+        state.streamed = True
+        return proxy
     except Exception:
         report_once("request.stream")
-        end_request(state, None)
+        end_request(state)
         return stream
 
 
@@ -274,9 +267,12 @@ def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
     metadata = attempt_facts.read_start(kwargs, facts)
     trace_id = kwargs.get("litellm_trace_id")
     trace_id = trace_id if isinstance(trace_id, str) else None
-    state = request_state.find(trace_id)
-    if state is None:  # contextvars lost, and no trace id known: the active APM spans
-        state = request_state.find_by_span(spans.active_span())
+    if request_state.detached():  # a call of LiteLLM's callbacks: a request of its own
+        state = None
+    else:
+        state = request_state.find(trace_id)
+        if state is None:  # contextvars lost, and no trace id known: the active APM spans
+            state = request_state.find_by_span(spans.active_span())
     if state is not None and state.trace_id is None and trace_id is not None:
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
@@ -287,8 +283,7 @@ def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
     try:
         attempt.span, attempt.llmobs_span = spans.start_attempt_span(
             facts, state.span if state is not None else None)
-        attempt.context_token = request_state.current_attempt.set(attempt.span)
-        attempt_facts.watch_http_calls(facts)
+        attempt.context_token = request_state.current_attempt.set(attempt)
     except BaseException:
         _finish_left_active(ATTEMPT_SPAN)  # started, but not handed back to `attempt`
         raise
@@ -296,7 +291,6 @@ def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
 
 
 def _leave_attempt_context(attempt):
-    attempt_facts.stop_watching_http_calls(attempt.facts)
     if attempt.context_token is None:
         return
     try:
@@ -307,8 +301,9 @@ def _leave_attempt_context(attempt):
 
 
 def attempt_returned(attempt, kwargs, result):
-    """The attempt returned `result`: what the caller gets (LiteLLM's result, or our proxy of
-    its stream, which ends the attempt with it). Never raises."""
+    """The attempt's call returned `result`: what the caller gets (LiteLLM's result, or our
+    proxy of its stream, which ends the attempt with it). Never raises."""
+    attempt.returned = True
     try:
         if kwargs.get("stream") is True and streams.is_stream(result):
             return stream_attempt(attempt, result)
@@ -318,48 +313,93 @@ def attempt_returned(attempt, kwargs, result):
     return result
 
 
-def end_attempt(attempt, response=None, exc=None):
-    """End a non-streamed attempt (or a streamed one that raised before returning its stream).
+def end_attempt(attempt, response=None, exc=None, cancelled=False, dropped_at=None):
+    """An attempt's end, top to bottom: its facts, LLM Observability, its span's tags and
+    finish, its metrics. On the caller's thread when its call returned or raised, or its
+    stream ended there; on the background thread when its stream was dropped (`dropped_at`:
+    `streams.drop_time()`). From here on its markers mark nothing and its facts are final:
+    what runs after it (LiteLLM's callbacks, the caller, the next attempt) changes nothing.
     Never raises; the shell finishes its span, if this could not."""
+    attempt.returned = True
     try:
         _leave_attempt_context(attempt)
-        if exc is not None and attempt.facts.stream:
-            # ddtrace's spans a failed stream left open are closed now, with ours
-            _read_outcome(attempt, response, exc)
-            _complete_attempt(attempt, exc, response, stream_failed_before_returning=True)
-        elif not _end_attempt_later(attempt, response, exc):
-            _read_outcome(attempt, response, exc)
-            _complete_attempt(attempt, exc, response)
+        ended_at, duration = _end_time(attempt.started, dropped_at)
+        _read_end(attempt, response, exc, cancelled, duration)
+        _annotate_llmobs(attempt, response)
+        if exc is not None and attempt.facts.stream and attempt.stream is None:
+            # after annotating: LLM Observability refuses to annotate a finished span, and the
+            # span closed here may be the `llm` span ours annotates (ddtrace's, enclosing ours)
+            _close_leaked_spans(attempt, exc)
+        _finish_attempt_span(attempt, exc, ended_at)
+        if attempt.stream is None:  # a stream's proxy put the caller's context back already
+            spans.restore_active(attempt.saved_context)
+        _record_attempt_metrics(attempt.facts)
     except Exception:
         report_once("attempt.end")
 
 
-def _end_attempt_later(attempt, response, exc):
-    """Queue the attempt's ending for the background thread, once the facts the next attempt
-    needs are read and the caller's context is put back. True when queued; False, the
-    caller ends it now (and reads its outcome again: the same facts)."""
+@guarded("attempt.facts")
+def _read_end(attempt, response, exc, cancelled, duration):
+    """What the attempt's answer says: its response, its stream's end, or its error."""
+    facts = attempt.facts
+    facts.duration = duration
+    if exc is not None:
+        attempt_facts.read_error(exc, facts, attempt.stream)
+    elif attempt.stream is not None:
+        attempt_facts.read_stream_end(attempt.stream, facts)
+        if cancelled:
+            facts.outcome = "cancelled"
+    else:
+        attempt_facts.read_response(response, facts)
+    _remember_in_request(attempt, exc)
+
+
+@guarded("attempt.span")
+def _finish_attempt_span(attempt, exc, ended_at):
     try:
-        if attempt.llmobs_span is not None and attempt.llmobs_span is not attempt.span:
-            return False  # ddtrace's `llm` span, finished by its integration: annotated now
-        ended_at = time.time()
-        _read_outcome_now(attempt, exc)
-        if attempt.llmobs_span is not None:
-            attempt.kwargs = _arguments_as_called(attempt.kwargs)
-        error_text = spans.error_message(exc) if exc is not None else None  # before LiteLLM adds to it
+        spans.tag_attempt_span(attempt.span, attempt.facts, exc)
+    finally:
+        spans.finish_at(attempt.span, ended_at)
+
+
+@guarded("attempt.llmobs")
+def _annotate_llmobs(attempt, response):
+    llmobs.annotate_attempt(
+        attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output)
+
+
+@guarded("attempt.leaked_spans")
+def _close_leaked_spans(attempt, exc):
+    spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
+
+
+@guarded("attempt.metrics")
+def _record_attempt_metrics(facts):
+    metrics.record_attempt(facts)
+
+
+def stream_attempt(attempt, stream):
+    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it
+    (the shell's `attempt` is the stream's observer)."""
+    try:
+        _leave_attempt_context(attempt)
         spans.restore_active(attempt.saved_context)
-        if background.defer_ending(_end_attempt_queued, (attempt, response, exc, ended_at, error_text)) is True:
-            attempt.ending_queued = True
-            return True
+        if attempt.llmobs_span is not None:
+            attempt.kwargs = _arguments_as_called(attempt.kwargs)  # read when the stream ends
+        attempt.stream_output = llmobs.stream_output(attempt)
+        proxy = streams.TracedStream(stream, attempt)
+        attempt.stream = stream
+        return proxy
     except Exception:
-        report_once("attempt.end_later")
-    return False
+        report_once("attempt.stream")
+        end_attempt(attempt, response=stream)
+        return stream
 
 
 def _arguments_as_called(kwargs):
     """The call's arguments with the lists a caller goes on with copied, for LLM Observability
-    to read on the background thread: a conversation appends the answer (and the next turn)
-    to its `messages` as soon as the call returns. One copy of the dict, in C, and of the few
-    lists that hold the conversation, rather than a look at every argument LiteLLM passes."""
+    to read when the stream ends: a conversation appends the answer (and the next turn) to its
+    `messages` as soon as it has read it."""
     copied = dict(kwargs)
     for key in _CONVERSATION_ARGUMENTS:
         value = copied.get(key)
@@ -373,117 +413,9 @@ def _arguments_as_called(kwargs):
 _CONVERSATION_ARGUMENTS = ("messages", "prompt", "input", "tools")
 
 
-@guarded("attempt.facts")
-def _read_outcome_now(attempt, exc):
-    """What the caller's thread reads of an ending attempt: its duration and, when it raised,
-    the error's facts, which the next attempt's fallback facts are made of."""
-    facts = attempt.facts
-    facts.duration = time.perf_counter() - attempt.started
-    if exc is not None:
-        attempt_facts.read_error(exc, facts)
-    _remember_in_request(attempt, exc)
-
-
-def _end_attempt_queued(attempt, response, exc, ended_at, error_text):
-    """The ending of an attempt, on the background thread. Its span is finished at `ended_at`
-    and its metrics recorded whatever fails."""
-    try:
-        if exc is None:
-            _read_response(attempt, response)
-        _annotate_llmobs(attempt, response)
-        spans.finish_attempt_span(attempt.span, attempt.facts, exc, ended_at, error_text)
-    except Exception:
-        report_once("attempt.span")
-    finally:
-        spans.finish_at(attempt.span, ended_at)
-        _record_attempt_metrics(attempt.facts)
-
-
-@guarded("attempt.facts")
-def _read_response(attempt, response):
-    """What a successful attempt's response says; its request's final provider, if LiteLLM
-    named the provider only in the response."""
-    facts = attempt.facts
-    attempt_facts.read_response(response, facts)
-    state = attempt.request
-    if state is not None and state.attempts == facts.number:  # no later attempt of it has ended
-        state.final_provider = facts.provider
-
-
-@guarded("attempt.leaked_spans")
-def _close_leaked_spans(attempt, exc):
-    spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
-
-
-def _complete_attempt(attempt, exc, response, stream_failed_before_returning=False):
-    _annotate_llmobs(attempt, response)
-    if stream_failed_before_returning:
-        # after annotating: LLM Observability refuses to annotate a finished span, and the
-        # span closed here may be the `llm` span ours annotates (ddtrace's, enclosing ours)
-        _close_leaked_spans(attempt, exc)
-    try:
-        spans.finish_attempt_span(attempt.span, attempt.facts, exc)
-    except Exception:
-        report_once("attempt.span")
-    _record_attempt_metrics(attempt.facts)
-
-
-def _read_outcome(attempt, response, exc):
-    """All of an ending attempt's facts, read on the caller's thread."""
-    _read_outcome_now(attempt, exc)
-    if exc is None:
-        _read_response(attempt, response)
-
-
-@guarded("attempt.llmobs")
-def _annotate_llmobs(attempt, response):
-    llmobs.annotate_attempt(
-        attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output)
-
-
-@guarded("attempt.metrics")
-def _record_attempt_metrics(facts):
-    metrics.record_attempt(facts)
-
-
-def end_stream(attempt, exc, cancelled):
-    """The attempt's stream ended: read to its end, failed, closed, or abandoned. Never raises;
-    the shell finishes its span, if this could not."""
-    _read_stream_outcome(attempt, attempt.stream, exc, cancelled, attempt.content_read)
-    _complete_attempt(attempt, exc, None)
-
-
-@guarded("attempt.facts")
-def _read_stream_outcome(attempt, stream, exc, cancelled, content_read):
-    facts = attempt.facts
-    facts.duration = time.perf_counter() - attempt.started
-    if exc is not None:
-        attempt_facts.read_error(exc, facts, stream)
-    else:
-        attempt_facts.read_stream_end(stream, facts)
-        if cancelled:
-            facts.outcome = "cancelled"
-    _remember_in_request(attempt, exc)
-    if attempt.request is not None:
-        attempt.request.last_error_mid_stream = exc is not None and content_read
-
-
-def stream_attempt(attempt, stream):
-    """The attempt returned a stream: hand the caller a proxy that ends the attempt with it
-    (the shell's `attempt` is the stream's observer)."""
-    try:
-        _leave_attempt_context(attempt)
-        spans.restore_active(attempt.saved_context)
-        attempt.stream_output = llmobs.stream_output(attempt)
-        attempt.stream = stream
-        return streams.TracedStream(stream, attempt)
-    except Exception:
-        report_once("attempt.stream")
-        end_attempt(attempt, response=stream)
-        return stream
-
-
 def _remember_in_request(attempt, exc):
+    """What the next attempt of the request needs (its fallback facts), and the request's
+    final provider and model."""
     state = attempt.request
     if state is None:
         return
@@ -491,6 +423,7 @@ def _remember_in_request(attempt, exc):
     state.last_target = facts.target
     state.final_provider = facts.provider
     state.final_model = facts.model
+    state.last_error_mid_stream = exc is not None and attempt.content_read
     if exc is None:
         state.last_error_type, state.last_error_names = None, frozenset()
     else:
