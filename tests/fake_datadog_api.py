@@ -13,7 +13,8 @@ PATCH to update"), and a body is refused with 400 where datadog-api-client's own
 models refuse it (a missing `data`, `id`, `type` or `metric_type`, a wrong type), where the
 type is not `manage_tags`, where `include_percentiles` is set on a metric that is not a
 distribution, and where `exclude_tags_mode` is true without tags. `tag_configurations` holds
-the stored attributes by metric name.
+the stored attributes by metric name; `queryable(metric, tag_key)` says whether a tag submitted
+with the metric can be queried under its configuration.
 """
 import itertools
 import json
@@ -97,6 +98,15 @@ class FakeDatadogAPI:
         monkeypatch.setenv("DD_APP_KEY", self.app_key)
         monkeypatch.setenv("DD_API_HOST", self.url)
         return self
+
+    def queryable(self, metric_name, tag_key):
+        """Whether a tag key submitted with the metric can be queried: every one without a tag
+        configuration; with one, those an allow-list names or a deny-list does not."""
+        stored = self.tag_configurations.get(metric_name)
+        if stored is None:
+            return True
+        listed = tag_key in (stored.get("tags") or [])
+        return not listed if stored.get("exclude_tags_mode") else listed
 
     def writes(self):
         return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "PATCH", "DELETE")]

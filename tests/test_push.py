@@ -12,7 +12,7 @@ import pytest
 from fake_datadog_api import server_fixture
 
 from ddllm import catalogue
-from ddllm.assets import customize, files as assets, push
+from ddllm.assets import customize, files as assets, percentiles, push
 from ddllm.cli.main import main
 
 API_KEY = "fake-api-key-0123456789abcdef"
@@ -79,20 +79,55 @@ def test_first_push_enables_percentiles_on_every_distribution_queried(datadog, c
     for name, configuration in datadog.tag_configurations.items():
         assert configuration["include_percentiles"] is True
         assert configuration["metric_type"] == "distribution"
-        # A configuration lists its queryable tags: every tag the metric has stays queryable.
-        assert set(configuration["tags"]) == set(catalogue.metric_tag_keys(name))
+        # A deny-list that excludes no tag anyone sends: ddllm's tags and the user's stay queryable.
+        assert configuration["exclude_tags_mode"] is True
+        assert configuration["tags"] == [percentiles.EXCLUDES_NO_TAG]
+        for tag_key in catalogue.metric_tag_keys(name) + USER_TAG_KEYS:
+            assert datadog.queryable(name, tag_key), (name, tag_key)
     assert [(method, path) for method, path in datadog.writes() if "/api/v2/" in path] == [
         ("POST", "/api/v2/metrics/%s/tags" % name) for name in DISTRIBUTIONS]
 
 
-def test_percentiles_are_added_to_an_existing_configuration_and_its_tags_kept(datadog, capsys):
+# Tags ddllm does not send but the agent and the user add: they must stay queryable.
+USER_TAG_KEYS = ("region", "host", "kube_namespace", "cost-center")
+
+
+def configure_tags(datadog, metric_name, **attributes):
     headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
-    without = {"data": {"type": "manage_tags", "id": "ddllm.attempt.duration", "attributes": {
-        "metric_type": "distribution", "tags": ["env", "model", "team"], "include_percentiles": False}}}
-    already = {"data": {"type": "manage_tags", "id": "ddllm.request.duration", "attributes": {
-        "metric_type": "distribution", "tags": ["env"], "include_percentiles": True}}}
-    assert datadog.handle("POST", "/api/v2/metrics/ddllm.attempt.duration/tags", headers, without)[0] == 201
-    assert datadog.handle("POST", "/api/v2/metrics/ddllm.request.duration/tags", headers, already)[0] == 201
+    body = {"data": {"type": "manage_tags", "id": metric_name, "attributes": dict(metric_type="distribution",
+                                                                                 **attributes)}}
+    assert datadog.handle("POST", "/api/v2/metrics/%s/tags" % metric_name, headers, body)[0] == 201
+
+
+@pytest.mark.parametrize("with_caller_tags", [True, False])
+def test_an_earlier_ddllm_allow_list_becomes_a_deny_list_and_region_is_queryable_again(datadog, capsys,
+                                                                                      with_caller_tags):
+    name = "ddllm.attempt.duration"
+    tags = set(catalogue.metric_tag_keys(name))
+    if not with_caller_tags:  # what ddllm created before the proxy's caller tags
+        tags -= set(catalogue.PROXY_CALLER_METRIC_TAGS)
+    configure_tags(datadog, name, tags=sorted(tags), include_percentiles=True)
+    assert not datadog.queryable(name, "region")
+
+    code, out, err = push_cli(capsys, "--dashboards")
+
+    assert code == 0, out + err
+    assert datadog.tag_configurations[name]["exclude_tags_mode"] is True
+    assert datadog.tag_configurations[name]["tags"] == [percentiles.EXCLUDES_NO_TAG]
+    assert datadog.tag_configurations[name]["include_percentiles"] is True
+    for tag_key in USER_TAG_KEYS + tuple(tags):
+        assert datadog.queryable(name, tag_key), tag_key
+    assert "percentiles on %s: note: an earlier ddllm's allow-list becomes a deny-list" % name in out
+    before = len(datadog.writes())
+    code, out, _ = push_cli(capsys, "--dashboards")
+    assert code == 0 and len(datadog.writes()) == before  # a second push writes nothing
+
+
+def test_a_configuration_the_user_made_is_kept_with_percentiles_on_and_the_hidden_tags_named(datadog, capsys):
+    configure_tags(datadog, "ddllm.attempt.duration", tags=["env", "model", "team"], include_percentiles=False)
+    configure_tags(datadog, "ddllm.request.duration", tags=["env"], include_percentiles=True)
+    configure_tags(datadog, "ddllm.attempt.time_to_first_token", tags=["host", "fallback"], exclude_tags_mode=True,
+                   include_percentiles=False)
     before = len(datadog.writes())
 
     code, out, err = push_cli(capsys, "--dashboards")
@@ -100,10 +135,19 @@ def test_percentiles_are_added_to_an_existing_configuration_and_its_tags_kept(da
     assert code == 0, out + err
     v2_writes = [(method, path) for method, path in datadog.writes()[before:] if "/api/v2/" in path]
     assert v2_writes == [("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
-                         ("POST", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
-    assert datadog.tag_configurations["ddllm.attempt.duration"]["include_percentiles"] is True
-    assert datadog.tag_configurations["ddllm.attempt.duration"]["tags"] == ["env", "model", "team"]
+                         ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
+    duration = datadog.tag_configurations["ddllm.attempt.duration"]
+    assert duration["include_percentiles"] is True and duration["tags"] == ["env", "model", "team"]
+    assert duration["exclude_tags_mode"] is False
+    ttft = datadog.tag_configurations["ddllm.attempt.time_to_first_token"]
+    assert ttft["include_percentiles"] is True and ttft["exclude_tags_mode"] is True
+    assert ttft["tags"] == ["host", "fallback"]
     assert datadog.tag_configurations["ddllm.request.duration"]["tags"] == ["env"]
+    hidden = sorted(set(catalogue.metric_tag_keys("ddllm.attempt.duration")) - {"env", "model", "team"})
+    assert "percentiles on ddllm.attempt.duration: note: your tag configuration is kept; it hides ddllm's tags %s" \
+        % ", ".join(hidden) in out
+    assert "percentiles on ddllm.attempt.time_to_first_token: note: your tag configuration is kept; it hides " \
+        "ddllm's tag fallback" in out
     assert "percentiles on ddllm.attempt.duration: updated" in out
     assert "percentiles on ddllm.request.duration: unchanged" in out
 

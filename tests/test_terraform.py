@@ -10,7 +10,7 @@ import hcl2
 import pytest
 
 from ddllm import catalogue
-from ddllm.assets import customize, files as assets, terraform, validation
+from ddllm.assets import customize, files as assets, percentiles, terraform, validation
 from ddllm.cli.main import main
 
 READ_BACK = hcl2.SerializationOptions(strip_string_quotes=True, preserve_heredocs=False, with_comments=False,
@@ -147,7 +147,11 @@ def test_percentiles_are_enabled_on_every_distribution_queried(capsys):
     for name, body in configured.items():
         assert body["metric_type"] == "distribution"
         assert body["include_percentiles"] is True
-        assert body["tags"] == sorted(catalogue.metric_tag_keys(name))
+        # A deny-list of one tag key nothing sends: every tag stays queryable (Terraform's provider
+        # refuses exclude_tags_mode without tags).
+        assert body["exclude_tags_mode"] is True
+        assert body["tags"] == [percentiles.EXCLUDES_NO_TAG]
+        assert not set(body["tags"]) & set(catalogue.metric_tag_keys(name))
 
 
 def test_a_dashboard_alone_needs_no_monitor_variables(capsys):

@@ -453,8 +453,10 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
             label = '[%d/%d] %s "%s"' % (number, len(steps), item["kind"], item["name"])
         try:
             if step == "percentiles":
-                action = _enable_percentiles(client, item, dry_run)
+                action, note = _enable_percentiles(client, item, dry_run)
                 plan = Plan(None, action)
+                if note:
+                    say("%s: note: %s" % (label, note))
             else:
                 plan = plan_dashboard(client, item, dashboards_by_title) if item["kind"] == DASHBOARD \
                     else plan_monitor(item, monitors_by_name)
@@ -481,15 +483,13 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
 
 
 def _enable_percentiles(client, metric_name, dry_run):
-    current = client.tag_configuration(metric_name)
-    action = percentiles.plan(current)
-    if dry_run or action == "unchanged":
-        return action
-    if action == "create":
-        client.create_tag_configuration(metric_name, percentiles.create_body(metric_name))
-    else:
-        client.update_tag_configuration(metric_name, percentiles.update_body(metric_name, current))
-    return action
+    """(action, note) for the metric's tag configuration, carried out unless dry_run."""
+    planned = percentiles.plan(metric_name, client.tag_configuration(metric_name))
+    if not dry_run and planned.action == "create":
+        client.create_tag_configuration(metric_name, planned.body)
+    elif not dry_run and planned.action == "update":
+        client.update_tag_configuration(metric_name, planned.body)
+    return planned.action, planned.note
 
 
 def asset_url(base_url, plan):

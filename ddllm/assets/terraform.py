@@ -144,14 +144,16 @@ def render(assets, version):
             lines += [""] + _variable(variable_name(name), "number", "Monitor threshold %s (ddllm push --set "
                                       "%s=VALUE)." % (name, name), default)
     for metric_name in percentiles.distributions_queried(assets):
-        attributes = percentiles.create_body(metric_name)["data"]["attributes"]
+        attributes = percentiles.deny_list_attributes()
         lines += [
             "",
-            "# Percentiles (p50, p95, p99) of %s for the widgets and monitors that query them." % metric_name,
+            "# Percentiles (p50, p95, p99) of %s for the widgets and monitors that query them, through a" % metric_name,
+            "# deny-list that excludes no tag: every tag sent with the metric stays queryable.",
             'resource "datadog_metric_tag_configuration" "%s" {' % variable_name(metric_name),
             "  metric_name         = %s" % json.dumps(metric_name),
             "  metric_type         = %s" % json.dumps(attributes["metric_type"]),
             "  tags                = %s" % json.dumps(attributes["tags"]).replace('","', '", "'),
+            "  exclude_tags_mode   = true",
             "  include_percentiles = true",
             "}",
         ]
