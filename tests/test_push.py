@@ -377,7 +377,7 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     code, _, err = push_cli(capsys, "--dry-run")
     assert code == 1
     monitors = shipped_count() - 1
-    assert "error: @your-team-handle is a placeholder, in %d monitors (attempt_latency_p95.json, " % monitors in err
+    assert "error: @your-team-handle is a placeholder, in %d monitors (attempt_latency_anomaly.json, attempt_latency_p95.json, " % monitors in err
     assert "): give the real one with --notify @handle (or DDLLM_NOTIFY)" in err
     assert "error: team:your-team is a placeholder, in %d monitors (" % monitors in err
     assert "): give the real one with --tag key:value (or DDLLM_TAGS)" in err

@@ -28,6 +28,7 @@ import sys
 from collections import namedtuple
 
 from ddllm import catalogue
+from ddllm.assets import algorithm_monitors
 from ddllm.assets.files import DASHBOARD, MONITOR, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
 from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
     Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems, parse_metric_query,
@@ -567,16 +568,21 @@ def check_monitor(body, findings):
 
 def _check_monitor_query(query, thresholds, options, findings):
     path = ("$", "query")
-    if query.time_aggregator not in MONITOR_TIME_AGGREGATORS:
-        findings.error(path, "time aggregation %r is not one of %s" % (
-            query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)))
-    if not MONITOR_WINDOW.match(query.window):
-        findings.error(path, "window %r is not like last_5m, last_1h" % query.window)
+    if query.algorithm is not None:  # anomalies() or forecast(): windows and aggregation of their own
+        for problem in algorithm_monitors.problems_of(query, options):
+            findings.error(path, problem)
+    else:
+        if query.time_aggregator not in MONITOR_TIME_AGGREGATORS:
+            findings.error(path, "time aggregation %r is not one of %s" % (
+                query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)))
+        if not MONITOR_WINDOW.match(query.window):
+            findings.error(path, "window %r is not like last_5m, last_1h" % query.window)
+        percentiles = [PERCENTILE_AGGREGATOR.match(item.aggregator) is not None for item in query.metric_queries]
+        if (query.time_aggregator == "percentile") != all(percentiles) or (any(percentiles) and not all(percentiles)):
+            findings.error(path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only "
+                           "them")
     for metric_query in query.metric_queries:
         check_metric_query(metric_query, findings, path)
-    percentiles = [PERCENTILE_AGGREGATOR.match(item.aggregator) is not None for item in query.metric_queries]
-    if (query.time_aggregator == "percentile") != all(percentiles) or (any(percentiles) and not all(percentiles)):
-        findings.error(path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only them")
     for metric_query in query.metric_queries[1:]:
         if sorted(metric_query.groups) != sorted(query.groups):
             findings.error(path, "every metric query must group by the same tags: {%s} vs {%s}" % (
