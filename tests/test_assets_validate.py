@@ -66,8 +66,8 @@ def test_shipped_assets_are_clean(capsys):
 
 
 def placeholder_count():
-    """The shipped assets' placeholders: a handle and a team tag in each monitor."""
-    return 2 * len(shipped(assets.MONITOR))
+    """The shipped assets' placeholders: a handle and a team tag in each monitor, a team tag in each SLO."""
+    return 2 * len(shipped(assets.MONITOR)) + len(shipped(assets.SLO))
 
 
 def test_placeholders_are_warnings_that_fail_strict(capsys):
@@ -75,7 +75,7 @@ def test_placeholders_are_warnings_that_fail_strict(capsys):
     assert code == 0
     monitors = len(shipped(assets.MONITOR))
     assert out.count("warning: $.message: @your-team-handle is a placeholder") == monitors
-    assert out.count("warning: $.tags[2]: team:your-team is a placeholder") == monitors
+    assert out.count("warning: $.tags[2]: team:your-team is a placeholder") == monitors + len(shipped(assets.SLO))
     assert "0 errors, %d warnings" % placeholder_count() in out
     code, _, _ = validate(capsys, "--strict")
     assert code == 1

@@ -36,8 +36,8 @@ def push_cli(capsys, *arguments):
     return code, out, err
 
 
-def shipped_count():
-    return len(assets.load_assets())
+def shipped_count(kind=None):
+    return len([asset for asset in assets.load_assets() if kind in (None, asset["kind"])])
 
 
 # The distributions the shipped assets query: each gets percentiles, one step of the push each.
@@ -55,16 +55,19 @@ def asset_lines(out):
 def test_first_push_creates_every_asset_and_shows_progress(datadog, capsys):
     code, out, err = push_cli(capsys)
     assert code == 0, out + err
-    total = shipped_count()
-    assert len(datadog.dashboards) == 1 and len(datadog.monitors) == total - 1
+    assert len(datadog.dashboards) == 1 and len(datadog.monitors) == shipped_count(assets.MONITOR)
+    assert len(datadog.slos) == shipped_count(assets.SLO) == 2
     lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(lines) == steps()
     assert lines[0] == "[1/%d] percentiles on ddllm.attempt.duration: created" % steps()
     assert lines[len(DISTRIBUTIONS)].startswith(
         '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id ' % (
             len(DISTRIBUTIONS) + 1, steps()))
-    assert any(line.startswith('[%d/%d] monitor "ddllm: ' % (steps(), steps())) and ": created (id " in line
-               for line in lines)
+    assert lines[-1].startswith('[%d/%d] slo "ddllm: ' % (steps(), steps())) and ": created (id " in lines[-1]
+    # SLOs come after the monitors.
+    kinds = [line.split("] ", 1)[1].split(" ", 1)[0] for line in lines]
+    assert kinds == ["percentiles"] * len(DISTRIBUTIONS) + ["dashboard"] + ["monitor"] * shipped_count(
+        assets.MONITOR) + ["slo"] * shipped_count(assets.SLO)
     assert "ddllm push: %d created, 0 updated, 0 unchanged" % steps() in out
     stored = next(iter(datadog.dashboards.values()))
     shipped = next(asset["body"] for asset in assets.load_assets() if asset["kind"] == assets.DASHBOARD)
@@ -185,7 +188,7 @@ def test_a_refused_percentile_configuration_is_a_failure_that_says_what_to_do(da
     assert "percentiles on ddllm.attempt.duration: failed" in err
     assert "Datadog answered 400" in err and "Cannot configure tags on metric" in err
     assert "Metrics > Summary" in err
-    assert len(datadog.monitors) == shipped_count() - 1  # the rest still went through
+    assert len(datadog.monitors) == shipped_count(assets.MONITOR)  # the rest still went through
     assert "1 failed" in err
 
 
@@ -200,15 +203,21 @@ def test_second_push_changes_nothing_and_says_so(datadog, capsys):
     assert "nothing to change, all %d unchanged" % steps() in out
 
 
+def changed_copy(tmp_path, kind, file_name, change):
+    """(folder, changed body): a copy of the shipped folder of a kind, with one file changed."""
+    folder = tmp_path / assets.FOLDER_OF_KIND[kind]
+    shutil.copytree(assets.shipped_asset_dirs()[kind], str(folder))
+    path = folder / file_name
+    body = json.loads(path.read_text())
+    change(body)
+    path.write_text(json.dumps(body))
+    return folder, body
+
+
 def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder = tmp_path / "monitors"
-    source = assets.shipped_asset_dirs()[assets.MONITOR]
-    shutil.copytree(source, str(folder))
-    changed_path = folder / "error_rate.json"
-    body = json.loads(changed_path.read_text())
-    body["options"]["thresholds"]["warning"] = 4
-    changed_path.write_text(json.dumps(body))
+    folder, body = changed_copy(tmp_path, assets.MONITOR, "error_rate.json",
+                                lambda body: body["options"]["thresholds"].update(warning=4))
     writes_before = len(datadog.writes())
 
     code, out, _ = push_cli(capsys, "--monitors", str(folder))
@@ -251,12 +260,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(datadog, capsys):
 
 def test_dry_run_after_a_push_shows_updates_and_unchanged(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder = tmp_path / "monitors"
-    shutil.copytree(assets.shipped_asset_dirs()[assets.MONITOR], str(folder))
-    path = folder / "fallback_rate.json"
-    body = json.loads(path.read_text())
-    body["priority"] = 1
-    path.write_text(json.dumps(body))
+    folder, _ = changed_copy(tmp_path, assets.MONITOR, "fallback_rate.json", lambda body: body.update(priority=1))
     writes_before = len(datadog.writes())
     code, out, _ = push_cli(capsys, "--dry-run", str(folder))
     assert code == 0
@@ -303,7 +307,7 @@ def test_a_400_with_errors_is_shown_and_the_rest_still_pushed(datadog, capsys):
     assert code == 1
     assert "Datadog answered 400" in err and reason in err
     assert len(datadog.dashboards) == 1  # the dashboard went through
-    assert "%d failed" % (shipped_count() - 1) in err
+    assert "%d failed" % shipped_count(assets.MONITOR) in err
 
 
 def test_a_4xx_without_errors_is_still_a_failure(datadog, capsys):
@@ -376,12 +380,15 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     monkeypatch.delenv("DDLLM_TAGS")
     code, _, err = push_cli(capsys, "--dry-run")
     assert code == 1
-    monitors = shipped_count() - 1
-    assert "error: @your-team-handle is a placeholder, in %d monitors (attempt_latency_anomaly.json, attempt_latency_p95.json, " % monitors in err
+    monitors, slos = shipped_count(assets.MONITOR), shipped_count(assets.SLO)
+    assert "error: @your-team-handle is a placeholder, in %d files (attempt_latency_anomaly.json, " \
+           "attempt_latency_p95.json, " % monitors in err
     assert "): give the real one with --notify @handle (or DDLLM_NOTIFY)" in err
-    assert "error: team:your-team is a placeholder, in %d monitors (" % monitors in err
-    assert "): give the real one with --tag key:value (or DDLLM_TAGS)" in err
-    assert "%d placeholders left: nothing was pushed" % (2 * monitors) in err
+    # The SLOs carry the team tag too.
+    assert "error: team:your-team is a placeholder, in %d files (" % (monitors + slos) in err
+    assert "model_group_availability.json, model_group_latency_p95.json): give the real one with --tag key:value " \
+           "(or DDLLM_TAGS)" in err
+    assert "%d placeholders left: nothing was pushed" % (2 * monitors + slos) in err
     assert datadog.requests == []
 
     code, out, err = push_cli(capsys, "--notify", "@slack-llm-alerts", "--notify", "@pagerduty-llm",
@@ -390,6 +397,8 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     for stored in datadog.monitors.values():
         assert "@your-team-handle" not in stored["message"]
         assert stored["message"].endswith("@slack-llm-alerts @pagerduty-llm")
+        assert stored["tags"] == ["source:ddllm", "integration:litellm", "team:llm", "cost-center:42"]
+    for stored in datadog.slos.values():
         assert stored["tags"] == ["source:ddllm", "integration:litellm", "team:llm", "cost-center:42"]
 
 
@@ -445,3 +454,58 @@ def test_a_short_key_does_not_mangle_the_output(datadog, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "ddllm push (dry run)" in out
     assert "<redacted>" not in out + err
+
+
+# The anomaly, forecast and team monitors, and the SLOs: pushed as written, once.
+NEW_ASSETS = [(assets.MONITOR, name) for name in (
+    "attempt_latency_anomaly.json", "time_to_first_token_anomaly.json", "ratelimit_headroom_tokens_forecast.json",
+    "ratelimit_headroom_requests_forecast.json", "request_latency_p95_by_team.json")] + [
+    (assets.SLO, name) for name in ("model_group_availability.json", "model_group_latency_p95.json")]
+
+
+@pytest.mark.parametrize("kind, file_name", NEW_ASSETS)
+def test_each_new_monitor_and_slo_is_pushed_as_written_and_a_second_push_writes_nothing(datadog, capsys, kind,
+                                                                                       file_name):
+    [asset] = [asset for asset in assets.load_assets() if os.path.basename(asset["path"]) == file_name]
+    code, out, err = push_cli(capsys, asset["path"])
+    assert code == 0, out + err
+    stored = datadog.monitors if kind == assets.MONITOR else datadog.slos
+    [remote] = stored.values()
+    sent = customize.fill_links(customize.apply_audience([asset], ["@team-llm"], ["team:llm-platform"]),
+                                customize.app_url(customize.DEFAULT_SITE))[0]["body"]
+    assert push.differences(sent, remote) == []
+    assert remote["tags"] == ["source:ddllm", "integration:litellm", "team:llm-platform"]
+    url = "/slo?slo_id=%s" if kind == assets.SLO else "/monitors/%s"
+    assert "%s: https://app.datadoghq.com%s" % (asset["name"], url % remote["id"]) in out
+    before = len(datadog.writes())
+    code, out, _ = push_cli(capsys, asset["path"])
+    assert code == 0 and len(datadog.writes()) == before
+    assert "nothing to change" in out
+
+
+def test_a_changed_slo_is_updated_in_place_and_only_it(datadog, capsys, tmp_path):
+    push_cli(capsys)
+    folder, body = changed_copy(tmp_path, assets.SLO, "model_group_latency_p95.json",
+                                lambda body: body["sli_specification"]["time_slice"].update(threshold=15))
+    [slo_id] = [key for key, item in datadog.slos.items() if item["name"] == body["name"]]
+    before = len(datadog.writes())
+
+    code, out, _ = push_cli(capsys, "--slos", str(folder))
+
+    assert code == 0
+    assert datadog.writes()[before:] == [("PUT", "/api/v1/slo/%s" % slo_id)]
+    assert len(datadog.slos) == 2
+    assert datadog.slos[slo_id]["sli_specification"]["time_slice"]["threshold"] == 15
+    assert "$.sli_specification.time_slice.threshold differs" in out
+
+
+def test_the_fake_api_refuses_slos_as_datadog_does(datadog):
+    headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
+    [slo] = [asset["body"] for asset in assets.load_assets() if asset["path"].endswith("model_group_latency_p95.json")]
+    without_sli = {key: value for key, value in slo.items() if key != "sli_specification"}
+    assert datadog.handle("POST", "/api/v1/slo", headers, without_sli)[0] == 400
+    bad_interval = json.loads(json.dumps(slo))
+    bad_interval["sli_specification"]["time_slice"]["query_interval_seconds"] = 120
+    assert datadog.handle("POST", "/api/v1/slo", headers, bad_interval)[0] == 400
+    status, answer = datadog.handle("POST", "/api/v1/slo", headers, slo)
+    assert status == 200 and answer["data"][0]["thresholds"][0]["target_display"] == "99.0"

@@ -15,7 +15,8 @@ monitor stays empty. For each such metric `ddllm push`:
 from collections import namedtuple
 
 from ddllm import catalogue
-from ddllm.assets.files import DASHBOARD, MONITOR
+from ddllm.assets import slos
+from ddllm.assets.files import DASHBOARD, MONITOR, SLO
 from ddllm.assets.queries import QueryError, parse_metric_query, parse_monitor_query
 
 TAG_CONFIGURATION_TYPE = "manage_tags"
@@ -45,6 +46,8 @@ def metrics_queried(asset):
                 names.add(parse_metric_query(text.strip())[0].metric)
         elif asset["kind"] == MONITOR and isinstance(body.get("query"), str):
             names.update(query.metric for query in parse_monitor_query(body["query"]).metric_queries)
+        elif asset["kind"] == SLO:
+            names.update(parse_metric_query(text.strip())[0].metric for _, text in slos.metric_queries(body))
     except QueryError:
         pass
     return names

@@ -36,6 +36,7 @@ MONITOR_TAIL = re.compile(r"\s*(?P<comparator>>=|<=|>|<)\s*(?P<threshold>-?\d+(?
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 FUNCTION_NAME = re.compile(r"([a-z_][a-z0-9_]*)\s*\(")
 KEYWORD_NAME = re.compile(r"([a-z_][a-z0-9_]*)\s*=(?!=)\s*")
+PERCENTILE_AGGREGATOR = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")  # p50:, p95:, p99.9:
 QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 # Datadog's documented query functions that a metric monitor may use: name -> (numbers after
