@@ -676,8 +676,94 @@ FORECAST = monitor("ratelimit_headroom_tokens_forecast.json")["query"]
      "window 'next_10m' is not like last_5m, last_1h"),
 ])
 def test_broken_anomaly_and_forecast_monitors_are_errors(tmp_path, capsys, file_name, change, message):
-    body = monitor(file_name)
+    assert_a_changed_copy_fails(tmp_path, capsys, assets.MONITOR, monitor(file_name), change, message)
+
+
+def assert_a_changed_copy_fails(tmp_path, capsys, kind, body, change, message):
     change(body)
-    code, out, _ = validate(capsys, *AUDIENCE, write(tmp_path, assets.MONITOR, body))
+    code, out, _ = validate(capsys, *AUDIENCE, write(tmp_path, kind, body))
     assert code == 1, out
     assert message in out
+
+
+# SLOs
+
+
+def slo(file_name):
+    return copy.deepcopy(next(asset["body"] for asset in shipped(assets.SLO)
+                              if os.path.basename(asset["path"]) == file_name))
+
+
+def test_the_slos_measure_each_model_group():
+    availability = slo("model_group_availability.json")
+    assert availability["type"] == "metric"
+    numerator, _ = queries.parse_metric_query(availability["query"]["numerator"])
+    denominator, _ = queries.parse_metric_query(availability["query"]["denominator"])
+    assert numerator.metric == denominator.metric == "ddllm.request.duration"
+    assert numerator.filters == ["outcome:success"] and denominator.filters == ["!outcome:cancelled"]
+    assert numerator.groups == denominator.groups == ["env", "service", "model_group"]
+    latency = slo("model_group_latency_p95.json")
+    time_slice = latency["sli_specification"]["time_slice"]
+    assert latency["type"] == "time_slice" and time_slice["query_interval_seconds"] == 300
+    [query] = time_slice["query"]["queries"]
+    parsed, _ = queries.parse_metric_query(query["query"])
+    assert (parsed.aggregator, parsed.metric, parsed.groups) == ("p95", "ddllm.request.duration",
+                                                                 ["env", "service", "model_group"])
+    assert (time_slice["comparator"], time_slice["threshold"]) == ("<=", 20)
+
+
+def test_an_slo_is_found_by_its_shape_and_by_its_folder(tmp_path, capsys):
+    body = slo("model_group_availability.json")
+    path = write(tmp_path, assets.SLO, body, name="availability.json")
+    assert assets.load_asset(path)["kind"] == assets.SLO
+    code, out, _ = validate(capsys, *AUDIENCE, path)
+    assert code == 0 and "1 file, 0 errors, 0 warnings" in out, out
+
+
+def _time_slice(body):
+    return body["sli_specification"]["time_slice"]
+
+
+@pytest.mark.parametrize("file_name, change, message", [
+    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"].replace(
+        "ddllm.request.duration", "ddllm.request.durations")), "$.query.numerator: metric 'ddllm.request.durations' "
+                                                               "is not in ddllm's catalogue"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["queries"][0].update(
+        query="p95:ddllm.requests.duration{*} by {env,service,model_group}"),
+     "metric 'ddllm.requests.duration' is not in ddllm's catalogue"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body).update(query_interval_seconds=120),
+     "query_interval_seconds"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["formulas"][0].update(formula="query2"),
+     "'query2' is not the name of a query of this SLO"),
+    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
+                                                                        .replace(".as_count()", "")),
+     "a metric SLO counts events: denominator must be a count with .as_count()"),
+    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
+                                                                        .replace("env,service,", "")),
+     "numerator and denominator must group by the same tags"),
+    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"]
+                                                                        .replace("model_group}", "model_grup}")),
+     "cannot group ddllm.request.duration by 'model_grup'"),
+    ("model_group_availability.json", lambda body: body["thresholds"][0].update(warning=99),
+     "the warning 99 must be above the target 99.5"),
+    ("model_group_availability.json", lambda body: body["thresholds"][1].update(timeframe="7d"),
+     "two objectives for 7d"),
+    ("model_group_availability.json", lambda body: body.update(tags=["team:llm-platform"]),
+     "tags must include source:ddllm"),
+    ("model_group_latency_p95.json", lambda body: body.update(type="metric"),
+     "a metric SLO needs query.numerator and query.denominator"),
+])
+def test_broken_slos_are_errors(tmp_path, capsys, file_name, change, message):
+    assert_a_changed_copy_fails(tmp_path, capsys, assets.SLO, slo(file_name), change, message)
+
+
+def test_the_readme_says_what_each_slo_measures_and_why():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
+        table = readme.read().split("<!-- SLO table:", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", table, re.MULTILINE)
+    assert sorted(row[0] for row in rows) == sorted(
+        os.path.splitext(os.path.basename(asset["path"]))[0] for asset in shipped(assets.SLO))
+    for name, _, objective, why in rows:
+        target = slo(name + ".json")["thresholds"][0]["target"]
+        assert "%g %%" % target in objective, name
+        assert why.strip(), name
