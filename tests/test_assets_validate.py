@@ -632,7 +632,8 @@ FORECAST = monitor("ratelimit_headroom_tokens_forecast.json")["query"]
         "ddllm.attempt.duration", "ddllm.attempt.durration")), "metric 'ddllm.attempt.durration' is not in ddllm's "
                                                                 "catalogue"),
     ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
-        "remaining_tokens", "remaning_tokens")), "metric 'ddllm.ratelimit.remaning_tokens' is not in ddllm's catalogue"),
+        "remaining_tokens", "remaning_tokens")),
+     "metric 'ddllm.ratelimit.remaning_tokens' is not in ddllm's catalogue"),
     ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(", seasonality='daily'", "")),
      "anomalies() with 'robust' needs seasonality="),
     ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("'robust'", "'basic'")),
@@ -657,9 +658,11 @@ FORECAST = monitor("ratelimit_headroom_tokens_forecast.json")["query"]
      "recovery_window last_5m is shorter than 16 minutes"),
     ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace("next_12h", "next_1h")),
      "a forecast horizon is 12 hours to 3 months"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace("next_12h", "last_12h")),
+    ("ratelimit_headroom_tokens_forecast.json",
+     lambda body: body.update(query=FORECAST.replace("next_12h", "last_12h")),
      "a forecast monitor's window is the horizon ahead, like next_1d"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace("min(next", "max(next")),
+    ("ratelimit_headroom_tokens_forecast.json",
+     lambda body: body.update(query=FORECAST.replace("min(next", "max(next")),
      "a forecast monitor that alerts below its threshold aggregates with min(...)"),
     ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
         "min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model}",

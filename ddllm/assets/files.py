@@ -73,7 +73,8 @@ def classify(path, body):
         if "widgets" in body or "layout_type" in body:
             return DASHBOARD
         # An SLO's query is an object (numerator, denominator), a monitor's a string.
-        if "sli_specification" in body or isinstance(body.get("query"), dict) or isinstance(body.get("thresholds"), list):
+        if "sli_specification" in body or isinstance(body.get("query"), dict) \
+                or isinstance(body.get("thresholds"), list):
             return SLO
         if "query" in body and "type" in body:
             return MONITOR

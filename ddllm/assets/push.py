@@ -10,9 +10,9 @@ ddllm.assets.percentiles), and each asset is created or updated. The URL of each
 user's site is printed at the end.
 
 Idempotent: a dashboard is found by its title, a monitor or an SLO by its name among those
-tagged `source:ddllm` (SLOs are pushed after the monitors). One that exists is compared with the file on the fields the file sets
-(Datadog adds ids, authors and defaults of its own) and updated only when one differs, so a
-second push changes nothing and says so. `--dry-run` reads Datadog and prints the plan.
+tagged `source:ddllm` (SLOs are pushed after the monitors). One that exists is compared with
+the file on the fields the file sets (Datadog adds ids, authors and defaults of its own) and
+updated only when one differs, so a second push changes nothing and says so. `--dry-run` reads Datadog and prints the plan.
 
 Environment:
 - DD_API_KEY and DD_APP_KEY (or DD_APPLICATION_KEY): required, never printed.
@@ -355,8 +355,8 @@ def carry_out(client, plan):
 
 def configure_parser(parser):
     parser.description = ("Validate, then create or update ddllm's dashboards, monitors and SLOs in Datadog: found by "
-                          "title (dashboards) or by name and the %s tag (monitors, SLOs), updated only when they differ; "
-                          "and "
+                          "title (dashboards) or by name and the %s tag (monitors, SLOs), updated only when they "
+                          "differ; and "
                           "enable percentiles on the distribution metrics they query. Keys from DD_API_KEY and "
                           "DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
     parser.add_argument("paths", nargs="*", metavar="PATH",
