@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 SOURCES := $(shell find ddllm -name '*.py') pyproject.toml hatch_build.py ddllm.pth LICENSE README.md \
-           $(wildcard dashboards/*.json monitors/*.json)
+           $(wildcard dashboards/*.json monitors/*.json slos/*.json)
 BUILD_BACKEND := hatchling
 
 # The suites run on two pytest-xdist workers: most tests wait on child processes and sockets,
@@ -53,8 +53,8 @@ test:
 	$(MAKE) test-newest test-oldest test-newest-python
 
 test-newest: $(VENV)/.ddllm
-	# The shipped monitors carry placeholders for the team's handle and tag: check them as a team would push them.
-	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors
+	# The shipped monitors and SLOs carry placeholders for the team's handle and tag: check them as a team would push them.
+	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors slos
 	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 $(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml

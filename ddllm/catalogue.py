@@ -24,6 +24,10 @@ PROXY_CALLER_TAGS = (
     CallerTag("llm.proxy.user", "user", "LiteLLM proxy: the id of the user the caller's key belongs to"),
 )
 PROXY_CALLER_METRIC_TAGS = tuple(tag.metric_tag for tag in PROXY_CALLER_TAGS)
+# Metric tags sent only when the user opts in (DDLLM_METRICS_USER_TAG): user ids are often
+# e-mail addresses, and each user multiplies the series. Spans and LLM Observability carry them always.
+OPT_IN_METRIC_TAGS = ("user",)
+OPT_IN_METRIC_TAGS_VARIABLE = "DDLLM_METRICS_USER_TAG"
 PROXY_CALLER_SPAN_FIELDS = tuple(SpanField(tag.span_tag, "tag", tag.description) for tag in PROXY_CALLER_TAGS)
 
 METRICS = (

@@ -1,5 +1,5 @@
-"""A small fake of Datadog's v1 dashboard and monitor API and v2 metric tag configurations on
-127.0.0.1, for `ddllm push`.
+"""A small fake of Datadog's v1 dashboard, monitor and SLO API and v2 metric tag configurations
+on 127.0.0.1, for `ddllm push`.
 
 It answers the way the real API does where ddllm depends on it: keys in the DD-API-KEY and
 DD-APPLICATION-KEY headers (403 {"errors": ["Forbidden"]} otherwise), 400 with `errors` on a
@@ -7,13 +7,20 @@ body it refuses, ids and defaults of its own added to what it stores (widget ids
 options), the dashboard list as summaries and the monitor list filtered by `monitor_tags`.
 `fail(...)` makes chosen requests answer an error; `requests` records every request.
 
+SLOs (`/api/v1/slo`) answer as the real API does: `{"data": [...]}` for a list, a creation and
+an update, the list filtered by `tags_query` (one tag) and `query` (in the name), a body refused
+with 400 where datadog-api-client's `ServiceLevelObjectiveRequest` refuses it or its type lacks
+its SLI (a metric SLO's `query`, a time-slice SLO's `sli_specification`), and display strings of
+the server's own added to the objectives (`target_display`).
+
 Metric tag configurations (`/api/v2/metrics/{metric_name}/tags`) answer as the real API does:
 GET and PATCH of a metric without one are 404, POST on a metric that has one is 409 ("use
 PATCH to update"), and a body is refused with 400 where datadog-api-client's own request
 models refuse it (a missing `data`, `id`, `type` or `metric_type`, a wrong type), where the
 type is not `manage_tags`, where `include_percentiles` is set on a metric that is not a
 distribution, and where `exclude_tags_mode` is true without tags. `tag_configurations` holds
-the stored attributes by metric name.
+the stored attributes by metric name; `queryable(metric, tag_key)` says whether a tag submitted
+with the metric can be queried under its configuration.
 """
 import itertools
 import json
@@ -28,6 +35,8 @@ MONITOR_LIST = re.compile(r"^/api/v1/monitor/?$")
 MONITOR_VALIDATE = re.compile(r"^/api/v1/monitor/validate/?$")
 MONITOR_ONE = re.compile(r"^/api/v1/monitor/(?P<id>\d+)/?$")
 TAG_CONFIGURATION = re.compile(r"^/api/v2/metrics/(?P<name>[^/]+)/tags/?$")
+SLO_LIST = re.compile(r"^/api/v1/slo/?$")
+SLO_ONE = re.compile(r"^/api/v1/slo/(?P<id>[a-f0-9]+)/?$")
 
 # What the real API adds to a monitor's options when the body leaves them out.
 MONITOR_OPTION_DEFAULTS = {"notify_audit": False, "silenced": {}, "include_tags": True, "new_host_delay": 300,
@@ -41,11 +50,13 @@ class FakeDatadogAPI:
         self.dashboards = {}
         self.monitors = {}
         self.tag_configurations = {}
+        self.slos = {}
         self.requests = []
         self._failures = []
         self._lock = threading.Lock()
         self._dashboard_numbers = itertools.count(1)
         self._monitor_ids = itertools.count(1001)
+        self._slo_numbers = itertools.count(1)
         self._server = None
         self._thread = None
 
@@ -79,6 +90,7 @@ class FakeDatadogAPI:
             self.dashboards.clear()
             self.monitors.clear()
             self.tag_configurations.clear()
+            self.slos.clear()
             self.requests.clear()
             self._failures.clear()
 
@@ -97,6 +109,15 @@ class FakeDatadogAPI:
         monkeypatch.setenv("DD_APP_KEY", self.app_key)
         monkeypatch.setenv("DD_API_HOST", self.url)
         return self
+
+    def queryable(self, metric_name, tag_key):
+        """Whether a tag key submitted with the metric can be queried: every one without a tag
+        configuration; with one, those an allow-list names or a deny-list does not."""
+        stored = self.tag_configurations.get(metric_name)
+        if stored is None:
+            return True
+        listed = tag_key in (stored.get("tags") or [])
+        return not listed if stored.get("exclude_tags_mode") else listed
 
     def writes(self):
         return [(method, path) for method, path, _ in self.requests if method in ("POST", "PUT", "PATCH", "DELETE")]
@@ -154,6 +175,24 @@ class FakeDatadogAPI:
         match = TAG_CONFIGURATION.match(path)
         if match:
             return self._tag_configuration(method, match.group("name"), body)
+        if SLO_LIST.match(path):
+            if method == "GET":
+                tag = (query.get("tags_query") or [""])[0]
+                name = (query.get("query") or [""])[0]
+                found = [item for item in self.slos.values()
+                         if (not tag or tag in item.get("tags", [])) and name in item["name"]]
+                return 200, {"data": found, "errors": [], "metadata": {"page": {"total_count": len(found)}}}
+            if method == "POST":
+                return self._save_slo(None, body)
+        match = SLO_ONE.match(path)
+        if match:
+            slo_id = match.group("id")
+            if slo_id not in self.slos:
+                return 404, {"errors": ["SLO not found"]}
+            if method == "GET":
+                return 200, {"data": self.slos[slo_id], "errors": []}
+            if method == "PUT":
+                return self._save_slo(slo_id, body)
         return 404, {"errors": ["No route for %s %s" % (method, path)]}
 
     def _tag_configuration(self, method, metric_name, body):
@@ -223,6 +262,22 @@ class FakeDatadogAPI:
         self.monitors[monitor_id] = stored
         return 200, stored
 
+    def _save_slo(self, slo_id, body):
+        problems = _slo_problems(body)
+        if problems:
+            return 400, {"errors": problems}
+        if slo_id is None:
+            slo_id = "%032x" % next(self._slo_numbers)
+        stored = json.loads(json.dumps(body))
+        for objective in stored["thresholds"]:
+            for key in ("target", "warning"):
+                if key in objective:
+                    objective.setdefault(key + "_display", "%.1f" % objective[key])
+        stored.update(id=slo_id, creator={"handle": "someone@example.com"}, created_at=1704067200,
+                      modified_at=1704067200, monitor_tags=[])
+        self.slos[slo_id] = stored
+        return 200, {"data": [stored], "error": None}
+
     @staticmethod
     def _dashboard_summary(dashboard):
         return {key: dashboard[key] for key in ("id", "title", "url", "layout_type", "author_handle", "created_at",
@@ -267,6 +322,29 @@ def _tag_configuration_problems(body, creating):
     for key in ("include_percentiles", "exclude_tags_mode"):
         if key in attributes and not isinstance(attributes[key], bool):
             return ["%s must be a boolean" % key]
+    return []
+
+
+def _slo_problems(body):
+    """What the API refuses in an SLO body: datadog-api-client's request model, and the SLI its type needs."""
+    from datadog_api_client import Configuration
+    from datadog_api_client.model_utils import validate_and_convert_types
+    from datadog_api_client.v1.model.service_level_objective_request import ServiceLevelObjectiveRequest
+
+    try:
+        parsed = validate_and_convert_types(json.loads(json.dumps(body)), (ServiceLevelObjectiveRequest,), ["body"],
+                                            True, True, configuration=Configuration())
+    except (TypeError, ValueError) as error:
+        return [str(error)]
+    if getattr(parsed, "_unparsed", False):
+        return ["Invalid request body: %s" % json.dumps(body)[:200]]
+    needed = {"metric": "query", "time_slice": "sli_specification"}.get(body.get("type"))
+    if needed is None:
+        return ["Unsupported SLO type %r" % body.get("type")]
+    if needed not in body:
+        return ["A %s SLO requires %s" % (body["type"], needed)]
+    if not body.get("thresholds"):
+        return ["thresholds must not be empty"]
     return []
 
 

@@ -65,13 +65,18 @@ def test_shipped_assets_are_clean(capsys):
     assert lines == ["ddllm validate: %d files, 0 errors, 0 warnings" % len(assets.shipped_asset_paths())]
 
 
+def placeholder_count():
+    """The shipped assets' placeholders: a handle and a team tag in each monitor, a team tag in each SLO."""
+    return 2 * len(shipped(assets.MONITOR)) + len(shipped(assets.SLO))
+
+
 def test_placeholders_are_warnings_that_fail_strict(capsys):
     code, out, _ = validate(capsys)
     assert code == 0
     monitors = len(shipped(assets.MONITOR))
     assert out.count("warning: $.message: @your-team-handle is a placeholder") == monitors
-    assert out.count("warning: $.tags[2]: team:your-team is a placeholder") == monitors
-    assert "0 errors, %d warnings" % (2 * monitors) in out
+    assert out.count("warning: $.tags[2]: team:your-team is a placeholder") == monitors + len(shipped(assets.SLO))
+    assert "0 errors, %d warnings" % placeholder_count() in out
     code, _, _ = validate(capsys, "--strict")
     assert code == 1
 
@@ -79,7 +84,7 @@ def test_placeholders_are_warnings_that_fail_strict(capsys):
 def test_every_shipped_monitor_and_dashboard_is_found():
     kinds = [asset["kind"] for asset in assets.load_assets()]
     assert kinds.count(assets.DASHBOARD) >= 1
-    assert kinds.count(assets.MONITOR) == 9
+    assert kinds.count(assets.MONITOR) == 14
 
 
 def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
@@ -92,7 +97,7 @@ def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environment, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 errors, 18 warnings" in result.stdout  # the placeholders
+    assert "0 errors, %d warnings" % placeholder_count() in result.stdout  # the placeholders
     assert "loaded: []" in result.stdout
 
 
@@ -324,7 +329,10 @@ def test_documented_monitor_functions_are_understood(tmp_path, capsys, query):
     ("sum(last_5m):is_greater(%s) > 1" % ERRORS, "is_greater() takes (query, number), got 1 argument"),
     ("avg(last_5m):top(%s, 7, 'mean', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
     ("avg(last_5m):top(%s, 10, 'avg', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
-    ("avg(last_5m):anomalies(%s, 'basic', 2) > 1" % ERRORS, "anomalies() needs an anomaly monitor"),
+    ("avg(last_5m):100 * anomalies(%s, 'basic', 2) > 1" % ERRORS, "anomalies() is the whole query of an anomaly "
+                                                                   "monitor"),
+    ("avg(last_5m):outliers(%s, 'DBSCAN', 3) > 1" % ERRORS, "outliers() needs an outlier monitor"),
+    ("sum(last_5m):default_zero(%s, interval=60) > 1" % ERRORS, "default_zero() takes no named arguments"),
     ("sum(last_5m):(%s > 1" % ERRORS, "unbalanced '('"),
 ])
 def test_what_datadog_refuses_in_a_monitor_query_is_an_error(query, message):
@@ -566,7 +574,199 @@ def test_the_readme_table_lists_every_monitor_with_its_default_thresholds():
     for key, body in shipped_monitors.items():
         levels = body["options"]["thresholds"]
         numbers = [float(number) for number in re.findall(r"\d+(?:\.\d+)?", rows[key])]
-        assert numbers == [levels["critical"], levels["warning"]], key
+        assert numbers == [levels[level] for level in ("critical", "warning") if level in levels], key
         if queries.minimum_volume(asset_validation.parse_monitor_query(body["query"])):
             volume = queries.minimum_volume(asset_validation.parse_monitor_query(body["query"]))[0]
             assert "at least %d" % volume in table.split("| `%s` |" % key)[1].split("\n")[0], key
+
+
+# Anomaly and forecast monitors
+
+
+@pytest.mark.parametrize("file_name, metric", [("attempt_latency_anomaly.json", "ddllm.attempt.duration"),
+                                               ("time_to_first_token_anomaly.json",
+                                                "ddllm.attempt.time_to_first_token")])
+def test_anomaly_monitors_judge_each_model_against_its_own_history(file_name, metric):
+    body = monitor(file_name)
+    parsed = asset_validation.parse_monitor_query(body["query"])
+    assert parsed.algorithm.name == "anomalies"
+    [query] = parsed.metric_queries
+    assert (query.aggregator, query.metric, query.groups) == ("p95", metric, ["env", "service", "provider", "model"])
+    named = {argument.name: argument.value.value for argument in parsed.algorithm.arguments
+             if isinstance(argument, queries.Keyword)}
+    assert parsed.algorithm.arguments[1].value == "robust" and named["seasonality"] == "daily"
+    assert named["direction"] == "above"
+    assert body["options"]["threshold_windows"]["trigger_window"] == named["alert_window"]
+    # The fixed-threshold monitors stay as hard ceilings.
+    ceiling = {"attempt_latency_anomaly.json": "attempt_latency_p95.json",
+               "time_to_first_token_anomaly.json": "time_to_first_token_p95.json"}[file_name]
+    assert asset_validation.parse_monitor_query(monitor(ceiling)["query"]).metric_queries[0].metric == metric
+
+
+@pytest.mark.parametrize("file_name, metric", [
+    ("ratelimit_headroom_tokens_forecast.json", "ddllm.ratelimit.remaining_tokens"),
+    ("ratelimit_headroom_requests_forecast.json", "ddllm.ratelimit.remaining_requests")])
+def test_forecast_monitors_alert_before_the_headroom_runs_out(file_name, metric):
+    body = monitor(file_name)
+    parsed = asset_validation.parse_monitor_query(body["query"])
+    assert parsed.algorithm.name == "forecast"
+    assert parsed.metric_queries[0].metric == metric
+    assert (parsed.time_aggregator, parsed.window, parsed.comparator, parsed.threshold) == ("min", "next_12h", "<=", 0)
+    # The message says why it forecasts the bare remaining count, not the percentage of the limit.
+    assert "takes one metric query, not arithmetic of two" in body["message"]
+
+
+def test_the_team_p95_monitor_sits_beside_the_team_429_rate():
+    p95 = asset_validation.parse_monitor_query(monitor("request_latency_p95_by_team.json")["query"])
+    rate = asset_validation.parse_monitor_query(monitor("rate_limited_429_rate_by_team.json")["query"])
+    assert p95.groups == rate.groups == ["env", "service", "team"]
+    assert p95.metric_queries[0].aggregator == "p95" and "team:*" in p95.metric_queries[0].filters
+
+
+ANOMALY = monitor("attempt_latency_anomaly.json")["query"]
+FORECAST = monitor("ratelimit_headroom_tokens_forecast.json")["query"]
+
+
+@pytest.mark.parametrize("file_name, change, message", [
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(
+        "ddllm.attempt.duration", "ddllm.attempt.durration")), "metric 'ddllm.attempt.durration' is not in ddllm's "
+                                                                "catalogue"),
+    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
+        "remaining_tokens", "remaning_tokens")),
+     "metric 'ddllm.ratelimit.remaning_tokens' is not in ddllm's catalogue"),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(", seasonality='daily'", "")),
+     "anomalies() with 'robust' needs seasonality="),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("'robust'", "'basic'")),
+     "anomalies() with 'basic' takes no seasonality="),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("'robust'", "'smart'")),
+     "anomalies()'s algorithm must be one of 'basic', 'agile', 'robust'"),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("direction=", "directon=")),
+     "anomalies() has no argument directon="),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("interval=300", "interval=600")),
+     "interval=600 is more than a fifth of alert_window last_30m"),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(">= 1", "> 1")),
+     "an anomaly monitor ends with `>= FRACTION`"),
+    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("avg(last_3h)", "max(last_3h)")),
+     "an anomaly monitor's time aggregation is avg(...), not max(...)"),
+    ("attempt_latency_anomaly.json", lambda body: body["options"].pop("threshold_windows"),
+     "an anomaly monitor needs options.threshold_windows"),
+    ("attempt_latency_anomaly.json", lambda body: body["options"]["threshold_windows"].update(
+        trigger_window="last_15m"), "threshold_windows.trigger_window 'last_15m' must be the query's alert_window"),
+    ("attempt_latency_anomaly.json", lambda body: (
+        body.update(query=ANOMALY.replace(">= 1", ">= 0.5")), body["options"]["thresholds"].update(critical=0.5),
+        body["options"]["threshold_windows"].update(recovery_window="last_5m")),
+     "recovery_window last_5m is shorter than 16 minutes"),
+    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace("next_12h", "next_1h")),
+     "a forecast horizon is 12 hours to 3 months"),
+    ("ratelimit_headroom_tokens_forecast.json",
+     lambda body: body.update(query=FORECAST.replace("next_12h", "last_12h")),
+     "a forecast monitor's window is the horizon ahead, like next_1d"),
+    ("ratelimit_headroom_tokens_forecast.json",
+     lambda body: body.update(query=FORECAST.replace("min(next", "max(next")),
+     "a forecast monitor that alerts below its threshold aggregates with min(...)"),
+    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
+        "min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model}",
+        "100 * min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model} / "
+        "max:ddllm.ratelimit.limit_tokens{*} by {env,service,provider,model}")),
+     "forecast()'s first argument must be one metric query"),
+    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
+        ", seasonality='daily'", ", seasonality='daily', history='1w'")),
+     "forecast() with 'seasonal' takes no history= or model="),
+    ("ratelimit_headroom_tokens_forecast.json", lambda body: body["options"].update(
+        threshold_windows={"trigger_window": "last_30m", "recovery_window": "last_30m"}),
+     "threshold_windows belong to anomaly monitors"),
+    ("attempt_latency_p95.json", lambda body: body.update(query=body["query"].replace("last_10m", "next_10m")),
+     "window 'next_10m' is not like last_5m, last_1h"),
+])
+def test_broken_anomaly_and_forecast_monitors_are_errors(tmp_path, capsys, file_name, change, message):
+    assert_a_changed_copy_fails(tmp_path, capsys, assets.MONITOR, monitor(file_name), change, message)
+
+
+def assert_a_changed_copy_fails(tmp_path, capsys, kind, body, change, message):
+    change(body)
+    code, out, _ = validate(capsys, *AUDIENCE, write(tmp_path, kind, body))
+    assert code == 1, out
+    assert message in out
+
+
+# SLOs
+
+
+def slo(file_name):
+    return copy.deepcopy(next(asset["body"] for asset in shipped(assets.SLO)
+                              if os.path.basename(asset["path"]) == file_name))
+
+
+def test_the_slos_measure_each_model_group():
+    availability = slo("model_group_availability.json")
+    assert availability["type"] == "metric"
+    numerator, _ = queries.parse_metric_query(availability["query"]["numerator"])
+    denominator, _ = queries.parse_metric_query(availability["query"]["denominator"])
+    assert numerator.metric == denominator.metric == "ddllm.request.duration"
+    assert numerator.filters == ["outcome:success"] and denominator.filters == ["!outcome:cancelled"]
+    assert numerator.groups == denominator.groups == ["env", "service", "model_group"]
+    latency = slo("model_group_latency_p95.json")
+    time_slice = latency["sli_specification"]["time_slice"]
+    assert latency["type"] == "time_slice" and time_slice["query_interval_seconds"] == 300
+    [query] = time_slice["query"]["queries"]
+    parsed, _ = queries.parse_metric_query(query["query"])
+    assert (parsed.aggregator, parsed.metric, parsed.groups) == ("p95", "ddllm.request.duration",
+                                                                 ["env", "service", "model_group"])
+    assert (time_slice["comparator"], time_slice["threshold"]) == ("<=", 20)
+
+
+def test_an_slo_is_found_by_its_shape_and_by_its_folder(tmp_path, capsys):
+    body = slo("model_group_availability.json")
+    path = write(tmp_path, assets.SLO, body, name="availability.json")
+    assert assets.load_asset(path)["kind"] == assets.SLO
+    code, out, _ = validate(capsys, *AUDIENCE, path)
+    assert code == 0 and "1 file, 0 errors, 0 warnings" in out, out
+
+
+def _time_slice(body):
+    return body["sli_specification"]["time_slice"]
+
+
+@pytest.mark.parametrize("file_name, change, message", [
+    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"].replace(
+        "ddllm.request.duration", "ddllm.request.durations")), "$.query.numerator: metric 'ddllm.request.durations' "
+                                                               "is not in ddllm's catalogue"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["queries"][0].update(
+        query="p95:ddllm.requests.duration{*} by {env,service,model_group}"),
+     "metric 'ddllm.requests.duration' is not in ddllm's catalogue"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body).update(query_interval_seconds=120),
+     "query_interval_seconds"),
+    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["formulas"][0].update(formula="query2"),
+     "'query2' is not the name of a query of this SLO"),
+    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
+                                                                        .replace(".as_count()", "")),
+     "a metric SLO counts events: denominator must be a count with .as_count()"),
+    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
+                                                                        .replace("env,service,", "")),
+     "numerator and denominator must group by the same tags"),
+    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"]
+                                                                        .replace("model_group}", "model_grup}")),
+     "cannot group ddllm.request.duration by 'model_grup'"),
+    ("model_group_availability.json", lambda body: body["thresholds"][0].update(warning=99),
+     "the warning 99 must be above the target 99.5"),
+    ("model_group_availability.json", lambda body: body["thresholds"][1].update(timeframe="7d"),
+     "two objectives for 7d"),
+    ("model_group_availability.json", lambda body: body.update(tags=["team:llm-platform"]),
+     "tags must include source:ddllm"),
+    ("model_group_latency_p95.json", lambda body: body.update(type="metric"),
+     "a metric SLO needs query.numerator and query.denominator"),
+])
+def test_broken_slos_are_errors(tmp_path, capsys, file_name, change, message):
+    assert_a_changed_copy_fails(tmp_path, capsys, assets.SLO, slo(file_name), change, message)
+
+
+def test_the_readme_says_what_each_slo_measures_and_why():
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
+        table = readme.read().split("<!-- SLO table:", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", table, re.MULTILINE)
+    assert sorted(row[0] for row in rows) == sorted(
+        os.path.splitext(os.path.basename(asset["path"]))[0] for asset in shipped(assets.SLO))
+    for name, _, objective, why in rows:
+        target = slo(name + ".json")["thresholds"][0]["target"]
+        assert "%g %%" % target in objective, name
+        assert why.strip(), name

@@ -140,7 +140,7 @@ def test_the_sdist_holds_what_builds_the_wheel_and_no_tests(sdist_and_wheel):
     for needed in ("pyproject.toml", "hatch_build.py", "ddllm.pth", "LICENSE", "README.md",
                    "ddllm/__init__.py", "ddllm/instrument/patching.py", "ddllm/assets/files.py", "ddllm/cli/main.py"):
         assert needed in names, needed
-    for folder in ("dashboards", "monitors"):
+    for folder in ("dashboards", "monitors", "slos"):
         shipped = {"%s/%s" % (folder, os.path.basename(path)) for path in glob.glob(os.path.join(REPO, folder, "*.json"))}
         assert shipped and shipped <= names
     assert not [name for name in names if name.startswith("tests/")]
@@ -163,7 +163,8 @@ def test_the_installed_wheel_validates_its_own_assets(fresh_venv_with_wheel, tmp
         cwd=str(tmp_path),
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    shipped = glob.glob(os.path.join(REPO, "dashboards", "*.json")) + glob.glob(os.path.join(REPO, "monitors", "*.json"))
+    shipped = [path for folder in ("dashboards", "monitors", "slos")
+               for path in glob.glob(os.path.join(REPO, folder, "*.json"))]
     assert "%d files, 0 errors" % len(shipped) in completed.stdout
 
 

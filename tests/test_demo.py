@@ -15,7 +15,8 @@ import pytest
 from ddtrace.trace import tracer
 
 import ddllm
-from ddllm.cli import main as cli, demo
+from ddllm.assets import files as assets
+from ddllm.cli import main as cli, demo, demo_assets
 
 
 class Collector:
@@ -83,6 +84,8 @@ def test_demo_json_agrees_with_the_spans(tmp_path, capsys, collector, patched):
     assert sum(summary["rate_limited"].values()) > 0 and summary["ttft_p95"]  # 429s happened; streams were read
 
     assert "Attempt trees" in out and "Fallback flow" in out and "openai/gpt-4o-mini" in out
+    assert demo_assets.TITLE in out
+    assert summary["would_push"] == demo_assets.shipped()
     # The process is as the demo found it: ddllm patched as before, sending where it did, and
     # the trace processors configured before still get every trace.
     assert ddllm.is_patched() and os.environ["DD_DOGSTATSD_URL"] == dogstatsd_url
@@ -90,6 +93,21 @@ def test_demo_json_agrees_with_the_spans(tmp_path, capsys, collector, patched):
     with tracer.trace("after.demo"):
         pass
     assert len(collector.spans) == before + 1
+
+
+def test_the_demo_lists_every_dashboard_monitor_and_slo_push_would_create():
+    listing = demo_assets.shipped()
+    for kind, heading in demo_assets.HEADINGS:
+        assert [entry["name"] for entry in listing[heading]] == [
+            asset["name"] for asset in assets.load_assets() if asset["kind"] == kind]
+    kinds = {entry["name"]: entry.get("kind") for entries in listing.values() for entry in entries}
+    assert kinds["ddllm: p95 latency of non-streamed attempts above its own normal per provider and model"] == "anomaly"
+    assert kinds["ddllm: tokens headroom forecast to run out per provider and model"] == "forecast"
+    assert kinds["ddllm: p95 end-to-end latency per team (LiteLLM proxy)"] == "threshold"
+    assert kinds["ddllm: p95 request latency under 20 s per model group"] == "time_slice"
+    text = demo_assets.render(listing)
+    assert "14 monitors:" in text and "2 SLOs:" in text and "1 dashboard:" in text
+    assert "  ddllm: requests that succeed per model group (metric)" in text.splitlines()
 
 
 def test_counts_do_not_depend_on_timing():

@@ -121,3 +121,12 @@ def test_agent_socket_is_the_default_when_it_exists_as_ddtrace_does(tmp_path):
     # any DogStatsD setting wins over the mounted socket
     assert read_dogstatsd_target({"DD_AGENT_HOST": "10.0.0.7"}, default_socket=str(socket_path)).host == "10.0.0.7"
     assert read_dogstatsd_target({}, default_socket=str(tmp_path / "absent.socket")).port == 8125
+
+
+def test_the_user_tag_on_metrics_is_opt_in_through_one_variable(caplog):
+    assert config.load({}).metrics_user_tag is False
+    assert config.load({"DDLLM_METRICS_USER_TAG": "true"}).metrics_user_tag is True
+    assert config.load({"DDLLM_METRICS_USER_TAG": "true"}, metrics_user_tag=False).metrics_user_tag is False
+    with caplog.at_level(logging.WARNING, logger="ddllm"):
+        assert config.load({"DDLLM_METRICS_USER_TAG": "emails"}).metrics_user_tag is False
+    assert "DDLLM_METRICS_USER_TAG='emails' is not a boolean (true/false); using the default False" in caplog.text

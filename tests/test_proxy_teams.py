@@ -76,6 +76,8 @@ POOLED_MODELS = """\
 """
 
 GATEWAYS = ("gateway-a", "gateway-b")
+# gateway-a opts in to the user tag on metrics; gateway-b keeps the default (off).
+OPTED_IN = {"gateway-a": {"DDLLM_METRICS_USER_TAG": "true"}}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +85,8 @@ def gateways(provider_server, redis_server, dogstatsd, tmp_path_factory):  # noq
     servers = {}
     for name in GATEWAYS:
         server = servers[name] = ProxyServer(
-            tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url, service="ddllm-" + name)
+            tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url, service="ddllm-" + name,
+            environment=OPTED_IN.get(name))
         callers = dict({KEYS[team]: caller for team, caller in CALLERS.items()}, **{server.master_key: {}})
         server.files["gateway_auth.py"] = CUSTOM_AUTH.format(callers=callers)
         server.config.update(
@@ -168,18 +171,29 @@ def test_the_caller_is_named_on_spans_events_and_metrics(request, gateways, prov
     for event in [events[1]] + workflows:
         assert {key: _tags(event).get(key) for key in expected} == expected, event["tags"]
     assert len(workflows) == 1
-    caller = {"team": expected["llm.proxy.team"], "key_alias": expected["llm.proxy.key_alias"],
-              "user": expected["llm.proxy.user"]}
+    caller = {"team": expected["llm.proxy.team"], "key_alias": expected["llm.proxy.key_alias"]}
     model = EMBEDDING_MODEL if operation == "embeddings" else PRIMARY_MODEL
     samples = []
     for name in ("ddllm.attempt.duration", "ddllm.request.duration", "ddllm.attempt.tokens.input"):
         found = metrics.find(name, service=proxy.service, model=model, **caller)
         assert found, "no %s tagged %s from %s" % (name, caller, proxy.service)
         samples += found
+    # the user stays off metrics unless the gateway opts in (gateway-b does not)
+    assert all("user" not in sample.tags for sample in samples), [sample.tags for sample in samples]
     # provider facts are the provider's, not the caller's
     assert all(not set(caller) & set(sample.tags) for sample in metrics.received
                if sample.name.startswith("ddllm.ratelimit."))
     assert_no_key(team, [request_span, attempt], list(events.values()) + workflows, samples)
+
+
+def test_a_gateway_that_opts_in_puts_the_user_on_metrics(request, gateways, provider, metrics):
+    proxy = gateways["gateway-a"]
+    case = case_of(request, proxy)
+    send("chat", client_for(proxy, "search"), case)
+    traced_request(proxy, case, provider_calls=1)
+    caller = {"team": "search", "key_alias": "search-prod", "user": "alice"}
+    for name in ("ddllm.attempt.duration", "ddllm.request.duration"):
+        assert metrics.find(name, service=proxy.service, model=PRIMARY_MODEL, **caller), name
 
 
 def test_a_caller_the_auth_says_nothing_of_gets_no_caller_tags(request, gateways, provider):

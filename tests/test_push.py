@@ -12,7 +12,7 @@ import pytest
 from fake_datadog_api import server_fixture
 
 from ddllm import catalogue
-from ddllm.assets import customize, files as assets, push
+from ddllm.assets import customize, files as assets, percentiles, push
 from ddllm.cli.main import main
 
 API_KEY = "fake-api-key-0123456789abcdef"
@@ -36,8 +36,8 @@ def push_cli(capsys, *arguments):
     return code, out, err
 
 
-def shipped_count():
-    return len(assets.load_assets())
+def shipped_count(kind=None):
+    return len([asset for asset in assets.load_assets() if kind in (None, asset["kind"])])
 
 
 # The distributions the shipped assets query: each gets percentiles, one step of the push each.
@@ -55,16 +55,19 @@ def asset_lines(out):
 def test_first_push_creates_every_asset_and_shows_progress(datadog, capsys):
     code, out, err = push_cli(capsys)
     assert code == 0, out + err
-    total = shipped_count()
-    assert len(datadog.dashboards) == 1 and len(datadog.monitors) == total - 1
+    assert len(datadog.dashboards) == 1 and len(datadog.monitors) == shipped_count(assets.MONITOR)
+    assert len(datadog.slos) == shipped_count(assets.SLO) == 2
     lines = [line for line in out.splitlines() if line.startswith("[")]
     assert len(lines) == steps()
     assert lines[0] == "[1/%d] percentiles on ddllm.attempt.duration: created" % steps()
     assert lines[len(DISTRIBUTIONS)].startswith(
         '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id ' % (
             len(DISTRIBUTIONS) + 1, steps()))
-    assert any(line.startswith('[%d/%d] monitor "ddllm: ' % (steps(), steps())) and ": created (id " in line
-               for line in lines)
+    assert lines[-1].startswith('[%d/%d] slo "ddllm: ' % (steps(), steps())) and ": created (id " in lines[-1]
+    # SLOs come after the monitors.
+    kinds = [line.split("] ", 1)[1].split(" ", 1)[0] for line in lines]
+    assert kinds == ["percentiles"] * len(DISTRIBUTIONS) + ["dashboard"] + ["monitor"] * shipped_count(
+        assets.MONITOR) + ["slo"] * shipped_count(assets.SLO)
     assert "ddllm push: %d created, 0 updated, 0 unchanged" % steps() in out
     stored = next(iter(datadog.dashboards.values()))
     shipped = next(asset["body"] for asset in assets.load_assets() if asset["kind"] == assets.DASHBOARD)
@@ -79,20 +82,55 @@ def test_first_push_enables_percentiles_on_every_distribution_queried(datadog, c
     for name, configuration in datadog.tag_configurations.items():
         assert configuration["include_percentiles"] is True
         assert configuration["metric_type"] == "distribution"
-        # A configuration lists its queryable tags: every tag the metric has stays queryable.
-        assert set(configuration["tags"]) == set(catalogue.metric_tag_keys(name))
+        # A deny-list that excludes no tag anyone sends: ddllm's tags and the user's stay queryable.
+        assert configuration["exclude_tags_mode"] is True
+        assert configuration["tags"] == [percentiles.EXCLUDES_NO_TAG]
+        for tag_key in catalogue.metric_tag_keys(name) + USER_TAG_KEYS:
+            assert datadog.queryable(name, tag_key), (name, tag_key)
     assert [(method, path) for method, path in datadog.writes() if "/api/v2/" in path] == [
         ("POST", "/api/v2/metrics/%s/tags" % name) for name in DISTRIBUTIONS]
 
 
-def test_percentiles_are_added_to_an_existing_configuration_and_its_tags_kept(datadog, capsys):
+# Tags ddllm does not send but the agent and the user add: they must stay queryable.
+USER_TAG_KEYS = ("region", "host", "kube_namespace", "cost-center")
+
+
+def configure_tags(datadog, metric_name, **attributes):
     headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
-    without = {"data": {"type": "manage_tags", "id": "ddllm.attempt.duration", "attributes": {
-        "metric_type": "distribution", "tags": ["env", "model", "team"], "include_percentiles": False}}}
-    already = {"data": {"type": "manage_tags", "id": "ddllm.request.duration", "attributes": {
-        "metric_type": "distribution", "tags": ["env"], "include_percentiles": True}}}
-    assert datadog.handle("POST", "/api/v2/metrics/ddllm.attempt.duration/tags", headers, without)[0] == 201
-    assert datadog.handle("POST", "/api/v2/metrics/ddllm.request.duration/tags", headers, already)[0] == 201
+    body = {"data": {"type": "manage_tags", "id": metric_name, "attributes": dict(metric_type="distribution",
+                                                                                 **attributes)}}
+    assert datadog.handle("POST", "/api/v2/metrics/%s/tags" % metric_name, headers, body)[0] == 201
+
+
+@pytest.mark.parametrize("with_caller_tags", [True, False])
+def test_an_earlier_ddllm_allow_list_becomes_a_deny_list_and_region_is_queryable_again(datadog, capsys,
+                                                                                      with_caller_tags):
+    name = "ddllm.attempt.duration"
+    tags = set(catalogue.metric_tag_keys(name))
+    if not with_caller_tags:  # what ddllm created before the proxy's caller tags
+        tags -= set(catalogue.PROXY_CALLER_METRIC_TAGS)
+    configure_tags(datadog, name, tags=sorted(tags), include_percentiles=True)
+    assert not datadog.queryable(name, "region")
+
+    code, out, err = push_cli(capsys, "--dashboards")
+
+    assert code == 0, out + err
+    assert datadog.tag_configurations[name]["exclude_tags_mode"] is True
+    assert datadog.tag_configurations[name]["tags"] == [percentiles.EXCLUDES_NO_TAG]
+    assert datadog.tag_configurations[name]["include_percentiles"] is True
+    for tag_key in USER_TAG_KEYS + tuple(tags):
+        assert datadog.queryable(name, tag_key), tag_key
+    assert "percentiles on %s: note: an earlier ddllm's allow-list becomes a deny-list" % name in out
+    before = len(datadog.writes())
+    code, out, _ = push_cli(capsys, "--dashboards")
+    assert code == 0 and len(datadog.writes()) == before  # a second push writes nothing
+
+
+def test_a_configuration_the_user_made_is_kept_with_percentiles_on_and_the_hidden_tags_named(datadog, capsys):
+    configure_tags(datadog, "ddllm.attempt.duration", tags=["env", "model", "team"], include_percentiles=False)
+    configure_tags(datadog, "ddllm.request.duration", tags=["env"], include_percentiles=True)
+    configure_tags(datadog, "ddllm.attempt.time_to_first_token", tags=["host", "fallback"], exclude_tags_mode=True,
+                   include_percentiles=False)
     before = len(datadog.writes())
 
     code, out, err = push_cli(capsys, "--dashboards")
@@ -100,10 +138,19 @@ def test_percentiles_are_added_to_an_existing_configuration_and_its_tags_kept(da
     assert code == 0, out + err
     v2_writes = [(method, path) for method, path in datadog.writes()[before:] if "/api/v2/" in path]
     assert v2_writes == [("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
-                         ("POST", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
-    assert datadog.tag_configurations["ddllm.attempt.duration"]["include_percentiles"] is True
-    assert datadog.tag_configurations["ddllm.attempt.duration"]["tags"] == ["env", "model", "team"]
+                         ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
+    duration = datadog.tag_configurations["ddllm.attempt.duration"]
+    assert duration["include_percentiles"] is True and duration["tags"] == ["env", "model", "team"]
+    assert duration["exclude_tags_mode"] is False
+    ttft = datadog.tag_configurations["ddllm.attempt.time_to_first_token"]
+    assert ttft["include_percentiles"] is True and ttft["exclude_tags_mode"] is True
+    assert ttft["tags"] == ["host", "fallback"]
     assert datadog.tag_configurations["ddllm.request.duration"]["tags"] == ["env"]
+    hidden = sorted(set(catalogue.metric_tag_keys("ddllm.attempt.duration")) - {"env", "model", "team"})
+    assert "percentiles on ddllm.attempt.duration: note: your tag configuration is kept; it hides ddllm's tags %s" \
+        % ", ".join(hidden) in out
+    assert "percentiles on ddllm.attempt.time_to_first_token: note: your tag configuration is kept; it hides " \
+        "ddllm's tag fallback" in out
     assert "percentiles on ddllm.attempt.duration: updated" in out
     assert "percentiles on ddllm.request.duration: unchanged" in out
 
@@ -141,7 +188,7 @@ def test_a_refused_percentile_configuration_is_a_failure_that_says_what_to_do(da
     assert "percentiles on ddllm.attempt.duration: failed" in err
     assert "Datadog answered 400" in err and "Cannot configure tags on metric" in err
     assert "Metrics > Summary" in err
-    assert len(datadog.monitors) == shipped_count() - 1  # the rest still went through
+    assert len(datadog.monitors) == shipped_count(assets.MONITOR)  # the rest still went through
     assert "1 failed" in err
 
 
@@ -156,15 +203,21 @@ def test_second_push_changes_nothing_and_says_so(datadog, capsys):
     assert "nothing to change, all %d unchanged" % steps() in out
 
 
+def changed_copy(tmp_path, kind, file_name, change):
+    """(folder, changed body): a copy of the shipped folder of a kind, with one file changed."""
+    folder = tmp_path / assets.FOLDER_OF_KIND[kind]
+    shutil.copytree(assets.shipped_asset_dirs()[kind], str(folder))
+    path = folder / file_name
+    body = json.loads(path.read_text())
+    change(body)
+    path.write_text(json.dumps(body))
+    return folder, body
+
+
 def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder = tmp_path / "monitors"
-    source = assets.shipped_asset_dirs()[assets.MONITOR]
-    shutil.copytree(source, str(folder))
-    changed_path = folder / "error_rate.json"
-    body = json.loads(changed_path.read_text())
-    body["options"]["thresholds"]["warning"] = 4
-    changed_path.write_text(json.dumps(body))
+    folder, body = changed_copy(tmp_path, assets.MONITOR, "error_rate.json",
+                                lambda body: body["options"]["thresholds"].update(warning=4))
     writes_before = len(datadog.writes())
 
     code, out, _ = push_cli(capsys, "--monitors", str(folder))
@@ -207,12 +260,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(datadog, capsys):
 
 def test_dry_run_after_a_push_shows_updates_and_unchanged(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder = tmp_path / "monitors"
-    shutil.copytree(assets.shipped_asset_dirs()[assets.MONITOR], str(folder))
-    path = folder / "fallback_rate.json"
-    body = json.loads(path.read_text())
-    body["priority"] = 1
-    path.write_text(json.dumps(body))
+    folder, _ = changed_copy(tmp_path, assets.MONITOR, "fallback_rate.json", lambda body: body.update(priority=1))
     writes_before = len(datadog.writes())
     code, out, _ = push_cli(capsys, "--dry-run", str(folder))
     assert code == 0
@@ -259,7 +307,7 @@ def test_a_400_with_errors_is_shown_and_the_rest_still_pushed(datadog, capsys):
     assert code == 1
     assert "Datadog answered 400" in err and reason in err
     assert len(datadog.dashboards) == 1  # the dashboard went through
-    assert "%d failed" % (shipped_count() - 1) in err
+    assert "%d failed" % shipped_count(assets.MONITOR) in err
 
 
 def test_a_4xx_without_errors_is_still_a_failure(datadog, capsys):
@@ -332,12 +380,15 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     monkeypatch.delenv("DDLLM_TAGS")
     code, _, err = push_cli(capsys, "--dry-run")
     assert code == 1
-    monitors = shipped_count() - 1
-    assert "error: @your-team-handle is a placeholder, in %d monitors (attempt_latency_p95.json, " % monitors in err
+    monitors, slos = shipped_count(assets.MONITOR), shipped_count(assets.SLO)
+    assert "error: @your-team-handle is a placeholder, in %d files (attempt_latency_anomaly.json, " \
+           "attempt_latency_p95.json, " % monitors in err
     assert "): give the real one with --notify @handle (or DDLLM_NOTIFY)" in err
-    assert "error: team:your-team is a placeholder, in %d monitors (" % monitors in err
-    assert "): give the real one with --tag key:value (or DDLLM_TAGS)" in err
-    assert "%d placeholders left: nothing was pushed" % (2 * monitors) in err
+    # The SLOs carry the team tag too.
+    assert "error: team:your-team is a placeholder, in %d files (" % (monitors + slos) in err
+    assert "model_group_availability.json, model_group_latency_p95.json): give the real one with --tag key:value " \
+           "(or DDLLM_TAGS)" in err
+    assert "%d placeholders left: nothing was pushed" % (2 * monitors + slos) in err
     assert datadog.requests == []
 
     code, out, err = push_cli(capsys, "--notify", "@slack-llm-alerts", "--notify", "@pagerduty-llm",
@@ -346,6 +397,8 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     for stored in datadog.monitors.values():
         assert "@your-team-handle" not in stored["message"]
         assert stored["message"].endswith("@slack-llm-alerts @pagerduty-llm")
+        assert stored["tags"] == ["source:ddllm", "integration:litellm", "team:llm", "cost-center:42"]
+    for stored in datadog.slos.values():
         assert stored["tags"] == ["source:ddllm", "integration:litellm", "team:llm", "cost-center:42"]
 
 
@@ -401,3 +454,58 @@ def test_a_short_key_does_not_mangle_the_output(datadog, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "ddllm push (dry run)" in out
     assert "<redacted>" not in out + err
+
+
+# The anomaly, forecast and team monitors, and the SLOs: pushed as written, once.
+NEW_ASSETS = [(assets.MONITOR, name) for name in (
+    "attempt_latency_anomaly.json", "time_to_first_token_anomaly.json", "ratelimit_headroom_tokens_forecast.json",
+    "ratelimit_headroom_requests_forecast.json", "request_latency_p95_by_team.json")] + [
+    (assets.SLO, name) for name in ("model_group_availability.json", "model_group_latency_p95.json")]
+
+
+@pytest.mark.parametrize("kind, file_name", NEW_ASSETS)
+def test_each_new_monitor_and_slo_is_pushed_as_written_and_a_second_push_writes_nothing(datadog, capsys, kind,
+                                                                                       file_name):
+    [asset] = [asset for asset in assets.load_assets() if os.path.basename(asset["path"]) == file_name]
+    code, out, err = push_cli(capsys, asset["path"])
+    assert code == 0, out + err
+    stored = datadog.monitors if kind == assets.MONITOR else datadog.slos
+    [remote] = stored.values()
+    sent = customize.fill_links(customize.apply_audience([asset], ["@team-llm"], ["team:llm-platform"]),
+                                customize.app_url(customize.DEFAULT_SITE))[0]["body"]
+    assert push.differences(sent, remote) == []
+    assert remote["tags"] == ["source:ddllm", "integration:litellm", "team:llm-platform"]
+    url = "/slo?slo_id=%s" if kind == assets.SLO else "/monitors/%s"
+    assert "%s: https://app.datadoghq.com%s" % (asset["name"], url % remote["id"]) in out
+    before = len(datadog.writes())
+    code, out, _ = push_cli(capsys, asset["path"])
+    assert code == 0 and len(datadog.writes()) == before
+    assert "nothing to change" in out
+
+
+def test_a_changed_slo_is_updated_in_place_and_only_it(datadog, capsys, tmp_path):
+    push_cli(capsys)
+    folder, body = changed_copy(tmp_path, assets.SLO, "model_group_latency_p95.json",
+                                lambda body: body["sli_specification"]["time_slice"].update(threshold=15))
+    [slo_id] = [key for key, item in datadog.slos.items() if item["name"] == body["name"]]
+    before = len(datadog.writes())
+
+    code, out, _ = push_cli(capsys, "--slos", str(folder))
+
+    assert code == 0
+    assert datadog.writes()[before:] == [("PUT", "/api/v1/slo/%s" % slo_id)]
+    assert len(datadog.slos) == 2
+    assert datadog.slos[slo_id]["sli_specification"]["time_slice"]["threshold"] == 15
+    assert "$.sli_specification.time_slice.threshold differs" in out
+
+
+def test_the_fake_api_refuses_slos_as_datadog_does(datadog):
+    headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
+    [slo] = [asset["body"] for asset in assets.load_assets() if asset["path"].endswith("model_group_latency_p95.json")]
+    without_sli = {key: value for key, value in slo.items() if key != "sli_specification"}
+    assert datadog.handle("POST", "/api/v1/slo", headers, without_sli)[0] == 400
+    bad_interval = json.loads(json.dumps(slo))
+    bad_interval["sli_specification"]["time_slice"]["query_interval_seconds"] = 120
+    assert datadog.handle("POST", "/api/v1/slo", headers, bad_interval)[0] == 400
+    status, answer = datadog.handle("POST", "/api/v1/slo", headers, slo)
+    assert status == 200 and answer["data"][0]["thresholds"][0]["target_display"] == "99.0"

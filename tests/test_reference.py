@@ -44,7 +44,7 @@ def test_readme_settings_are_generated_from_config():
 def test_every_setting_names_a_config_field_and_a_keyword_patch_takes(caplog):
     variables, defaults = reference.variables_config_reads()
     assert set(variables) == set(reference.SETTINGS)
-    samples = {"metrics_enabled": False, "metric_tag_limit": 7, "dogstatsd_url": "udp://127.0.0.1:9",
+    samples = {"metrics_enabled": False, "metric_tag_limit": 7, "metrics_user_tag": True, "dogstatsd_url": "udp://127.0.0.1:9",
                "env": "e", "service": "s", "version": "v"}
     for variable, (field, keyword, _) in reference.SETTINGS.items():
         assert hasattr(defaults, field), variable

@@ -10,7 +10,7 @@ import hcl2
 import pytest
 
 from ddllm import catalogue
-from ddllm.assets import customize, files as assets, terraform, validation
+from ddllm.assets import customize, files as assets, percentiles, terraform, validation
 from ddllm.cli.main import main
 
 READ_BACK = hcl2.SerializationOptions(strip_string_quotes=True, preserve_heredocs=False, with_comments=False,
@@ -67,7 +67,7 @@ def resources(document, resource_type):
 
 
 def asset_documents(document, values):
-    """[(resource type, name, JSON)] of the dashboards and monitors, variables filled in."""
+    """[(resource type, name, JSON)] of the dashboards, monitors and SLOs, variables filled in."""
     found = []
     for block in document["resource"]:
         for resource_type, named in block.items():
@@ -75,7 +75,33 @@ def asset_documents(document, values):
                 for attribute in ("dashboard", "monitor"):
                     if attribute in body:
                         found.append((resource_type, name, json.loads(render_template(body[attribute], values))))
+                if resource_type == "datadog_service_level_objective":
+                    found.append((resource_type, name, slo_body(body, values)))
     return found
+
+
+def only(blocks):
+    [block] = blocks
+    return block
+
+
+def slo_body(resource, values):
+    """The /api/v1/slo body a datadog_service_level_objective resource stands for, as Datadog's
+    provider builds it from the resource's arguments and blocks."""
+    body = {key: resource[key] for key in ("name", "type", "description")}
+    body["tags"] = json.loads(render_template("${jsonencode(%s)}" % resource["tags"][2:-1], values))
+    if "query" in resource:
+        body["query"] = dict(only(resource["query"]))
+    if "sli_specification" in resource:
+        time_slice = only(only(resource["sli_specification"])["time_slice"])
+        query = only(time_slice["query"])
+        body["sli_specification"] = {"time_slice": {
+            "query": {"formulas": [{"formula": formula["formula_expression"]} for formula in query["formula"]],
+                      "queries": [only(item["metric_query"]) for item in query["query"]]},
+            "comparator": time_slice["comparator"], "threshold": time_slice["threshold"],
+            "query_interval_seconds": time_slice["query_interval_seconds"]}}
+    body["thresholds"] = resource["thresholds"]
+    return body
 
 
 def as_pushed(notify, tags, app_url, settings=None):
@@ -97,10 +123,24 @@ def test_every_asset_is_one_resource_holding_what_push_would_send(capsys):
     expected = as_pushed(AUDIENCE["ddllm_notify"], AUDIENCE["ddllm_tags"], values["datadog_app_url"])
     found = asset_documents(document, values)
     assert len(found) == len(expected)
+    resource_types = {assets.DASHBOARD: "datadog_dashboard_json", assets.MONITOR: "datadog_monitor_json",
+                      assets.SLO: "datadog_service_level_objective"}
     for asset, (resource_type, _, body) in zip(expected, found):
-        assert resource_type == ("datadog_dashboard_json" if asset["kind"] == assets.DASHBOARD
-                                 else "datadog_monitor_json")
+        assert resource_type == resource_types[asset["kind"]]
         assert body == asset["body"], asset["path"]
+    assert [kind for kind, _, _ in found].count("datadog_service_level_objective") == 2
+
+
+def test_the_slos_read_back_validate_and_keep_the_team_tags(capsys):
+    document = parse(export(capsys))
+    values = variables(document, **AUDIENCE)
+    slos = [(name, body) for resource_type, name, body in asset_documents(document, values)
+            if resource_type == "datadog_service_level_objective"]
+    assert [name for name, _ in slos] == ["ddllm_model_group_availability", "ddllm_model_group_latency_p95"]
+    for name, body in slos:
+        assert body["tags"] == ["source:ddllm", "integration:litellm", "team:llm-platform"]
+        asset = {"kind": assets.SLO, "path": name + ".json", "name": body["name"], "body": body}
+        assert validation.validate_asset(asset) == [], name
 
 
 def test_variables_tune_thresholds_and_the_site_and_the_result_still_validates(capsys):
@@ -147,7 +187,11 @@ def test_percentiles_are_enabled_on_every_distribution_queried(capsys):
     for name, body in configured.items():
         assert body["metric_type"] == "distribution"
         assert body["include_percentiles"] is True
-        assert body["tags"] == sorted(catalogue.metric_tag_keys(name))
+        # A deny-list of one tag key nothing sends: every tag stays queryable (Terraform's provider
+        # refuses exclude_tags_mode without tags).
+        assert body["exclude_tags_mode"] is True
+        assert body["tags"] == [percentiles.EXCLUDES_NO_TAG]
+        assert not set(body["tags"]) & set(catalogue.metric_tag_keys(name))
 
 
 def test_a_dashboard_alone_needs_no_monitor_variables(capsys):

@@ -13,7 +13,7 @@ import copy
 import os
 import re
 
-from ddllm.assets.files import MONITOR
+from ddllm.assets.files import MONITOR, SLO
 from ddllm.assets.queries import QueryError, minimum_volume, parse_monitor_query, replace_spans
 
 DEFAULT_SITE = "datadoghq.com"
@@ -139,12 +139,17 @@ def audience_from(notify, tags, environ):
     return notify, tags
 
 
+# The kinds that carry the team's placeholders: monitors (handle and tag) and SLOs (tag).
+AUDIENCE_KINDS = (MONITOR, SLO)
+
+
 def apply_audience(assets, notify, tags):
-    """Copies of `assets` whose monitors notify `notify` and carry `tags` instead of the placeholders."""
+    """Copies of `assets` whose monitors notify `notify`, and whose monitors and SLOs carry `tags`,
+    instead of the placeholders."""
     result = []
     for asset in assets:
         body = asset["body"]
-        if asset["kind"] != MONITOR:
+        if asset["kind"] not in AUDIENCE_KINDS:
             result.append(asset)
             continue
         body = copy.deepcopy(body)
@@ -158,10 +163,10 @@ def apply_audience(assets, notify, tags):
 
 
 def placeholders_left(assets):
-    """["FILE: @your-team-handle", ...] for each placeholder still in a monitor."""
+    """[(asset, placeholder)] for each placeholder still in a monitor or an SLO."""
     left = []
     for asset in assets:
-        if asset["kind"] != MONITOR:
+        if asset["kind"] not in AUDIENCE_KINDS:
             continue
         body = asset["body"]
         if PLACEHOLDER_HANDLE in (body.get("message") or ""):

@@ -1,12 +1,14 @@
-"""The dashboards and monitors ddllm ships, found and loaded as plain dicts.
+"""The dashboards, monitors and SLOs ddllm ships, found and loaded as plain dicts.
 
-An installed wheel carries them in `ddllm/assets/dashboards/*.json` and
-`ddllm/assets/monitors/*.json` (setup.py's build step copies them there); a source checkout
-has them at the repository root, in `dashboards/` and `monitors/`. The installed copy wins
-when both exist, so `ddllm push` sends what was installed, not whatever is in the cwd.
+An installed wheel carries them in `ddllm/assets/dashboards/*.json`,
+`ddllm/assets/monitors/*.json` and `ddllm/assets/slos/*.json` (the build's force-include
+copies them there); a source checkout has them at the repository root, in `dashboards/`,
+`monitors/` and `slos/`. The installed copy wins when both exist, so `ddllm push` sends what
+was installed, not whatever is in the cwd.
 
-Each asset is a dict: `kind` ("dashboard" or "monitor"), `path`, `name` (the dashboard's
-title or the monitor's name) and `body` (the JSON, the body of Datadog's create call).
+Each asset is a dict: `kind` ("dashboard", "monitor" or "slo"), `path`, `name` (the
+dashboard's title, the monitor's or SLO's name) and `body` (the JSON, the body of Datadog's
+create call).
 """
 import glob
 import json
@@ -14,8 +16,9 @@ import os
 
 DASHBOARD = "dashboard"
 MONITOR = "monitor"
-KINDS = (DASHBOARD, MONITOR)
-FOLDER_OF_KIND = {DASHBOARD: "dashboards", MONITOR: "monitors"}
+SLO = "slo"
+KINDS = (DASHBOARD, MONITOR, SLO)  # the order push creates them in: SLOs after the monitors
+FOLDER_OF_KIND = {DASHBOARD: "dashboards", MONITOR: "monitors", SLO: "slos"}
 KIND_OF_FOLDER = {folder: kind for kind, folder in FOLDER_OF_KIND.items()}
 
 INSTALLED_ASSETS_DIR = os.path.dirname(os.path.abspath(__file__))  # ddllm/assets/
@@ -23,7 +26,7 @@ SOURCE_CHECKOUT_DIR = os.path.dirname(os.path.dirname(INSTALLED_ASSETS_DIR))
 
 
 class AssetError(Exception):
-    """A file that is not a readable dashboard or monitor; `path` names it."""
+    """A file that is not a readable dashboard, monitor or SLO; `path` names it."""
 
     def __init__(self, path, message):
         super().__init__("%s: %s" % (path, message))
@@ -41,7 +44,7 @@ def shipped_asset_dirs():
 
 
 def shipped_asset_paths(kinds=KINDS):
-    """Paths of the shipped JSON files of the given kinds, dashboards first, sorted by name."""
+    """Paths of the shipped JSON files of the given kinds, in the order of KINDS, sorted by name."""
     folders = shipped_asset_dirs()
     paths = []
     for kind in KINDS:
@@ -65,10 +68,14 @@ def expand_paths(paths):
 
 
 def classify(path, body):
-    """"dashboard" or "monitor": by the keys of the body, else by the folder it is in."""
+    """"dashboard", "monitor" or "slo": by the keys of the body, else by the folder it is in."""
     if isinstance(body, dict):
         if "widgets" in body or "layout_type" in body:
             return DASHBOARD
+        # An SLO's query is an object (numerator, denominator), a monitor's a string.
+        if "sli_specification" in body or isinstance(body.get("query"), dict) \
+                or isinstance(body.get("thresholds"), list):
+            return SLO
         if "query" in body and "type" in body:
             return MONITOR
     folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
@@ -76,8 +83,9 @@ def classify(path, body):
     if kind is None:
         raise AssetError(
             path,
-            "neither a dashboard (no `widgets`/`layout_type`) nor a monitor (no `query` and `type`), "
-            "and not in a dashboards/ or monitors/ folder",
+            "neither a dashboard (no `widgets`/`layout_type`), a monitor (no `query` and `type`) nor an SLO (no "
+            "`sli_specification`, `query` object or `thresholds` list), and not in a dashboards/, monitors/ or "
+            "slos/ folder",
         )
     return kind
 

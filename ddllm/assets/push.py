@@ -1,6 +1,6 @@
-"""`ddllm push [--dashboards] [--monitors] [--dry-run] [--notify @H] [--tag K:V] [--set NAME=VALUE]
-[PATH...]`: create or update ddllm's dashboards and monitors in Datadog, through the `datadog`
-package's API client.
+"""`ddllm push [--dashboards] [--monitors] [--slos] [--dry-run] [--notify @H] [--tag K:V]
+[--set NAME=VALUE] [PATH...]`: create or update ddllm's dashboards, monitors and SLOs in Datadog,
+through the `datadog` package's API client.
 
 First the assets are made what will be sent (thresholds of --set, the team's handles and tags
 instead of the placeholders) and validated as `ddllm validate` does: on any error, or a
@@ -9,10 +9,10 @@ the user's site. Then percentiles are enabled on the distribution metrics the as
 ddllm.assets.percentiles), and each asset is created or updated. The URL of each asset on the
 user's site is printed at the end.
 
-Idempotent: a dashboard is found by its title, a monitor by its name among the monitors
-tagged `source:ddllm`. One that exists is compared with the file on the fields the file sets
-(Datadog adds ids, authors and defaults of its own) and updated only when one differs, so a
-second push changes nothing and says so. `--dry-run` reads Datadog and prints the plan.
+Idempotent: a dashboard is found by its title, a monitor or an SLO by its name among those
+tagged `source:ddllm` (SLOs are pushed after the monitors). One that exists is compared with
+the file on the fields the file sets (Datadog adds ids, authors and defaults of its own) and
+updated only when one differs, so a second push changes nothing and says so. `--dry-run` reads Datadog and prints the plan.
 
 Environment:
 - DD_API_KEY and DD_APP_KEY (or DD_APPLICATION_KEY): required, never printed.
@@ -27,7 +27,7 @@ import re
 import sys
 
 from ddllm.assets import customize, percentiles
-from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, AssetError, load_assets
+from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, SLO, AssetError, load_assets
 
 DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
@@ -40,6 +40,7 @@ SERVER_FIELDS = {
     DASHBOARD: ("id", "author_handle", "author_name", "created_at", "modified_at", "url"),
     MONITOR: ("id", "created", "created_at", "modified", "creator", "deleted", "multi", "org_id",
               "overall_state", "overall_state_modified", "matching_downtimes", "state"),
+    SLO: ("id", "creator", "created_at", "modified_at", "monitor_tags", "configured_alert_ids"),
 }
 
 
@@ -74,7 +75,7 @@ def keys_from_environment(environ):
     missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
     if missing:
         raise PushError("%s not set: ddllm push needs an API key and an application key that may read and write "
-                        "dashboards and monitors (Organization Settings > API Keys / Application Keys)"
+                        "dashboards, monitors and SLOs (Organization Settings > API Keys / Application Keys)"
                         % (" and ".join(missing) + (" is" if len(missing) == 1 else " are")))
     return api_key, app_key
 
@@ -144,7 +145,11 @@ class DatadogClient:
         try:
             answer = function(*args, **(kwargs or {}))
         except ApiError as error:
-            raise self._failure(description, _error_texts(error.args[0] if error.args else None))
+            answer = error.args[0] if error.args else None
+            # The package raises on any `errors` key, an empty list too: the SLO API's lists carry
+            # `"errors": []` in a 200 answer.
+            if not (isinstance(answer, dict) and not answer.get("errors") and (self._recorder.last_status or 0) < 400):
+                raise self._failure(description, _error_texts(answer))
         except DatadogException as error:
             raise self._failure(description, [str(error)])
         except ValueError as error:  # the package's "Invalid JSON response"
@@ -164,9 +169,9 @@ class DatadogClient:
             message = "%s failed: %s" % (description, said)
         if status in AUTH_STATUSES:
             message += ("\nCheck that DD_API_KEY and DD_APP_KEY belong to the organisation at %s (DD_SITE) and "
-                        "that the application key may read and write dashboards and monitors and manage metric tags "
-                        "(scopes dashboards_read, dashboards_write, monitors_read, monitors_write, metrics_read, "
-                        "metric_tags_write)." % self.api_host)
+                        "that the application key may read and write dashboards, monitors and SLOs and manage metric "
+                        "tags (scopes dashboards_read, dashboards_write, monitors_read, monitors_write, slos_read, "
+                        "slos_write, metrics_read, metric_tags_write)." % self.api_host)
         return PushError(self.redact(message), status)
 
     def redact(self, text):
@@ -202,6 +207,20 @@ class DatadogClient:
         return self.call("PUT /api/v1/monitor/%s (update %r)" % (monitor_id, body.get("name")),
                          self.api.Monitor.update, (monitor_id,), body)
 
+    def slos(self):
+        answer = self.call("GET /api/v1/slo?tags_query=%s (list SLOs)" % SOURCE_TAG,
+                           self.api.ServiceLevelObjective.get_all, kwargs={"tags_query": SOURCE_TAG, "limit": 1000})
+        return list((answer or {}).get("data") or [])
+
+    def create_slo(self, body):
+        answer = self.call("POST /api/v1/slo (create %r)" % body.get("name"), self.api.ServiceLevelObjective.create,
+                           kwargs=body)
+        return _first_of_data(answer)
+
+    def update_slo(self, slo_id, body):
+        return self.call("PUT /api/v1/slo/%s (update %r)" % (slo_id, body.get("name")),
+                         self.api.ServiceLevelObjective.update, (slo_id,), body)
+
     # Metric tag configurations (API v2): where percentiles are enabled
     def _v2(self, method, path, body=None):
         return self.call("%s /api/v2/%s" % (method, path), self._api_client.submit, (method, path),
@@ -222,6 +241,12 @@ class DatadogClient:
 
     def update_tag_configuration(self, metric_name, body):
         return self._v2("PATCH", "metrics/%s/tags" % metric_name, body)
+
+
+def _first_of_data(answer):
+    """The SLO API answers `{"data": [slo]}` where the monitor API answers the monitor itself."""
+    data = (answer or {}).get("data") if isinstance(answer, dict) else None
+    return data[0] if isinstance(data, list) and data else answer
 
 
 def _error_texts(answer):
@@ -286,13 +311,15 @@ def plan_dashboard(client, asset, existing_by_title):
     return Plan(asset, "update" if changed else "unchanged", matches[0]["id"], changed, note)
 
 
-def plan_monitor(asset, existing_by_name):
+def plan_by_name(asset, existing_by_name):
+    """A monitor's or an SLO's plan: found by its name among those tagged source:ddllm."""
     matches = existing_by_name.get(asset["name"], [])
     if not matches:
         return Plan(asset, "create")
     note = None
     if len(matches) > 1:
-        note = "%d monitors tagged %s have this name; using %s" % (len(matches), SOURCE_TAG, matches[0]["id"])
+        note = "%d %ss tagged %s have this name; using %s" % (len(matches), asset["kind"], SOURCE_TAG,
+                                                              matches[0]["id"])
     changed = differences(request_body(asset), matches[0])
     return Plan(asset, "update" if changed else "unchanged", matches[0]["id"], changed, note)
 
@@ -310,13 +337,16 @@ def request_body(asset):
 
 def carry_out(client, plan):
     body = request_body(plan.asset)
+    create, update = {DASHBOARD: (client.create_dashboard, client.update_dashboard),
+                      MONITOR: (client.create_monitor, client.update_monitor),
+                      SLO: (client.create_slo, client.update_slo)}[plan.asset["kind"]]
     if plan.action == "create":
-        answer = (client.create_dashboard if plan.asset["kind"] == DASHBOARD else client.create_monitor)(body)
+        answer = create(body)
         if not isinstance(answer, dict) or "id" not in answer:
             raise PushError("Datadog's answer to creating %s %r has no id" % (plan.asset["kind"], plan.asset["name"]))
         plan.remote_id = answer["id"]
     elif plan.action == "update":
-        (client.update_dashboard if plan.asset["kind"] == DASHBOARD else client.update_monitor)(plan.remote_id, body)
+        update(plan.remote_id, body)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,14 +354,16 @@ def carry_out(client, plan):
 
 
 def configure_parser(parser):
-    parser.description = ("Validate, then create or update ddllm's dashboards and monitors in Datadog: found by title "
-                          "(dashboards) or by name and the %s tag (monitors), updated only when they differ; and "
+    parser.description = ("Validate, then create or update ddllm's dashboards, monitors and SLOs in Datadog: found by "
+                          "title (dashboards) or by name and the %s tag (monitors, SLOs), updated only when they "
+                          "differ; and "
                           "enable percentiles on the distribution metrics they query. Keys from DD_API_KEY and "
                           "DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="JSON files or folders to push (default: the assets ddllm ships)")
-    parser.add_argument("--dashboards", action="store_true", help="push dashboards (default: both kinds)")
-    parser.add_argument("--monitors", action="store_true", help="push monitors (default: both kinds)")
+    parser.add_argument("--dashboards", action="store_true", help="push dashboards (default: every kind)")
+    parser.add_argument("--monitors", action="store_true", help="push monitors (default: every kind)")
+    parser.add_argument("--slos", action="store_true", help="push SLOs (default: every kind)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
     add_customization_arguments(parser)
 
@@ -360,7 +392,8 @@ def run(args, environ=None, out=None, err=None):
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
     err = err or sys.stderr
-    kinds = tuple(kind for kind, chosen in ((DASHBOARD, args.dashboards), (MONITOR, args.monitors)) if chosen)
+    kinds = tuple(kind for kind, chosen in ((DASHBOARD, args.dashboards), (MONITOR, args.monitors),
+                                            (SLO, getattr(args, "slos", False))) if chosen)
     kinds = kinds or KINDS
     try:
         from ddllm.assets import validation
@@ -414,7 +447,7 @@ def _valid(assets, validation, err):
     left = customize.placeholders_left(assets)
     for placeholder in sorted({placeholder for _, placeholder in left}):
         files = [os.path.basename(asset["path"]) for asset, used in left if used == placeholder]
-        print("error: %s is a placeholder, in %d monitor%s (%s): give the real one with %s" % (
+        print("error: %s is a placeholder, in %d file%s (%s): give the real one with %s" % (
             placeholder, len(files), "" if len(files) == 1 else "s", ", ".join(files),
             "--notify @handle (or %s)" % customize.NOTIFY_VARIABLE if placeholder.startswith("@")
             else "--tag key:value (or %s)" % customize.TAGS_VARIABLE), file=err)
@@ -437,6 +470,9 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
         monitors_by_name = _index_by(
             [monitor for monitor in client.monitors() if SOURCE_TAG in (monitor.get("tags") or [])], "name",
         ) if MONITOR in kinds else {}
+        slos_by_name = _index_by(
+            [slo for slo in client.slos() if SOURCE_TAG in (slo.get("tags") or [])], "name",
+        ) if SLO in kinds else {}
     except PushError as error:
         say("ddllm push: %s" % error, err)
         return 1
@@ -453,11 +489,15 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
             label = '[%d/%d] %s "%s"' % (number, len(steps), item["kind"], item["name"])
         try:
             if step == "percentiles":
-                action = _enable_percentiles(client, item, dry_run)
+                action, note = _enable_percentiles(client, item, dry_run)
                 plan = Plan(None, action)
+                if note:
+                    say("%s: note: %s" % (label, note))
             else:
-                plan = plan_dashboard(client, item, dashboards_by_title) if item["kind"] == DASHBOARD \
-                    else plan_monitor(item, monitors_by_name)
+                if item["kind"] == DASHBOARD:
+                    plan = plan_dashboard(client, item, dashboards_by_title)
+                else:
+                    plan = plan_by_name(item, monitors_by_name if item["kind"] == MONITOR else slos_by_name)
                 if plan.note:
                     say("%s: note: %s" % (label, plan.note))
                 if not dry_run:
@@ -481,21 +521,21 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
 
 
 def _enable_percentiles(client, metric_name, dry_run):
-    current = client.tag_configuration(metric_name)
-    action = percentiles.plan(current)
-    if dry_run or action == "unchanged":
-        return action
-    if action == "create":
-        client.create_tag_configuration(metric_name, percentiles.create_body(metric_name))
-    else:
-        client.update_tag_configuration(metric_name, percentiles.update_body(metric_name, current))
-    return action
+    """(action, note) for the metric's tag configuration, carried out unless dry_run."""
+    planned = percentiles.plan(metric_name, client.tag_configuration(metric_name))
+    if not dry_run and planned.action == "create":
+        client.create_tag_configuration(metric_name, planned.body)
+    elif not dry_run and planned.action == "update":
+        client.update_tag_configuration(metric_name, planned.body)
+    return planned.action, planned.note
 
 
 def asset_url(base_url, plan):
     """Where the pushed asset is on the user's site."""
     if plan.asset["kind"] == DASHBOARD:
         return "%s/dashboard/%s" % (base_url, plan.remote_id)
+    if plan.asset["kind"] == SLO:
+        return "%s/slo?slo_id=%s" % (base_url, plan.remote_id)
     return "%s/monitors/%s" % (base_url, plan.remote_id)
 
 

@@ -4,7 +4,9 @@ A metric query is `aggregator:metric{filters} by {tags}.modifier(...)`. A metric
 query is `time_aggregation(last_Nm): expression comparator threshold`, where the expression
 joins metric queries and numbers with + - * / and parentheses, and wraps them in Datadog's
 documented functions (`default_zero(q)`, `is_greater(q, 20)`, `top(q, 10, 'mean', 'desc')`,
-...). Parsing gives a tree whose nodes keep their character offsets, so a number in the query
+...). An anomaly or forecast monitor's query is one `anomalies(...)` or `forecast(...)` call,
+whose arguments may be named (`direction='above'`): ddllm.assets.algorithm_monitors checks
+them. Parsing gives a tree whose nodes keep their character offsets, so a number in the query
 (the threshold, a minimum volume) can be read and replaced in place.
 """
 import re
@@ -14,10 +16,13 @@ MetricQuery = namedtuple("MetricQuery", "aggregator metric filters groups modifi
 Number = namedtuple("Number", "value start end")
 Text = namedtuple("Text", "value start end")
 Call = namedtuple("Call", "name arguments start end")
+Keyword = namedtuple("Keyword", "name value start end")  # a named argument: direction='above'
+
 Binary = namedtuple("Binary", "operator left right")
 MonitorQuery = namedtuple(
     "MonitorQuery",
-    "time_aggregator window expression metric_queries groups comparator threshold tree threshold_span text")
+    "time_aggregator window expression metric_queries groups comparator threshold tree threshold_span text "
+    "algorithm")
 
 METRIC_QUERY = re.compile(
     r"(?P<aggregator>[a-z][a-z0-9.]*):(?P<metric>[A-Za-z][A-Za-z0-9_.]*)"
@@ -30,6 +35,8 @@ MONITOR_HEAD = re.compile(r"^\s*(?P<time_aggregator>[a-z_]+)\((?P<window>[^()]*)
 MONITOR_TAIL = re.compile(r"\s*(?P<comparator>>=|<=|>|<)\s*(?P<threshold>-?\d+(?:\.\d+)?)\s*$")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 FUNCTION_NAME = re.compile(r"([a-z_][a-z0-9_]*)\s*\(")
+KEYWORD_NAME = re.compile(r"([a-z_][a-z0-9_]*)\s*=(?!=)\s*")
+PERCENTILE_AGGREGATOR = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")  # p50:, p95:, p99.9:
 QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 
 # Datadog's documented query functions that a metric monitor may use: name -> (numbers after
@@ -51,6 +58,8 @@ TOP_ORDERS = ("asc", "desc")
 # Functions Datadog evaluates in monitors of their own type, not in a threshold metric monitor.
 OWN_MONITOR_TYPE = {"anomalies": "an anomaly monitor", "outliers": "an outlier monitor",
                     "forecast": "a forecast monitor"}
+# Those whose monitor ddllm ships and checks: the whole query is one call of them.
+ALGORITHM_FUNCTIONS = ("anomalies", "forecast")
 # Modifiers: .as_count(), .as_rate(), .rollup(method[, seconds]), .fill(mode[, seconds])
 ROLLUP_METHODS = ("avg", "sum", "min", "max", "count")
 FILL_MODES = ("null", "zero", "linear", "last")
@@ -162,18 +171,34 @@ class _ExpressionParser:
         while self.peek() == ",":
             self.position += 1
             self.skip_space()
-            quoted = QUOTED.match(self.text, self.position)
-            if quoted:
-                self.position = quoted.end()
-                value = quoted.group(1) if quoted.group(1) is not None else quoted.group(2)
-                arguments.append(Text(value, quoted.start(), quoted.end()))
+            keyword = KEYWORD_NAME.match(self.text, self.position)
+            if keyword:
+                self.position = keyword.end()
+                value = self.literal()
+                arguments.append(Keyword(keyword.group(1), value, keyword.start(), self.position))
             else:
-                arguments.append(self.expression())
+                arguments.append(self.literal(or_expression=True))
         if self.peek() != ")":
             raise QueryError("unbalanced '(' in %s(...): expected ')' or ',' at character %d" % (
                 name, self.position), self.position)
         self.position += 1
         return Call(name, arguments, start, self.position)
+
+    def literal(self, or_expression=False):
+        """A quoted text or a number (or, for a positional argument, any expression)."""
+        quoted = QUOTED.match(self.text, self.position)
+        if quoted:
+            self.position = quoted.end()
+            return Text(quoted.group(1) if quoted.group(1) is not None else quoted.group(2), quoted.start(),
+                        quoted.end())
+        if or_expression:
+            return self.expression()
+        number = NUMBER.match(self.text, self.position)
+        if number is None or number.end() > self.end:
+            raise QueryError("a named argument takes a quoted text or a number, at character %d" % self.position,
+                             self.position)
+        self.position = number.end()
+        return Number(float(number.group(0)), number.start(), number.end())
 
 
 def parse_monitor_query(text):
@@ -197,22 +222,29 @@ def parse_monitor_query(text):
             raise QueryError("unbalanced ')' at character %d" % parser.position, parser.position)
         raise QueryError("expected an operator (+ - * /) at character %d, found %r" % (
             parser.position, text[parser.position:parser.position + 20]), parser.position)
+    algorithm = tree if isinstance(tree, Call) and tree.name in ALGORITHM_FUNCTIONS else None
     for call in calls_of(tree):
-        check_call(call)
+        if call is not algorithm:
+            check_call(call)
     metric_queries = metric_queries_of(tree)
     if not metric_queries:
         raise QueryError("the expression has no metric query")
     return MonitorQuery(head.group("time_aggregator"), head.group("window").strip(),
                         text[head.end():tail.start()].strip(), metric_queries, metric_queries[0].groups,
                         tail.group("comparator"), float(tail.group("threshold")),
-                        tree, tail.span("threshold"), text)
+                        tree, tail.span("threshold"), text, algorithm)
 
 
 def check_call(call):
     """Raises QueryError when Datadog would refuse this function call."""
     name, arguments = call.name, call.arguments
+    if name in ALGORITHM_FUNCTIONS:
+        raise QueryError("%s() is the whole query of %s: it cannot be inside arithmetic or another function" % (
+            name, OWN_MONITOR_TYPE[name]), call.start)
     if name in OWN_MONITOR_TYPE:
         raise QueryError("%s() needs %s, not a threshold metric monitor" % (name, OWN_MONITOR_TYPE[name]), call.start)
+    if any(isinstance(argument, Keyword) for argument in arguments):
+        raise QueryError("%s() takes no named arguments" % name, call.start)
     if name == "top":
         shapes = [type(argument).__name__ for argument in arguments[1:]]
         if shapes != ["Number", "Text", "Text"] or arguments[1].value not in TOP_LIMITS \
@@ -245,6 +277,8 @@ def walk(node):
     elif isinstance(node, Call):
         for argument in node.arguments:
             yield from walk(argument)
+    elif isinstance(node, Keyword):
+        yield from walk(node.value)
 
 
 def calls_of(tree):

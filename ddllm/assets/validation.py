@@ -1,8 +1,9 @@
-"""`ddllm validate [PATH...]`: check dashboards and monitors offline, strictly.
+"""`ddllm validate [PATH...]`: check dashboards, monitors and SLOs offline, strictly.
 
 Two passes over each file:
 
-1. Schema: the body is parsed with datadog-api-client's own models (`Dashboard`, `Monitor`)
+1. Schema: the body is parsed with datadog-api-client's own models (`Dashboard`, `Monitor`,
+   `ServiceLevelObjectiveRequest`)
    through `validate_and_convert_types`, as the client does with an API answer. That parse
    raises on a wrong type, but an unknown widget type or a bad enum value anywhere in a
    widget only marks the object `_unparsed` and carries on, and unknown keys are kept as
@@ -14,7 +15,8 @@ Two passes over each file:
    are known, every dashboard query applies every template variable whose tag the metric
    has (and none whose tag it lacks: on APM metrics only env and service apply), requests
    are formula-and-function with units, and monitor queries parse into time aggregation,
-   metric queries, group-by, comparator and a threshold consistent with the options.
+   metric queries, group-by, comparator and a threshold consistent with the options
+   (anomalies() and forecast() monitors: ddllm.assets.algorithm_monitors; SLOs: ddllm.assets.slos).
 
 Output: one line per finding, `FILE: error|warning: JSON-PATH: message`, then a summary.
 Exit status: 1 on any error (or warning, with --strict), 2 when nothing could be checked.
@@ -28,10 +30,11 @@ import sys
 from collections import namedtuple
 
 from ddllm import catalogue
-from ddllm.assets.files import DASHBOARD, MONITOR, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
+from ddllm.assets import algorithm_monitors, slos
+from ddllm.assets.files import DASHBOARD, MONITOR, SLO, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
 from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
-    Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems, parse_metric_query,
-    parse_monitor_query, walk,
+    PERCENTILE_AGGREGATOR, Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems,
+    parse_metric_query, parse_monitor_query, walk,
 )
 
 ERROR = "error"
@@ -68,7 +71,6 @@ KNOWN_TAG_VALUES = {
 
 SPACE_AGGREGATORS = ("avg", "sum", "min", "max")
 DISTRIBUTION_AGGREGATORS = SPACE_AGGREGATORS + ("count",)
-PERCENTILE_AGGREGATOR = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")
 MONITOR_TIME_AGGREGATORS = ("avg", "sum", "min", "max", "last", "percentile")
 MONITOR_WINDOW = re.compile(r"^last_(\d+)(m|h|d|w)$")
 COMPARATORS = (">=", "<=", ">", "<")
@@ -567,16 +569,21 @@ def check_monitor(body, findings):
 
 def _check_monitor_query(query, thresholds, options, findings):
     path = ("$", "query")
-    if query.time_aggregator not in MONITOR_TIME_AGGREGATORS:
-        findings.error(path, "time aggregation %r is not one of %s" % (
-            query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)))
-    if not MONITOR_WINDOW.match(query.window):
-        findings.error(path, "window %r is not like last_5m, last_1h" % query.window)
+    if query.algorithm is not None:  # anomalies() or forecast(): windows and aggregation of their own
+        for problem in algorithm_monitors.problems_of(query, options):
+            findings.error(path, problem)
+    else:
+        if query.time_aggregator not in MONITOR_TIME_AGGREGATORS:
+            findings.error(path, "time aggregation %r is not one of %s" % (
+                query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)))
+        if not MONITOR_WINDOW.match(query.window):
+            findings.error(path, "window %r is not like last_5m, last_1h" % query.window)
+        percentiles = [PERCENTILE_AGGREGATOR.match(item.aggregator) is not None for item in query.metric_queries]
+        if (query.time_aggregator == "percentile") != all(percentiles) or (any(percentiles) and not all(percentiles)):
+            findings.error(path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only "
+                           "them")
     for metric_query in query.metric_queries:
         check_metric_query(metric_query, findings, path)
-    percentiles = [PERCENTILE_AGGREGATOR.match(item.aggregator) is not None for item in query.metric_queries]
-    if (query.time_aggregator == "percentile") != all(percentiles) or (any(percentiles) and not all(percentiles)):
-        findings.error(path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only them")
     for metric_query in query.metric_queries[1:]:
         if sorted(metric_query.groups) != sorted(query.groups):
             findings.error(path, "every metric query must group by the same tags: {%s} vs {%s}" % (
@@ -701,14 +708,18 @@ def validate_asset(asset, file=None):
 def _findings_of(asset, file):
     from datadog_api_client.v1.model.dashboard import Dashboard
     from datadog_api_client.v1.model.monitor import Monitor
+    from datadog_api_client.v1.model.service_level_objective_request import ServiceLevelObjectiveRequest
 
     findings = Findings(file)
-    model_class = Dashboard if asset["kind"] == DASHBOARD else Monitor
+    model_class = {DASHBOARD: Dashboard, MONITOR: Monitor, SLO: ServiceLevelObjectiveRequest}[asset["kind"]]
     SchemaChecker(findings).check(asset["body"], model_class)
     if asset["kind"] == DASHBOARD:
         check_dashboard(asset["body"], findings)
     elif asset["kind"] == MONITOR:
         check_monitor(asset["body"], findings)
+    else:
+        _check_placeholders(asset["body"], findings)
+        slos.check_slo(asset["body"], findings, check_metric_query)
     return findings.items
 
 
@@ -729,8 +740,8 @@ def validate_paths(paths=None, change=None):
 
 
 def configure_parser(parser):
-    parser.description = ("Check dashboards and monitors offline: datadog-api-client's schema, ddllm's metric "
-                           "catalogue, template variables, monitor queries and thresholds. Without PATH, the "
+    parser.description = ("Check dashboards, monitors and SLOs offline: datadog-api-client's schema, ddllm's metric "
+                           "catalogue, template variables, monitor and SLO queries and thresholds. Without PATH, the "
                            "assets ddllm ships.")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="JSON files or folders of them")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
@@ -757,7 +768,7 @@ def run(args):
         print("ddllm validate: %s" % error, file=sys.stderr)
         return 2
     if not files:
-        print("ddllm validate: no dashboards or monitors found", file=sys.stderr)
+        print("ddllm validate: no dashboards, monitors or SLOs found", file=sys.stderr)
         return 2
     for finding in findings:
         print("%s: %s: %s: %s" % finding)

@@ -360,7 +360,7 @@ def run(args):
     except BadArgument as error:
         print("ddllm demo: %s" % error, file=sys.stderr)
         return 2
-    from ddllm.cli import demo_capture, demo_report
+    from ddllm.cli import demo_assets, demo_capture, demo_report
 
     try:
         with demo_capture.SendFailures() as send_failures:
@@ -380,6 +380,8 @@ def run(args):
     else:
         summary = demo_report.summarize(samples, traces.traces, args.requests, args.seed)
         text = demo_report.render(summary, demo_report.pick_trees(traces.traces, args.trees))
+    summary["would_push"] = demo_assets.shipped()
+    text += "\n\n" + demo_assets.render(summary["would_push"])
     if args.json == "-":
         json.dump(summary, sys.stdout, indent=2)
         print()

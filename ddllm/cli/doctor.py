@@ -26,7 +26,7 @@ OK, WARN, PROBLEM = "ok", "warn", "problem"
 _STATUS_LABELS = {OK: "ok", WARN: "warn", PROBLEM: "PROBLEM"}
 
 SUPPORTED_PACKAGES = ("ddllm", "ddtrace", "litellm", "wrapt", "datadog")
-KNOWN_DDLLM_SETTINGS = ("DDLLM_ENABLED", "DDLLM_METRICS_ENABLED", "DDLLM_METRIC_TAG_LIMIT")
+KNOWN_DDLLM_SETTINGS = ("DDLLM_ENABLED", "DDLLM_METRICS_ENABLED", "DDLLM_METRIC_TAG_LIMIT", "DDLLM_METRICS_USER_TAG")
 _SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 _FALSE_WORDS = ("false", "0", "no", "off")  # what the start-up hook reads as DDLLM_ENABLED off
 
@@ -500,13 +500,13 @@ def check_percentiles(diagnosis):
     states = {}
     try:
         for metric_name in catalogue.DISTRIBUTIONS:
-            states[metric_name] = percentiles.plan(client.tag_configuration(metric_name))
+            states[metric_name] = percentiles.percentiles_on(client.tag_configuration(metric_name))
     except push.PushError as error:
         return [Check(name, WARN, "cannot read the metric tag configurations: %s" % _one_line(str(error)),
                       "an application key with the metrics_read permission")]
     finally:
         client.close()
-    missing = [metric_name for metric_name, state in states.items() if state != "unchanged"]
+    missing = [metric_name for metric_name, on in states.items() if not on]
     if missing:
         return [Check(name, PROBLEM, "percentiles are off on %s: p95 widgets and percentile monitors stay empty" %
                       ", ".join(missing), "ddllm push (or Metrics > Summary > the metric > Advanced > percentiles)")]

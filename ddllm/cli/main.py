@@ -10,9 +10,9 @@ import sys
 
 # name -> (module, one-line help). `export` has subcommands of its own, see EXPORT_FORMATS.
 COMMANDS = {
-    "validate": ("ddllm.assets.validation", "check the dashboards and monitors offline"),
-    "push": ("ddllm.assets.push", "create or update the dashboards and monitors in Datadog"),
-    "export": (None, "write the dashboards and monitors for another tool"),
+    "validate": ("ddllm.assets.validation", "check the dashboards, monitors and SLOs offline"),
+    "push": ("ddllm.assets.push", "create or update the dashboards, monitors and SLOs in Datadog"),
+    "export": (None, "write the dashboards, monitors and SLOs for another tool"),
     "doctor": ("ddllm.cli.doctor", "check that this environment sends what ddllm measures"),
     "demo": ("ddllm.cli.demo", "run a scripted fallback and print its attempts"),
 }

@@ -24,6 +24,10 @@ SETTINGS = {
     "DDLLM_METRICS_ENABLED": ("metrics_enabled", "metrics_enabled", "send ddllm's DogStatsD metrics"),
     "DDLLM_METRIC_TAG_LIMIT": ("metric_tag_limit", "metric_tag_limit",
                                "distinct values kept per metric tag key; later ones become `other`"),
+    "DDLLM_METRICS_USER_TAG": ("metrics_user_tag", "metrics_user_tag",
+                               "`true` puts the LiteLLM proxy's `user` on the duration, token and cost metrics "
+                               "(spans and LLM Observability always carry it): user ids are often e-mail "
+                               "addresses, and each user multiplies the series"),
     "DD_DOGSTATSD_URL": ("dogstatsd", "dogstatsd_url",
                          "where metrics go: `udp://host:port` or `unix:///path/to/socket`"),
     "DD_AGENT_HOST": ("dogstatsd", None, "DogStatsD host, when `DD_DOGSTATSD_URL` is not set"),
@@ -118,8 +122,9 @@ def render():
     lines += [
         "",
         "%s: only on the calls the LiteLLM proxy makes for a caller it names "
-        "(see [Running the LiteLLM proxy](#running-the-litellm-proxy))." % ", ".join(
-            "`%s`" % tag for tag in catalogue.PROXY_CALLER_METRIC_TAGS),
+        "(see [Running the LiteLLM proxy](#running-the-litellm-proxy)); %s only with `%s=true`." % (
+            ", ".join("`%s`" % tag for tag in catalogue.PROXY_CALLER_METRIC_TAGS),
+            ", ".join("`%s`" % tag for tag in catalogue.OPT_IN_METRIC_TAGS), catalogue.OPT_IN_METRIC_TAGS_VARIABLE),
         "",
         END_MARKER,
     ]

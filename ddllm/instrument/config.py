@@ -1,8 +1,8 @@
 """Configuration: environment first, `ddllm.patch(**overrides)` second, Datadog conventions.
 
 A bad value never stops the application: it gets one warning naming the variable and the
-default used instead. Overrides: `metrics_enabled`, `metric_tag_limit`, `dogstatsd_url`
-(like DD_DOGSTATSD_URL), `env`, `service`, `version`.
+default used instead. Overrides: `metrics_enabled`, `metric_tag_limit`, `metrics_user_tag`,
+`dogstatsd_url` (like DD_DOGSTATSD_URL), `env`, `service`, `version`.
 """
 import logging
 import os
@@ -36,7 +36,8 @@ class DogStatsdTarget(namedtuple("DogStatsdTarget", "host port socket_path")):
 
 
 class Config:
-    __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "dogstatsd", "env", "service", "version")
+    __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "metrics_user_tag", "dogstatsd", "env", "service",
+                 "version")
 
     def __repr__(self):
         return "Config(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
@@ -145,6 +146,8 @@ def load(environ=None, **overrides):
     config.enabled = read_bool("DDLLM_ENABLED", True, environ)
     config.metrics_enabled = read_bool("DDLLM_METRICS_ENABLED", True, environ)
     config.metric_tag_limit = read_positive_int("DDLLM_METRIC_TAG_LIMIT", DEFAULT_METRIC_TAG_LIMIT, environ)
+    # Off by default: user ids are often e-mail addresses, and each user multiplies the series.
+    config.metrics_user_tag = read_bool("DDLLM_METRICS_USER_TAG", False, environ)
     config.dogstatsd = read_dogstatsd_target(environ)
     config.env = environ.get("DD_ENV") or None
     config.service = environ.get("DD_SERVICE") or None
@@ -158,6 +161,10 @@ def load(environ=None, **overrides):
             overrides, "metric_tag_limit",
             lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
             "a positive int", config.metric_tag_limit,
+        )
+    if "metrics_user_tag" in overrides:
+        config.metrics_user_tag = _override(
+            overrides, "metrics_user_tag", lambda v: isinstance(v, bool), "a bool", config.metrics_user_tag
         )
     if "dogstatsd_url" in overrides:
         url = overrides.pop("dogstatsd_url")

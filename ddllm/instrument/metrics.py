@@ -26,7 +26,8 @@ series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `fr
 model is visible. On `ddllm.request.duration`, `provider` and `model` are the last
 attempt's and `model_group` is what the caller asked for (the Router model group, or the
 primary model of a `completion(fallbacks=...)` call). Where LiteLLM's proxy names the caller,
-the durations, tokens and cost also carry `team`, `key_alias` and `user`; the rate-limit gauges,
+the durations, tokens and cost also carry `team` and `key_alias`, and `user` when
+DDLLM_METRICS_USER_TAG opts in (`catalogue.OPT_IN_METRIC_TAGS`); the rate-limit gauges,
 facts of the provider, do not. Values are normalised by `ddllm.instrument.tags` and capped per key.
 """
 import atexit
@@ -211,6 +212,7 @@ def _report_delivery_problem(message):
 
 _sink = None  # None until configured, and while metrics are disabled
 _tag_cap = TagCardinalityCap(DEFAULT_METRIC_TAG_LIMIT)
+_opted_out_tags = frozenset(catalogue.OPT_IN_METRIC_TAGS)  # caller tags left off until the user opts in
 _configure_lock = threading.Lock()
 forksafe.renew_after_fork(sys.modules[__name__], "_configure_lock")
 
@@ -220,11 +222,12 @@ def configure(config):
     """Called by `ddllm.patch()` with the loaded `ddllm.instrument.config.Config`. Keeps the client when
     the destination and constant tags are unchanged; the tag cap starts afresh. A failure here
     costs the metrics, never the patch."""
-    global _sink, _tag_cap
+    global _sink, _tag_cap, _opted_out_tags
     background.run_pending()  # what was recorded goes where it was configured to go
     retired = None
     with _configure_lock:
         _tag_cap = TagCardinalityCap(config.metric_tag_limit)
+        _opted_out_tags = frozenset() if config.metrics_user_tag else frozenset(catalogue.OPT_IN_METRIC_TAGS)
         if not config.metrics_enabled:
             retired, _sink = _sink, None
         else:
@@ -316,10 +319,13 @@ def _send_attempt(facts):
 
 def _caller_tags(tag, caller):
     """Who called, where LiteLLM's proxy says so: on the metrics whose catalogue entry lists
-    `catalogue.PROXY_CALLER_METRIC_TAGS` (durations, tokens, cost), capped like every tag."""
+    `catalogue.PROXY_CALLER_METRIC_TAGS` (durations, tokens, cost), capped like every tag; the
+    opt-in ones only when opted in."""
     if not caller:
         return []
-    return [tag(key, value) for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller) if value]
+    opted_out = _opted_out_tags
+    return [tag(key, value) for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller)
+            if value and key not in opted_out]
 
 
 @guarded("metrics.request")
