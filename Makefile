@@ -12,7 +12,7 @@ BUILD_BACKEND := hatchling
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -137,6 +137,12 @@ bench: $(VENV)/.ddllm
 # `make bench`'s times are noisy, blind to what costs time without instructions.
 bench-instructions: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/instructions.py
+
+# LiteLLM's real proxy under ddtrace-run, one worker, LLM Observability on, 48 concurrent
+# clients: its CPU per request without LLM tracing, with ddllm and with ddtrace's litellm
+# integration, three proxies side by side in interleaved rounds. About 8 minutes.
+bench-proxy: $(VENV)/.ddllm
+	$(BIN)/python benchmarks/proxy_cpu.py $(BENCH_PROXY_OPTIONS)
 
 # Where ddllm's instructions go, per Python function, against the floor's: perf trampolines
 # name Python functions to callgrind from Python 3.12 on, so it runs on the newest Python.
