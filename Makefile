@@ -12,7 +12,7 @@ BUILD_BACKEND := hatchling
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -144,6 +144,14 @@ bench-instructions: $(VENV)/.ddllm
 bench-proxy: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/proxy_cpu.py $(BENCH_PROXY_OPTIONS)
 
+# Where those proxies' CPU goes: one round of each under py-spy (installed on first use, in
+# .venv-tools), in µs per request by package, and ddllm's own by step and by function.
+bench-proxy-profile: $(VENV)/.ddllm .venv-tools/bin/py-spy
+	$(BIN)/python benchmarks/proxy_profile.py --py-spy .venv-tools/bin/py-spy $(BENCH_PROXY_OPTIONS)
+
+.venv-tools/bin/py-spy: $(VENV)/.deps
+	$(BIN)/python -m pip install -q --disable-pip-version-check --target .venv-tools py-spy
+
 # Where ddllm's instructions go, per Python function, against the floor's: perf trampolines
 # name Python functions to callgrind from Python 3.12 on, so it runs on the newest Python.
 ifeq ($(NEWEST_PYTHON),)
@@ -155,4 +163,4 @@ bench-functions: $(NEWEST_PYTHON_VENV)/.ddllm
 endif
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist
+	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat .venv-tools dist

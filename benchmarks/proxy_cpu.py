@@ -23,6 +23,7 @@ on 2 shared cores, a round whose others' load is high reads slower for everyone.
 """
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import statistics
@@ -147,7 +148,7 @@ def wait_until_quiet(pid, idle_per_second, step=0.5, timeout=10.0):
         before = now
 
 
-def idle_rate(pid, seconds=3.0):
+def idle_rate(pid, seconds=5.0):
     before = tree_cpu_seconds(pid)
     time.sleep(seconds)
     return (tree_cpu_seconds(pid) - before) / seconds
@@ -208,22 +209,18 @@ def measure_round(proxy, helper_pids, options, idle):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--requests", type=int, default=1000, help="per variant and round")
-    parser.add_argument("--warmup", type=int, default=300, help="requests per variant before the rounds")
-    parser.add_argument("--clients", type=int, default=48, help="concurrent clients")
-    parser.add_argument("--stream", action="store_true", help="streamed answers")
-    parser.add_argument("--fallback", action="store_true", help="the primary answers 429: each request falls back")
+    add_load_options(parser)
     options = parser.parse_args(argv)
+    print_setup(options, "%d rounds" % options.rounds)
 
-    with open("/proc/loadavg") as loadavg:
-        load_average = " ".join(loadavg.read().split()[:3])
-    print("machine: %s, %d cores, load average %s; python %s; litellm %s; ddtrace %s; ddllm %s" % (
-        os.uname().machine, os.cpu_count(), load_average, sys.version.split()[0],
-        metadata.version("litellm"), metadata.version("ddtrace"), metadata.version("ddllm")))
-    print("%d rounds of %d %s requests per variant from %d concurrent clients, after %d to warm up; %s" % (
-        options.rounds, options.requests, "streamed" if options.stream else "chat", options.clients,
-        options.warmup, "each falls back (429, then the backup)" if options.fallback else "one attempt each"))
+    with gateway(options) as (proxies, agent, helper_pids):
+        run_rounds(proxies, agent, helper_pids, options)
 
+
+@contextlib.contextmanager
+def gateway(options, variants=VARIANTS):
+    """The test agent, the fake provider and one running proxy per variant, warmed up:
+    ({variant: ProxyServer}, the agent, the pids of the helpers whose CPU is not the proxies')."""
     statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # nobody reads it: an idle agent
     statsd.bind(("127.0.0.1", 0))
     statsd_url = "udp://127.0.0.1:%d" % statsd.getsockname()[1]
@@ -235,21 +232,41 @@ def main(argv=None):
             name: ProxyServer(os.path.join(directory, name), provider, agent.url, statsd_url,
                               environment=dict(_PRODUCTION_INTERVALS, **environment),
                               service="ddllm-bench-proxy-" + name)
-            for name, environment in VARIANTS.items()
+            for name, environment in variants.items()
         }
         for proxy in proxies.values():
             os.makedirs(proxy.directory)
         with running(proxies):
-            run_rounds(proxies, agent, [agent.process.pid, provider.process.pid], options)
+            for proxy in proxies.values():
+                send(proxy, options.warmup, options.clients, options.stream)
+            yield proxies, agent, [agent.process.pid, provider.process.pid]
     finally:
         provider.stop()
         agent.stop()
         statsd.close()
 
 
+def add_load_options(parser):
+    """The options of the requests sent, shared with benchmarks/proxy_profile.py."""
+    parser.add_argument("--requests", type=int, default=1000, help="per variant and round")
+    parser.add_argument("--warmup", type=int, default=300, help="requests per variant before the rounds")
+    parser.add_argument("--clients", type=int, default=48, help="concurrent clients")
+    parser.add_argument("--stream", action="store_true", help="streamed answers")
+    parser.add_argument("--fallback", action="store_true", help="the primary answers 429: each request falls back")
+
+
+def print_setup(options, what):
+    with open("/proc/loadavg") as loadavg:
+        load_average = " ".join(loadavg.read().split()[:3])
+    print("machine: %s, %d cores, load average %s; python %s; litellm %s; ddtrace %s; ddllm %s" % (
+        os.uname().machine, os.cpu_count(), load_average, sys.version.split()[0],
+        metadata.version("litellm"), metadata.version("ddtrace"), metadata.version("ddllm")))
+    print("%s of %d %s requests per variant from %d concurrent clients, after %d to warm up; %s" % (
+        what, options.requests, "streamed" if options.stream else "chat", options.clients,
+        options.warmup, "each falls back (429, then the backup)" if options.fallback else "one attempt each"))
+
+
 def run_rounds(proxies, agent, helper_pids, options):
-    for proxy in proxies.values():
-        send(proxy, options.warmup, options.clients, options.stream)
     idle = {name: idle_rate(proxy.process.pid) for name, proxy in proxies.items()}
     print("\nidle CPU, ms per second: %s" % ", ".join("%s %.1f" % (n, v * 1e3) for n, v in idle.items()))
     print("what each proxy sent per request in the warm-up (APM spans; LLM Observability events):")
