@@ -2,7 +2,10 @@
 
 The same proxies as benchmarks/proxy_cpu.py, one round each under py-spy (`pip install
 py-spy`; sampling, non-blocking: the proxy is not paused), its samples scaled to the round's
-CPU per request as /proc reads it. Printed per variant, in µs per request:
+CPU per request as /proc reads it. Only the thread holding the GIL is sampled (`--gil`):
+py-spy's own idle detection counted threads waiting on a queue or a pipe as busy here, and
+a wait releases the GIL. CPU spent in native code without the GIL (ddtrace's native writer
+sending) is left out of the attribution, and shared out in the scaling. Printed per variant, in µs per request:
 
 - by package: the innermost frame of ddllm, ddtrace, LiteLLM, the web server (uvicorn,
   starlette, fastapi), the HTTP clients, pydantic, or else the standard library and the rest;
@@ -39,8 +42,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 # ddllm's wrappers of LiteLLM's entry points: a sample in LiteLLM's call under them is LiteLLM's.
 _SHELLS = frozenset({
     "_traced_request", "_traced_request_async", "_traced_attempt", "_traced_attempt_async",
-    "traced_module_entry", "traced_router_entry",
+    "traced_module_entry", "traced_router_entry", "_count_send", "_count_async_send",
 })
+# ddllm's frames that only carry its steps: the step is the next frame of ddllm's within.
+_CARRIERS = _SHELLS | {"guarded.<locals>.decorate.<locals>.run", "_Worker._run", "run_pending"}
 _PACKAGES = (  # (category, what a frame's file path holds), the first that matches
     ("ddllm", "ddllm/"),
     ("ddtrace", "ddtrace/"),
@@ -87,7 +92,7 @@ def attribute(frames):
         inner = ours[-1]
         wrapped_call = frames[inner][0] in _SHELLS and inner + 1 < len(frames)
         if not wrapped_call:
-            step = next((frames[i][0] for i in ours if frames[i][0] not in _SHELLS), frames[inner][0])
+            step = next((frames[i][0] for i in ours if frames[i][0] not in _CARRIERS), frames[inner][0])
             return "ddllm", step, "%s (%s)" % (frames[inner][0], os.path.basename(frames[inner][1]))
     for function, path in reversed(frames):
         category = _category(path)
@@ -115,7 +120,7 @@ def profile_round(proxy, py_spy, options, output):
     cpu = tree_cpu_seconds(pid)
     spy = subprocess.Popen(
         [py_spy, "record", "--pid", str(pid), "--rate", str(options.rate), "--format", "raw", "--threads",
-         "--nonblocking", "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--gil", "--nonblocking", "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)  # attached
     send(proxy, options.requests, options.clients, options.stream)
     wait_until_quiet(pid, 0.01)
