@@ -296,8 +296,8 @@ def run_rounds(proxies, agent, helper_pids, options):
     low, high = interval(lambda figures: median_added(figures, "ddllm", base="ddtrace"), cpu)
     print("ddllm beyond ddtrace's integration: %.3f ms/req (80%%: %.3f to %.3f)" % (beyond, low, high))
     low, high = interval(lambda figures: median_ratio(figures, "ddllm") - 1, cpu)
-    print("goal: ddllm adds at most %.0f%% to the proxy's CPU per request: %s" % (
-        GOAL_ADDED * 100, verdict(low, high, GOAL_ADDED)))
+    judged = verdict(low, high, GOAL_ADDED) if len(cpu["ddllm"]) >= 4 else "UNRESOLVED (fewer than 4 rounds)"
+    print("goal: ddllm adds at most %.0f%% to the proxy's CPU per request: %s" % (GOAL_ADDED * 100, judged))
 
 
 if __name__ == "__main__":
