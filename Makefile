@@ -12,7 +12,7 @@ BUILD_BACKEND := hatchling
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions clean
+.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -138,6 +138,20 @@ bench: $(VENV)/.ddllm
 bench-instructions: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/instructions.py
 
+# LiteLLM's real proxy under ddtrace-run, one worker, LLM Observability on, 48 concurrent
+# clients: its CPU per request without LLM tracing, with ddllm and with ddtrace's litellm
+# integration, three proxies side by side in interleaved rounds. About 8 minutes.
+bench-proxy: $(VENV)/.ddllm
+	$(BIN)/python benchmarks/proxy_cpu.py $(BENCH_PROXY_OPTIONS)
+
+# Where those proxies' CPU goes: one round of each under py-spy (installed on first use, in
+# .venv-tools), in µs per request by package, and ddllm's own by step and by function.
+bench-proxy-profile: $(VENV)/.ddllm .venv-tools/bin/py-spy
+	$(BIN)/python benchmarks/proxy_profile.py --py-spy .venv-tools/bin/py-spy $(BENCH_PROXY_OPTIONS)
+
+.venv-tools/bin/py-spy: $(VENV)/.deps
+	$(BIN)/python -m pip install -q --disable-pip-version-check --target .venv-tools py-spy
+
 # Where ddllm's instructions go, per Python function, against the floor's: perf trampolines
 # name Python functions to callgrind from Python 3.12 on, so it runs on the newest Python.
 ifeq ($(NEWEST_PYTHON),)
@@ -149,4 +163,4 @@ bench-functions: $(NEWEST_PYTHON_VENV)/.ddllm
 endif
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat dist
+	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat .venv-tools dist

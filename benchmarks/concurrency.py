@@ -4,24 +4,12 @@ Attempts per second with ddllm and without, interleaved round by round, and with
 every attempt span received, each under its own request span."""
 import asyncio
 import statistics
-import subprocess
-import sys
 import time
 
 from ddtrace.trace import tracer
 
 import ddllm
-
-_PROVIDER_PROGRAM = r"""
-import sys
-from ddllm.cli.fake_provider import Answer, FakeProvider
-
-provider = FakeProvider().start()
-provider.policy("gpt-4o-mini", lambda n: Answer.rate_limit())
-print(provider.url, flush=True)
-sys.stdin.read()  # until the benchmark closes our stdin
-provider.stop()
-"""
+from provider import ProviderProcess  # beside this file
 
 
 class SpanCount:
@@ -41,12 +29,6 @@ class SpanCount:
                 if parent is None or parent.name != "llm.request":
                     self.misparented += 1
         return None
-
-
-def start_provider():
-    process = subprocess.Popen(
-        [sys.executable, "-c", _PROVIDER_PROGRAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    return process, process.stdout.readline().strip()
 
 
 def build_router(url):
@@ -71,12 +53,12 @@ async def _burst(router, requests):
 
 def run(requests=500, rounds=5):
     """{"bare": attempts/s per round, "ddllm": ...}, plus the span check of the ddllm rounds."""
-    process, url = start_provider()
+    provider = ProviderProcess("gpt-4o-mini")  # the primary answers 429: every request falls back
     counter = SpanCount()
     tracer.configure(trace_processors=[counter])
     rates = {"bare": [], "ddllm": []}
     try:
-        router = build_router(url)
+        router = build_router(provider.url)
         asyncio.run(_burst(router, 50))  # connections and imports, outside the measurement
         for _ in range(rounds):
             for variant in rates:
@@ -92,8 +74,7 @@ def run(requests=500, rounds=5):
         tracer.flush()
     finally:
         tracer.configure(trace_processors=[])
-        process.stdin.close()
-        process.wait()
+        provider.stop()
     expected = rounds * requests
     return {
         "bare": statistics.median(rates["bare"]),

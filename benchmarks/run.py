@@ -17,7 +17,6 @@ import gc
 import io
 import os
 import pstats
-import random
 import socket
 import statistics
 import subprocess
@@ -95,6 +94,8 @@ from ddllm.instrument import patching  # noqa: E402
 from ddllm.instrument import spans as spans_module  # noqa: E402
 from ddllm.instrument.llmobs import router_settings  # noqa: E402
 
+from rounds import interleaved, interval, median_added, median_ratio, verdict  # noqa: E402  (beside this file)
+
 MESSAGES = [{"role": "user", "content": "hi"}]
 
 
@@ -171,15 +172,13 @@ def run_rounds(call, rounds, measure, calls_of=None):
     calls_of = calls_of or {}
     variants = dict(VARIANTS, **{name: (lambda: None, lambda: None) for name in calls_of})
     figures = {name: [] for name in variants}
-    order = list(variants)
-    for round_number in range(rounds):
-        for name in (order if round_number % 2 == 0 else order[::-1]):
-            enable, disable = variants[name]
-            enable()
-            try:
-                figures[name].append(measure(calls_of.get(name, call)))
-            finally:
-                disable()
+    for _, name in interleaved(variants, rounds):
+        enable, disable = variants[name]
+        enable()
+        try:
+            figures[name].append(measure(calls_of.get(name, call)))
+        finally:
+            disable()
     return figures
 
 
@@ -415,14 +414,8 @@ _ANSWER = [{"role": "assistant", "content": "hello"}]
 _LLMOBS_TOKEN_METRICS = (("input_tokens", "gen_ai.usage.input_tokens"), ("output_tokens", "gen_ai.usage.output_tokens"))
 
 
-def median_added(figures, name):
-    """The median over rounds of what `name` adds to the bare call in the same round."""
-    return statistics.median(v - b for v, b in zip(figures[name], figures["bare"]))
 
 
-def median_ratio(figures, name):
-    """The median over rounds of `name`'s time over the bare call's in the same round."""
-    return statistics.median(v / b for v, b in zip(figures[name], figures["bare"]))
 
 
 def added_over_ddtrace(figures, name):
@@ -431,28 +424,8 @@ def added_over_ddtrace(figures, name):
     return median_added(figures, name) / max(median_added(figures, "ddtrace"), 1e-9)
 
 
-def interval(statistic, figures, resamples=1000):
-    """The 10th and 90th percentiles of `statistic(figures)` over the rounds resampled with
-    replacement (a bootstrap, seeded: the same figures give the same interval). On a busy
-    machine the rounds move by more than some goals' margins; the interval says when."""
-    rng = random.Random(0)
-    rounds = len(next(iter(figures.values())))
-    values = []
-    for _ in range(resamples):
-        picks = [rng.randrange(rounds) for _ in range(rounds)]
-        values.append(statistic({name: [series[i] for i in picks] for name, series in figures.items()}))
-    values.sort()
-    return values[resamples // 10], values[resamples - 1 - resamples // 10]
 
 
-def verdict(low, high, goal):
-    """PASS when the whole interval meets the goal, FAIL when none of it does, else the run
-    did not resolve it (more rounds, or a quieter machine)."""
-    if high <= goal:
-        return "PASS"
-    if low > goal:
-        return "FAIL"
-    return "UNRESOLVED"
 
 
 def median_beyond(figures, floor="floor"):
