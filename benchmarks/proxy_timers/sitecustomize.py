@@ -16,17 +16,16 @@ import time
 
 TIMED = {
     "ddllm.instrument.tracing": (
-        "begin_request", "begin_attempt", "attempt_returned", "request_returned", "end_attempt",
-        "_end_attempt_later", "_end_request_later", "_end_attempt_queued", "_end_request_queued",
-        "_read_outcome_now", "_arguments_as_called", "_read_response", "_annotate_llmobs",
+        "begin_request", "begin_attempt", "attempt_returned", "request_returned", "end_attempt", "end_request",
+        "_read_end", "_finish_attempt_span", "_finish_request_span", "_arguments_as_called", "_annotate_llmobs",
         "_annotate_request_llmobs", "_record_attempt_metrics", "_record_request_metrics",
         "_place_in_request", "_read_skipped", "_leave_attempt_context", "_remember_in_request",
     ),
     "ddllm.instrument.attempt_facts": (
-        "read_start", "proxy_caller", "metadata_of", "read_response", "watch_http_calls", "split_provider",
+        "read_start", "proxy_caller", "metadata_of", "read_response", "split_provider",
     ),
     "ddllm.instrument.spans": (
-        "start_request_span", "start_attempt_span", "finish_request_span", "finish_attempt_span",
+        "start_request_span", "start_attempt_span", "tag_request_span", "tag_attempt_span",
         "save_active", "restore_active", "finish_at", "set_caller_tags",
     ),
     "ddllm.instrument.llmobs": (
@@ -40,7 +39,7 @@ TIMED = {
         "_in_attempt", "_is_fallback_request", "_close_attempt", "_close_request", "_request_result",
         "_attempt_result",
     ),
-    "ddllm.instrument.background": ("defer_ending", "defer"),
+    "ddllm.instrument.background": ("defer",),
 }
 
 _lock = threading.Lock()

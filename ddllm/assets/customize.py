@@ -197,3 +197,24 @@ def fill_links(assets, base_url):
                                                              message))
         result.append(dict(asset, body=body))
     return result
+
+
+def add_arguments(parser):
+    """The options of `ddllm push` and `ddllm validate` that customize the assets."""
+    parser.add_argument("--notify", action="append", metavar="@HANDLE",
+                        help="who the monitors notify, instead of %s (repeatable; default: $%s)" % (
+                            PLACEHOLDER_HANDLE, NOTIFY_VARIABLE))
+    parser.add_argument("--tag", action="append", metavar="KEY:VALUE",
+                        help="tag for the monitors, instead of %s (repeatable; default: $%s)" % (
+                            PLACEHOLDER_TAG, TAGS_VARIABLE))
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="settings",
+                        help="a monitor threshold, e.g. error_rate.critical=15 or fallback_rate.min_volume=50 "
+                             "(repeatable; the README lists them)")
+
+
+def customized(assets, args, environ):
+    """The assets with the thresholds of --set and the audience of --notify/--tag (or the
+    environment). Raises SettingError."""
+    assets = apply_settings(assets, parse_settings(getattr(args, "settings", None)))
+    notify, tags = audience_from(getattr(args, "notify", None), getattr(args, "tag", None), environ)
+    return apply_audience(assets, notify, tags)

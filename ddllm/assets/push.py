@@ -365,27 +365,7 @@ def configure_parser(parser):
     parser.add_argument("--monitors", action="store_true", help="push monitors (default: every kind)")
     parser.add_argument("--slos", action="store_true", help="push SLOs (default: every kind)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
-    add_customization_arguments(parser)
-
-
-def add_customization_arguments(parser):
-    parser.add_argument("--notify", action="append", metavar="@HANDLE",
-                        help="who the monitors notify, instead of %s (repeatable; default: $%s)" % (
-                            customize.PLACEHOLDER_HANDLE, customize.NOTIFY_VARIABLE))
-    parser.add_argument("--tag", action="append", metavar="KEY:VALUE",
-                        help="tag for the monitors, instead of %s (repeatable; default: $%s)" % (
-                            customize.PLACEHOLDER_TAG, customize.TAGS_VARIABLE))
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="settings",
-                        help="a monitor threshold, e.g. error_rate.critical=15 or fallback_rate.min_volume=50 "
-                             "(repeatable; the README lists them)")
-
-
-def customized(assets, args, environ):
-    """The assets with the thresholds of --set and the audience of --notify/--tag (or the
-    environment). Raises customize.SettingError."""
-    assets = customize.apply_settings(assets, customize.parse_settings(getattr(args, "settings", None)))
-    notify, tags = customize.audience_from(getattr(args, "notify", None), getattr(args, "tag", None), environ)
-    return customize.apply_audience(assets, notify, tags)
+    customize.add_arguments(parser)
 
 
 def run(args, environ=None, out=None, err=None):
@@ -416,7 +396,7 @@ def run(args, environ=None, out=None, err=None):
     site = environ.get("DD_SITE", "").strip() or DEFAULT_SITE
     try:
         api_host = api_host_from_environment(environ)
-        assets = customized(assets, args, environ)
+        assets = customize.customized(assets, args, environ)
     except (PushError, customize.SettingError) as error:
         print("ddllm push: %s" % error, file=err)
         return 2

@@ -30,7 +30,7 @@ import sys
 from collections import namedtuple
 
 from ddllm import catalogue
-from ddllm.assets import algorithm_monitors, slos
+from ddllm.assets import algorithm_monitors, customize, slos
 from ddllm.assets.files import DASHBOARD, MONITOR, SLO, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
 from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
     PERCENTILE_AGGREGATOR, Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems,
@@ -745,9 +745,7 @@ def configure_parser(parser):
                            "assets ddllm ships.")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="JSON files or folders of them")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
-    from ddllm.assets.push import add_customization_arguments
-
-    add_customization_arguments(parser)  # to check what `ddllm push` with the same options would send
+    customize.add_arguments(parser)  # to check what `ddllm push` with the same options would send
 
 
 def run(args):
@@ -757,10 +755,9 @@ def run(args):
         print("ddllm validate: needs the datadog-api-client package: pip install 'ddllm[assets]'",
               file=sys.stderr)
         return 2
-    from ddllm.assets import customize, push
 
     try:
-        files, findings = validate_paths(args.paths, lambda assets: push.customized(assets, args, os.environ))
+        files, findings = validate_paths(args.paths, lambda assets: customize.customized(assets, args, os.environ))
     except customize.SettingError as error:
         print("ddllm validate: %s" % error, file=sys.stderr)
         return 2
