@@ -2,8 +2,8 @@
 
 It must cost nearly nothing and change nothing in a process that ddtrace does not start: it
 imports only `sys` and `os`, leaves `os.environ` as it is, and puts one small finder on
-`sys.meta_path` that looks at three module names, and leaves once all three have loaded.
-When LiteLLM is imported in a process that ddtrace bootstrapped (`ddtrace-run`, or `import
+`sys.meta_path` that looks at three module names (it stays: `importlib.reload(litellm)`
+finds LiteLLM through it again). When LiteLLM is imported in a process that ddtrace bootstrapped (`ddtrace-run`, or `import
 ddtrace.auto`), it calls `ddllm.patch()`. `DDLLM_ENABLED=false` turns all of it off.
 Nothing here may raise into the interpreter.
 
@@ -50,8 +50,6 @@ def _on_load(module):
             _autopatch(module)
         else:
             ddtrace_takeover.take_over(module)
-        if all(name in sys.modules for name in _WATCHED):  # nothing left to watch for
-            sys.meta_path[:] = [finder for finder in sys.meta_path if not isinstance(finder, LiteLLMImportWatcher)]
     except Exception:  # never break the application's imports
         pass
 
@@ -101,8 +99,7 @@ def install():
             ddtrace_takeover.take_over(sys.modules[name])
     if _LITELLM in sys.modules:
         _autopatch(sys.modules[_LITELLM])
-    if not all(name in sys.modules for name in _WATCHED):
-        sys.meta_path.insert(0, LiteLLMImportWatcher())
+    sys.meta_path.insert(0, LiteLLMImportWatcher())
 
 
 try:

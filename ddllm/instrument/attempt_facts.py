@@ -80,7 +80,7 @@ class AttemptFacts:
     limit_requests = limit_tokens = time_to_first_token = duration = response_id = None
     operation = "chat"
     reasoning_tokens = cache_read_tokens = cache_write_tokens = embedding_inputs = None
-    embedding_dimensions = provider_calls = last_http_status = last_chunk = http_watch_token = caller = None
+    embedding_dimensions = provider_calls = last_http_status = last_chunk = caller = None
 
     @property
     def target(self):
@@ -223,7 +223,6 @@ def read_start(kwargs, facts):
         facts.deployment_id = _str_or_none(model_info.get("id"))
     facts.api_host = host_of(api_base) or (_bedrock_host(kwargs) if provider == "bedrock" else None)
     facts.stream = kwargs.get("stream") is True
-    facts.caller = proxy_caller(kwargs)
     if facts.operation == "embeddings":
         inputs = kwargs.get("input")
         facts.embedding_inputs = len(inputs) if isinstance(inputs, (list, tuple)) else (1 if inputs else None)

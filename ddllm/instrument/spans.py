@@ -180,9 +180,11 @@ def restore_active(saved):
     """Put back what was active before our span started, without finishing the span: a
     stream handed to the caller must not leave our span active in the caller's context."""
     apm, llmobs = saved
-    tracer.context_provider.activate(apm)
+    context_provider = tracer.context_provider
+    if context_provider.active() is not apm:  # finishing our span put its parent back already
+        context_provider.activate(apm)
     provider = _llmobs_context_provider()
-    if provider is not None:
+    if provider is not None and provider.active() is not llmobs:
         provider.activate(llmobs)
 
 

@@ -276,8 +276,8 @@ def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
     if state is not None and state.trace_id is None and trace_id is not None:
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
-    if facts.caller is None and state is not None:  # its own metadata does not say: its request's
-        facts.caller = state.caller
+    # who called: its request's caller (the same proxy call), read once per request
+    facts.caller = state.caller if state is not None and state.caller else attempt_facts.proxy_caller(kwargs)
     attempt.facts, attempt.request, attempt.kwargs, attempt.started = facts, state, kwargs, time.perf_counter()
     attempt.saved_context = spans.save_active()  # put back when the attempt returns or raises
     try:
