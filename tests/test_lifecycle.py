@@ -77,3 +77,12 @@ def assert_last_call_complete(agent):
         assert event["meta"]["output"]["messages"][0]["content"] == "hello"
         assert event["metrics"]["output_tokens"] > 0 and event["metrics"]["input_tokens"] > 0
         assert "llm.fallback.reason:ratelimiterror" in [tag.lower() for tag in event["tags"]]
+
+
+DROPPED_STREAM_APP = os.path.join(os.path.dirname(__file__), "apps", "dropped_stream_app.py")
+
+
+def test_a_dropped_stream_ends_at_its_drop_in_a_process_with_no_other_call(agent):
+    finished, ended, dropped = _run_app(agent, DROPPED_STREAM_APP).split()
+    assert finished == "True", "the dropped stream's span was not finished"
+    assert int(ended) <= int(dropped)  # it measures up to the drop, not up to its ending
