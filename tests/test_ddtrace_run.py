@@ -4,11 +4,11 @@ import glob
 import os
 import subprocess
 import sys
-import sysconfig
 import tarfile
 
 import pytest
 from spans_of import requests_with_attempts
+from venvs import fresh_venv, pip_install
 
 APP = os.path.join(os.path.dirname(__file__), "apps", "router_app.py")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -89,28 +89,6 @@ def test_ddllm_enabled_false_opts_out(agent):
     assert not names & {"llm.request", "llm.attempt"}
 
 
-def fresh_venv(work):
-    """A new virtualenv whose dependencies come from this environment's site-packages,
-    appended after its own (no network needed): (its python, its site-packages)."""
-    venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    python = str(venv / "bin" / "python")
-    site_packages = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    with open(os.path.join(site_packages, "zz_test_dependencies.pth"), "w") as pth:
-        pth.write(sysconfig.get_paths()["purelib"] + "\n")
-    return python, site_packages
-
-
-def pip_install(python, *arguments):
-    subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", *arguments],
-        check=True, capture_output=True, timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def sdist_and_wheel(tmp_path_factory):
     """What users install, built once: the sdist, and the wheel built from that sdist (as
@@ -137,7 +115,7 @@ def fresh_venv_with_wheel(tmp_path_factory, sdist_and_wheel):
 def test_the_sdist_holds_what_builds_the_wheel_and_no_tests(sdist_and_wheel):
     with tarfile.open(sdist_and_wheel[0]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    for needed in ("pyproject.toml", "hatch_build.py", "ddllm.pth", "LICENSE", "README.md",
+    for needed in ("setup.cfg", "pyproject.toml", "build_commands.py", "MANIFEST.in", "ddllm.pth", "LICENSE", "README.md",
                    "ddllm/__init__.py", "ddllm/instrument/patching.py", "ddllm/assets/files.py", "ddllm/cli/main.py"):
         assert needed in names, needed
     for folder in ("dashboards", "monitors", "slos"):
@@ -166,6 +144,18 @@ def test_the_installed_wheel_validates_its_own_assets(fresh_venv_with_wheel, tmp
     shipped = [path for folder in ("dashboards", "monitors", "slos")
                for path in glob.glob(os.path.join(REPO, folder, "*.json"))]
     assert "%d files, 0 errors" % len(shipped) in completed.stdout
+
+
+def test_pip_install_from_the_checkout_installs_the_hook_and_the_assets(tmp_path):
+    """`pip install .`: the wheel pip builds from the checkout, not one from the sdist."""
+    python, site_packages = fresh_venv(tmp_path)
+    pip_install(python, "--no-build-isolation", REPO)
+    with open(os.path.join(site_packages, "ddllm.pth")) as hook:
+        assert hook.read().strip() == "import ddllm._startup"
+    for folder in ("dashboards", "monitors"):
+        shipped = sorted(os.path.basename(path) for path in glob.glob(os.path.join(REPO, folder, "*.json")))
+        installed = sorted(os.listdir(os.path.join(site_packages, "ddllm", "assets", folder)))
+        assert shipped and installed == shipped
 
 
 def test_an_editable_install_keeps_the_start_up_hook(tmp_path):

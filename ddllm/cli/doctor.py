@@ -20,6 +20,7 @@ import re
 import socket
 import sys
 
+from ddllm import tested_versions
 from ddllm.cli import doctor_probes as probes
 
 OK, WARN, PROBLEM = "ok", "warn", "problem"
@@ -161,9 +162,18 @@ def _judge_version(name, version, supported, fix):
         return Check(name, WARN, "%s (supported range unknown: ddllm is not installed as a package)" % version)
     if not supported:
         return Check(name, OK, version)
-    if probes.version_satisfies(version, supported):
-        return Check(name, OK, "%s (supported: %s)" % (version, supported))
-    return Check(name, PROBLEM, "%s is outside the supported range %s" % (version, supported), fix)
+    if not probes.version_satisfies(version, supported):
+        return Check(name, PROBLEM, "%s is outside the supported range %s" % (version, supported), fix)
+    if name in tested_versions.NEWEST_TESTED and tested_versions.newer_than_tested(name, version):
+        # Inside the declared range, past what the tests ran: ddllm patches it, so not a problem.
+        return Check(
+            name, WARN,
+            "%s (supported: %s) is newer than the releases ddllm was tested with (%s): ddllm patches it, "
+            "and a fact it cannot read there is left out" % (version, supported, tested_versions.tested_range(name)),
+            "if a span or metric lacks a fact, pin %s<=%s and tell ddllm's maintainers"
+            % (name, tested_versions.NEWEST_TESTED[name]),
+        )
+    return Check(name, OK, "%s (supported: %s)" % (version, supported))
 
 
 def _check_package(distribution, version, supported):

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from urllib.parse import urlsplit
 
+from ddllm.tested_versions import release_tuple
+
 STARTUP_HOOK_FILE = "ddllm.pth"
 STARTUP_MODULE = "ddllm._startup"
 
@@ -63,32 +65,21 @@ def normalize_name(name):
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _release_tuple(version):
-    """The numeric release of a version string: '4.16.0rc1' -> (4, 16, 0)."""
-    match = re.match(r"\s*v?(\d+(?:\.\d+)*)", version)
-    if not match:
-        raise ValueError("not a version: %r" % version)
-    numbers = [int(part) for part in match.group(1).split(".")]
-    while len(numbers) > 1 and numbers[-1] == 0:
-        numbers.pop()
-    return tuple(numbers)
-
-
 def _fallback_satisfies(version, specifier):
     """PEP 440 comparison of release numbers only, for when `packaging` is not installed."""
-    have = _release_tuple(version)
+    have = release_tuple(version)
     for clause in filter(None, (part.strip() for part in specifier.split(","))):
         match = re.match(r"(~=|===|==|!=|<=|>=|<|>)\s*(.+)", clause)
         if not match:
             raise ValueError("cannot read the requirement %r" % clause)
         operator, wanted = match.groups()
         if wanted.endswith(".*"):
-            prefix = _release_tuple(wanted[:-2])
+            prefix = release_tuple(wanted[:-2])
             same = (have + (0,) * len(prefix))[: len(prefix)] == prefix
             if (operator == "==") != same:
                 return False
             continue
-        want = _release_tuple(wanted)
+        want = release_tuple(wanted)
         if operator == "~=":
             ok = have >= want and have[: len(want) - 1] == want[:-1]
         else:

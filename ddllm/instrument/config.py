@@ -181,3 +181,36 @@ def load(environ=None, **overrides):
     for name in overrides:
         log.warning("ddllm: patch() got an unknown option %r; ignored", name)
     return config
+
+
+_warned_newer_than_tested = False
+
+
+def warn_if_newer_than_tested():
+    """One warning line, once per process, when the LiteLLM or ddtrace installed is newer than
+    the newest release the tests ran against: ddllm patches it anyway (a private read it cannot
+    make leaves its fact out), and the line names the tested range."""
+    global _warned_newer_than_tested
+    if _warned_newer_than_tested:
+        return
+    try:
+        from importlib.metadata import version
+
+        from ddllm import tested_versions
+
+        newer = []
+        for distribution in ("litellm", "ddtrace"):
+            installed = version(distribution)
+            if tested_versions.newer_than_tested(distribution, installed):
+                newer.append((distribution, installed))
+        if not newer:
+            return
+        _warned_newer_than_tested = True
+        log.warning(
+            "ddllm: %s %s newer than the releases ddllm was tested with (%s); ddllm patches it, and a "
+            "fact it cannot read there is left out",
+            ", ".join("%s %s" % pair for pair in newer), "is" if len(newer) == 1 else "are",
+            ", ".join("%s %s" % (name, tested_versions.tested_range(name)) for name, _ in newer),
+        )
+    except Exception:  # a version that cannot be read is no reason to stop patching
+        log.debug("ddllm: cannot compare the installed versions with the tested ones", exc_info=True)

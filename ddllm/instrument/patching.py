@@ -540,6 +540,7 @@ def _patch_locked(overrides):
         return False
     _listen_for_nested_llm_spans()
     log.info("ddllm: %s", who_traces_litellm())
+    config_module.warn_if_newer_than_tested()
     return True
 
 
