@@ -27,3 +27,16 @@ def test_the_installed_command_exits_2_on_a_usage_error():
                                capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
     assert "invalid choice: 'no-such-command'" in completed.stderr and completed.stdout == ""
+
+
+@pytest.mark.parametrize("argv, usage", [
+    (["push", "--no-such-option"], "usage: ddllm push "),
+    (["doctor", "--no-such-option"], "usage: ddllm doctor "),
+    (["export", "terraform", "--no-such-option"], "usage: ddllm export terraform "),
+    (["--no-such-option"], "usage: ddllm [-h]"),
+], ids=["push", "doctor", "export-terraform", "top-level"])
+def test_a_bad_option_prints_the_usage_of_the_command_it_follows(capsys, argv, usage):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    assert err.rstrip().endswith("error: unrecognized arguments: --no-such-option")

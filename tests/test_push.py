@@ -317,18 +317,6 @@ def test_a_4xx_without_errors_is_still_a_failure(datadog, capsys):
     assert "Datadog answered 404" in err
 
 
-def test_an_unreachable_api_is_a_clear_message(datadog, capsys, monkeypatch):
-    import socket
-
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        port = unused.getsockname()[1]
-    monkeypatch.setenv("DD_API_HOST", "http://127.0.0.1:%d" % port)
-    code, _, err = push_cli(capsys, "--dashboards")
-    assert code == 1
-    assert "Could not request GET http://127.0.0.1:%d/api/v1/dashboard" % port in err
-
-
 def test_only_the_chosen_kind_is_pushed(datadog, capsys):
     code, _, _ = push_cli(capsys, "--dashboards")
     assert code == 0
@@ -350,8 +338,46 @@ def test_site_sets_the_api_host():
     assert push.api_host_from_environment({"DD_SITE": "datadoghq.eu"}) == "https://api.datadoghq.eu"
     assert push.api_host_from_environment({"DD_SITE": "us5.datadoghq.com",
                                            "DD_API_HOST": "http://127.0.0.1:1/"}) == "http://127.0.0.1:1"
-    with pytest.raises(push.PushError, match="DD_SITE must be a Datadog site"):
+    with pytest.raises(push.PushError, match="is not a Datadog site"):
         push.api_host_from_environment({"DD_SITE": "https://app.datadoghq.com"})
+
+
+def test_an_unknown_site_is_one_line_naming_the_known_ones_and_the_way_to_another(datadog, capsys, monkeypatch):
+    """Said before any request: an unknown site would otherwise fail later, as a DNS error."""
+    monkeypatch.delenv("DD_API_HOST")
+    monkeypatch.setenv("DD_SITE", "datadoghq.mars")
+    code, out, err = push_cli(capsys, "--dry-run")
+    assert code == 2 and out == ""
+    [line] = err.splitlines()
+    assert "DD_SITE='datadoghq.mars' is not a Datadog site" in line
+    for site in customize.KNOWN_SITES:
+        assert site in line
+    assert "DD_API_HOST" in line
+    assert datadog.requests == []
+
+
+@pytest.fixture
+def port_nothing_listens_on():
+    """A loopback port bound and never listened on: a connection to it is refused."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
+def test_a_dry_run_that_cannot_reach_the_api_says_why_it_needs_it_in_one_line(datadog, capsys, monkeypatch,
+                                                                              port_nothing_listens_on):
+    monkeypatch.setenv("DD_API_HOST", "http://127.0.0.1:%d" % port_nothing_listens_on)
+    code, out, err = push_cli(capsys, "--dry-run")
+    assert code == 1
+    [line] = err.splitlines()
+    assert line == ("ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
+                    "compare them with these, and could not reach 127.0.0.1:%d (connection refused)"
+                    % port_nothing_listens_on)
+    code, out, err = push_cli(capsys)
+    assert code == 1
+    assert err.splitlines() == ["ddllm push: could not reach 127.0.0.1:%d (connection refused)" % port_nothing_listens_on]
 
 
 def test_differences_ignore_what_the_server_adds():

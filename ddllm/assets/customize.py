@@ -17,6 +17,10 @@ from ddllm.assets.files import MONITOR, SLO
 from ddllm.assets.queries import QueryError, minimum_volume, parse_monitor_query, replace_spans
 
 DEFAULT_SITE = "datadoghq.com"
+# Datadog's sites, as DD_SITE names them (US1, US3, US5, EU1, AP1, AP2, US1-FED). Another API
+# (a proxy, a fake one in tests) is a full URL in DD_API_HOST instead.
+KNOWN_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+               "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 THRESHOLD_LEVELS = ("critical", "warning", "critical_recovery", "warning_recovery")
 MIN_VOLUME = "min_volume"
 PLACEHOLDER_HANDLE = "@your-team-handle"

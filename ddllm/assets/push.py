@@ -25,6 +25,7 @@ Environment:
 import os
 import re
 import sys
+from urllib.parse import urlsplit
 
 from ddllm.assets import customize, percentiles
 from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, SLO, AssetError, load_assets
@@ -33,7 +34,6 @@ DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
 REQUEST_TIMEOUT_SECONDS = 30
 AUTH_STATUSES = (401, 403)
-SITE_PATTERN = re.compile(r"^[a-z0-9]+([.-][a-z0-9]+)*$")
 # Fields Datadog sets itself: never sent, never compared. (An `id` would also turn the
 # `datadog` package's create call into a POST to /resource/{id}.)
 SERVER_FIELDS = {
@@ -52,6 +52,34 @@ class PushError(Exception):
         self.status = status
 
 
+class Unreachable(PushError):
+    """No answer from the API at all: its host name does not resolve, nothing listens, or no
+    answer came in time. Said in one line, not the HTTP library's."""
+
+    def __init__(self, api_host, why):
+        self.host = urlsplit(api_host).netloc or api_host
+        super().__init__("could not reach %s (%s)" % (self.host, why))
+
+
+# Words of the HTTP library's messages, and what they mean for a person.
+_UNREACHABLE_CLUES = (
+    ("NameResolution", "its name does not resolve"),
+    ("Name or service not known", "its name does not resolve"),
+    ("nodename nor servname", "its name does not resolve"),
+    ("Connection refused", "connection refused"),
+    ("timed out", "no answer in time"),
+    ("Too many timeouts", "no answer in time"),
+)
+
+
+def _why_unreachable(text):
+    """A few words on why a request got no answer, from the HTTP library's long message."""
+    for clue, why in _UNREACHABLE_CLUES:
+        if clue in text:
+            return why
+    return "no connection"
+
+
 # ---------------------------------------------------------------------------------------------
 # Settings
 
@@ -62,10 +90,10 @@ def api_host_from_environment(environ):
         if not re.match(r"^https?://[^/\s]+", override):
             raise PushError("DD_API_HOST must be a URL like https://api.datadoghq.eu, not %r" % override)
         return override.rstrip("/")
-    site = environ.get("DD_SITE", "").strip() or DEFAULT_SITE
-    if not SITE_PATTERN.match(site):
-        raise PushError("DD_SITE must be a Datadog site like datadoghq.eu or us5.datadoghq.com, not %r (for a "
-                        "full URL, set DD_API_HOST)" % site)
+    site = environ.get("DD_SITE", "").strip().lower() or DEFAULT_SITE
+    if site not in customize.KNOWN_SITES:
+        raise PushError("DD_SITE=%r is not a Datadog site; the sites are %s (for another API, a proxy say, set "
+                        "DD_API_HOST to its URL)" % (site, ", ".join(customize.KNOWN_SITES)))
     return "https://api." + site
 
 
@@ -140,10 +168,12 @@ class DatadogClient:
 
     def call(self, description, function, args=(), kwargs=None):
         # Bodies go in as one dict, not **kwargs here: a body key would clash with a parameter.
-        from datadog.api.exceptions import ApiError, DatadogException
+        from datadog.api.exceptions import ApiError, ClientError, DatadogException, HttpBackoff, HttpTimeout, ProxyError
 
         try:
             answer = function(*args, **(kwargs or {}))
+        except (ClientError, ProxyError, HttpTimeout, HttpBackoff) as error:
+            raise Unreachable(self.api_host, _why_unreachable(str(error)))
         except ApiError as error:
             answer = error.args[0] if error.args else None
             # The package raises on any `errors` key, an empty list too: the SLO API's lists carry
@@ -393,7 +423,7 @@ def run(args, environ=None, out=None, err=None):
     if unnamed:
         print("ddllm push: %s has no title or name: it could not be found again" % unnamed[0], file=err)
         return 2
-    site = environ.get("DD_SITE", "").strip() or DEFAULT_SITE
+    site = environ.get("DD_SITE", "").strip().lower() or DEFAULT_SITE
     try:
         api_host = api_host_from_environment(environ)
         assets = customize.customized(assets, args, environ)
@@ -453,6 +483,13 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
         slos_by_name = _index_by(
             [slo for slo in client.slos() if SOURCE_TAG in (slo.get("tags") or [])], "name",
         ) if SLO in kinds else {}
+    except Unreachable as error:
+        if dry_run:  # one might expect a dry run to need no network
+            say("ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
+                "compare them with these, and %s" % error, err)
+        else:
+            say("ddllm push: %s" % error, err)
+        return 1
     except PushError as error:
         say("ddllm push: %s" % error, err)
         return 1

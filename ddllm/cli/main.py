@@ -58,12 +58,15 @@ def build_parser(argv):
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen(argv, COMMANDS)
     module = None
+    parser.chosen_parser = parser  # the parser whose usage a bad argument prints
     for name, (module_name, help_text) in COMMANDS.items():
         command_parser = commands.add_parser(name, help=help_text, description=help_text)
         if name != chosen:
             continue
+        parser.chosen_parser = command_parser
         if name == "export":
-            module = _configure_export(command_parser, argv[argv.index(name) + 1:])
+            module, format_parser = _configure_export(command_parser, argv[argv.index(name) + 1:])
+            parser.chosen_parser = format_parser or command_parser
         else:
             module = _load_command_module(name, module_name)
             module.configure_parser(command_parser)
@@ -71,15 +74,17 @@ def build_parser(argv):
 
 
 def _configure_export(export_parser, argv):
+    """(module, parser) of the chosen format, (None, None) when none is chosen."""
     formats = export_parser.add_subparsers(dest="format", metavar="FORMAT")
     chosen = _chosen(argv, EXPORT_FORMATS)
-    module = None
+    module = chosen_parser = None
     for name, (module_name, help_text) in EXPORT_FORMATS.items():
         format_parser = formats.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             module = _load_command_module("export " + name, module_name)
             module.configure_parser(format_parser)
-    return module
+            chosen_parser = format_parser
+    return module, chosen_parser
 
 
 def main(argv=None):
@@ -90,7 +95,9 @@ def main(argv=None):
         print(error, file=sys.stderr)
         return 2
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # said with the subcommand's usage, not the top level's
+            parser.chosen_parser.error("unrecognized arguments: %s" % " ".join(unknown))
     except SystemExit as exit_:  # --help, --version, or a usage error already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     if args.command is None:
