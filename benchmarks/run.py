@@ -199,13 +199,13 @@ def in_app_span(call):
     return in_span
 
 
-# Tags ddtrace writes on every span by itself: not part of what DESIGN.md asks ddllm to write.
+# Tags ddtrace writes on every span by itself: not part of what docs/design.md asks ddllm to write.
 _DDTRACE_OWN_TAGS = ("language", "runtime-id", "process_id")
 
 
 def design_spans_of(call, attempts):
     """[(name, resource, tags, metrics)] of the spans ddllm makes for one `call`, in the order
-    they start: what DESIGN.md asks for, so the floor below follows ddllm's tags as they change.
+    they start: what docs/design.md asks for, so the floor below follows ddllm's tags as they change.
     Checks that the call made `attempts` attempts, or a row would not measure what it says."""
     from ddtrace.internal import core
 
@@ -230,7 +230,7 @@ def design_spans_of(call, attempts):
 
 def design_metrics_of(call):
     """[(type, name, value, tags)] of the DogStatsD lines ddllm sends for one `call`, read off
-    the wire (the UDP sink), so the floor below sends what DESIGN.md's metric catalogue asks for."""
+    the wire (the UDP sink), so the floor below sends what docs/design.md's metric catalogue asks for."""
     STATSD_SINK.setblocking(False)
     try:
         _drain(STATSD_SINK)
@@ -250,7 +250,7 @@ def design_metrics_of(call):
         tags = next((field[1:].split(",") for field in fields if field.startswith("#")), [])
         metrics.append((_CLIENT_METHOD_OF_LINE_TYPE[kind], name, float(value), tags))
     if not metrics:
-        raise SystemExit("ddllm sent no metric for the call: the floor would miss DESIGN.md's metrics")
+        raise SystemExit("ddllm sent no metric for the call: the floor would miss docs/design.md's metrics")
     return metrics
 
 
@@ -315,10 +315,10 @@ def _send_lines(lines):
 
 def in_design_spans(call, design_spans, router_settings=None, floor_thread=None, design_metrics=None,
                     streamed=False):
-    """`call` inside the spans DESIGN.md asks for, with their tags written as constants and
+    """`call` inside the spans docs/design.md asks for, with their tags written as constants and
     nothing patched or read. The last attempt span is open around the call; earlier ones
     open and close before it (a failed attempt costs the same here whatever it wraps). With
-    LLM Observability on, they are its `workflow` and `llm` spans with DESIGN.md's fields:
+    LLM Observability on, they are its `workflow` and `llm` spans with docs/design.md's fields:
     the model and provider, the token metrics, the fallback fields as tags, the input and
     output messages and, on the workflow, the Router's settings (`router_settings`, read once).
 
@@ -429,7 +429,7 @@ def added_over_ddtrace(figures, name):
 
 
 def median_beyond(figures, floor="floor"):
-    """What ddllm adds beyond `floor` ("floor": DESIGN.md's spans and metrics; "spans": its
+    """What ddllm adds beyond `floor` ("floor": docs/design.md's spans and metrics; "spans": its
     spans alone): the median of round differences."""
     return statistics.median(d - f for d, f in zip(figures["ddllm"], figures[floor]))
 

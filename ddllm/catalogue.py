@@ -1,8 +1,9 @@
 """The names ddllm emits, as data: the single source for code, dashboards, monitors and docs.
 
-DESIGN.md is the contract; this module is its machine-readable copy. The metrics module
-sends exactly these metrics, `ddllm validate` checks that every metric a dashboard or
-monitor queries is here, and the README's reference tables are generated from it.
+docs/design.md describes these names ("Span model", "Metric catalogue"); this module is their
+machine-readable copy. The metrics module sends exactly these metrics, `ddllm validate`
+checks that every metric a dashboard or monitor queries is here, and the README's reference
+tables are generated from it.
 """
 from collections import namedtuple
 
@@ -85,7 +86,8 @@ def metric_tag_keys(name):
 # Values of the bounded tags.
 OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")
 FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream", "order")
-# DESIGN.md says `4+`, but `+` is not a tag character: Datadog would store `4_`.
+# `4_or_more`, not `4+` (docs/design.md, "Metric catalogue"): `+` is not a tag character, and
+# Datadog would store `4_`.
 ATTEMPT_BUCKETS = ("0", "1", "2", "3", "4_or_more")
 
 ATTEMPT_SPAN = "llm.attempt"

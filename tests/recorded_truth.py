@@ -10,7 +10,11 @@ import os
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORDED = os.path.join(os.path.dirname(REPO_ROOT), "shared", "recorded")
-ABSENT = "no recorded provider answers at ../shared/recorded (they sit beside the checkout, never in it)"
+ABSENT = (
+    "needs the real answers of the providers recorded against their APIs, at %s: the project's shared/ "
+    "folder beside this checkout (as CI lays it), never copied into it; see docs/design.md, "
+    "\"Recorded provider answers\"" % RECORDED
+)
 
 # (remaining requests, limit requests, remaining tokens, limit tokens) header names, per family.
 RATE_LIMIT_FAMILIES = (

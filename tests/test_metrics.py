@@ -208,7 +208,7 @@ def test_four_attempts_and_more_share_one_bucket(dsd):
         ("anthropic/claude-3-haiku-20240307", "anthropic/claude-3-5-haiku-20241022", "InternalServerError"),
     ]
     [request] = named(samples, "ddllm.request.duration")
-    # A bucket value every Datadog tag can carry as it is (DESIGN.md's `4+` would become `4_`).
+    # A bucket value every Datadog tag can carry as it is (a `4+` would become `4_`: docs/design.md, "Metric catalogue").
     assert catalogue.attempt_bucket(4) == "4_or_more" == normalize_tag_value("4_or_more")
     assert tags_of([request], "attempts", "outcome", "model_group") == [("4_or_more", "success", "primary")]
 

@@ -1,10 +1,10 @@
 """The dashboards, monitors and SLOs ddllm ships, found and loaded as plain dicts.
 
-An installed wheel carries them in `ddllm/assets/dashboards/*.json`,
-`ddllm/assets/monitors/*.json` and `ddllm/assets/slos/*.json` (the build's force-include
-copies them there); a source checkout has them at the repository root, in `dashboards/`,
-`monitors/` and `slos/`. The installed copy wins when both exist, so `ddllm push` sends what
-was installed, not whatever is in the cwd.
+An installed wheel carries them beside this module, in `dashboards/*.json`,
+`monitors/*.json` and `slos/*.json` below `ddllm/assets/` (build_commands.py copies them
+there); a source checkout, an editable install included, has them at the repository root, in
+`dashboards/`, `monitors/` and `slos/`. The installed copy wins when both exist, so `ddllm
+push` sends what was installed, not whatever is in the cwd.
 
 Each asset is a dict: `kind` ("dashboard", "monitor" or "slo"), `path`, `name` (the
 dashboard's title, the monitor's or SLO's name) and `body` (the JSON, the body of Datadog's

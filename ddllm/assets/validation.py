@@ -42,7 +42,7 @@ WARNING = "warning"
 
 Finding = namedtuple("Finding", "file severity path message")
 
-# APM trace metrics of the `llm.attempt` span (DESIGN.md: the span is measured). Their tags are
+# APM trace metrics of the `llm.attempt` span (docs/design.md, "Span model": the span is measured). Their tags are
 # APM's, not ddllm's: env, service, version, resource_name and the span's peer tags.
 APM_METRIC_PREFIX = "trace." + catalogue.ATTEMPT_SPAN
 APM_METRICS = {

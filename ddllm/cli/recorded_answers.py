@@ -1,6 +1,6 @@
 """Answers recorded from the real providers, replayed by the fake provider.
 
-From the public VCR cassettes of DataDog/dd-trace-py (tests/contrib/litellm/cassettes:
+From the public VCR cassettes of DataDog/dd-trace-py (its litellm integration's test cassettes:
 completion.yaml, completion_stream.yaml, completion_anthropic.yaml): the bodies as the
 providers sent them and the headers ddllm reads, so header parsing and stream handling are
 proven on what OpenAI and Anthropic really send. Ids are the recorded ones; the fake

@@ -18,7 +18,7 @@
 - An agent that is not there costs nothing but the data: the client's warnings, one per
   dropped packet, become one ddllm warning.
 
-Tags (DESIGN.md "Metrics"): `provider`, `model` (`unknown` when LiteLLM does not say),
+Tags (docs/design.md, "Metric catalogue"): `provider`, `model` (`unknown` when LiteLLM does not say),
 `model_group` when routed, `env`, `service`, `version` (when set) on every metric.
 `error_type` is the exception class name, `none` on attempts that raised nothing, so every
 series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `from_model` and
