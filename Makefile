@@ -12,7 +12,7 @@ BUILD_BACKEND := setuptools
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile clean
+.PHONY: lint test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -33,7 +33,7 @@ $(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent datadog-api-client build \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent datadog-api-client build ruff \
 	    python-hcl2 \
 	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
 	    redis semver expression fastapi-sso mcp soundfile \
@@ -63,7 +63,11 @@ test:
 	$(MAKE) -j3 $(VENV)/.ddllm $(OLDEST_VENV)/.ddllm $(if $(NEWEST_PYTHON),$(NEWEST_PYTHON_VENV)/.ddllm)
 	$(MAKE) test-newest test-oldest test-newest-python
 
-test-newest: $(VENV)/.ddllm
+# ruff's rules (pyproject.toml) over the whole repository; `make test` runs it first.
+lint: $(VENV)/.deps
+	$(BIN)/ruff check .
+
+test-newest: lint $(VENV)/.ddllm
 	# The shipped monitors and SLOs carry placeholders for the team's handle and tag: check them as a team would push them.
 	$(BIN)/ddllm validate --strict --notify @team-handle --tag team:llm dashboards monitors slos
 	$(BIN)/pytest $(PYTEST_PARALLEL)

@@ -16,7 +16,6 @@ and never the key or its hash; and a deployment that one instance saw rate limit
 out by another instance, whose request span names it as skipped.
 """
 import hashlib
-import textwrap
 
 import openai
 import pytest
