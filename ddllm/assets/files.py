@@ -20,6 +20,9 @@ SLO = "slo"
 KINDS = (DASHBOARD, MONITOR, SLO)  # the order push creates them in: SLOs after the monitors
 FOLDER_OF_KIND = {DASHBOARD: "dashboards", MONITOR: "monitors", SLO: "slos"}
 KIND_OF_FOLDER = {folder: kind for kind, folder in FOLDER_OF_KIND.items()}
+# What `ddllm validate` and `ddllm push` need beyond ddllm (its `assets` extra), said so that
+# it works as written from an installed wheel and from a checkout alike.
+INSTALL_ASSETS_EXTRA = "pip install 'datadog-api-client>=2.20' (ddllm's `assets` extra)"
 
 INSTALLED_ASSETS_DIR = os.path.dirname(os.path.abspath(__file__))  # ddllm/assets/
 SOURCE_CHECKOUT_DIR = os.path.dirname(os.path.dirname(INSTALLED_ASSETS_DIR))

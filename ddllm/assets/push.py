@@ -28,7 +28,7 @@ import sys
 from urllib.parse import urlsplit
 
 from ddllm.assets import customize, percentiles
-from ddllm.assets.files import DASHBOARD, KINDS, MONITOR, SLO, AssetError, load_assets
+from ddllm.assets.files import DASHBOARD, INSTALL_ASSETS_EXTRA, KINDS, MONITOR, SLO, AssetError, load_assets
 
 DEFAULT_SITE = customize.DEFAULT_SITE
 SOURCE_TAG = "source:ddllm"
@@ -408,8 +408,8 @@ def run(args, environ=None, out=None, err=None):
     try:
         from ddllm.assets import validation
     except ImportError as error:
-        print("ddllm push: validates before it pushes and needs the datadog-api-client package: pip install "
-              "'ddllm[assets]' (%s)" % error, file=err)
+        print("ddllm push: validates before it pushes and needs the datadog-api-client package: %s (%s)"
+              % (INSTALL_ASSETS_EXTRA, error), file=err)
         return 2
     try:
         assets = load_assets(args.paths or None, kinds)

@@ -31,7 +31,10 @@ from collections import namedtuple
 
 from ddllm import catalogue
 from ddllm.assets import algorithm_monitors, customize, slos
-from ddllm.assets.files import DASHBOARD, MONITOR, SLO, AssetError, display_path, expand_paths, load_asset, shipped_asset_paths
+from ddllm.assets.files import (
+    DASHBOARD, INSTALL_ASSETS_EXTRA, MONITOR, SLO, AssetError, display_path, expand_paths, load_asset,
+    shipped_asset_paths,
+)
 from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
     PERCENTILE_AGGREGATOR, Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems,
     parse_metric_query, parse_monitor_query, walk,
@@ -752,7 +755,7 @@ def run(args):
     try:
         import datadog_api_client  # noqa: F401
     except ImportError:
-        print("ddllm validate: needs the datadog-api-client package: pip install 'ddllm[assets]'",
+        print("ddllm validate: needs the datadog-api-client package: %s" % INSTALL_ASSETS_EXTRA,
               file=sys.stderr)
         return 2
 
