@@ -104,11 +104,6 @@ REPOSITORY_PATH = re.compile(r"(?<![\w./-])((?:%s)/[\w./-]*\w|[\w-]+\.md)\b" % "
     re.escape(folder) for folder in TOP_LEVEL_FOLDERS))
 
 
-# The runtime files another change is rewriting still cite the design by its old name; that
-# change points them at docs/design.md. Remove each from here as it does.
-CITATIONS_LEFT_TO_THE_RUNTIME_REWORK = {("ddllm/instrument/spans.py", "DESIGN.md")}
-
-
 def _tracked_text_files():
     """The repository's text files, tracked or about to be (untracked but not ignored)."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
@@ -138,7 +133,7 @@ def test_no_file_names_a_repository_file_that_does_not_exist():
                 folder, _, base = name.rpartition("/")
                 module = "%s/%s.py" % (folder, base.split(".")[0])  # `tests/proxy_server.ProxyServer`
                 found = name in tracked or name.rstrip("/") in folders or module in tracked or (REPO / name).exists()
-            if not found and (path.relative_to(REPO).as_posix(), name) not in CITATIONS_LEFT_TO_THE_RUNTIME_REWORK:
+            if not found:
                 line = text.count("\n", 0, match.start()) + 1
                 missing.append("%s:%d names %s" % (path.relative_to(REPO), line, name))
     assert not missing, missing

@@ -1,4 +1,4 @@
-"""APM and LLM Observability spans for requests and attempts, as DESIGN.md names them.
+"""APM and LLM Observability spans for requests and attempts, as docs/design.md names them.
 
 With LLM Observability on, the request span is a `workflow` and each attempt an `llm` span
 (the APM span names stay `llm.request` and `llm.attempt`). ddtrace's own litellm and openai
