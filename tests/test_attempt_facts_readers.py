@@ -84,9 +84,9 @@ PROXY_METADATA = {
 
 @pytest.mark.parametrize("metadata_key", ["metadata", "litellm_metadata"])
 def test_the_proxy_caller_is_read_from_the_proxy_s_metadata(metadata_key):
-    facts = facts_of_start(model="openai/gpt-4o-mini", **{metadata_key: dict(PROXY_METADATA)})
-    assert facts.caller == ("search", "search-prod", "alice_example.com")  # normalised as metric tags are
-    assert dict(attempt_facts.caller_span_tags(facts.caller)) == {
+    caller = attempt_facts.proxy_caller({"model": "openai/gpt-4o-mini", metadata_key: dict(PROXY_METADATA)})
+    assert caller == ("search", "search-prod", "alice_example.com")  # normalised as metric tags are
+    assert dict(attempt_facts.caller_span_tags(caller)) == {
         "llm.proxy.team": "search", "llm.proxy.key_alias": "search-prod", "llm.proxy.user": "alice_example.com"}
 
 
