@@ -33,7 +33,7 @@ $(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) $(BUILD_BACKEND)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c $(CONSTRAINTS) \
-	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent datadog-api-client build ruff \
+	    ddtrace litellm wrapt datadog pytest pytest-asyncio pytest-xdist hypothesis ddapm-test-agent datadog-api-client build ruff mypy \
 	    python-hcl2 \
 	    fastapi starlette uvicorn uvloop websockets orjson backoff apscheduler pyjwt python-multipart cryptography \
 	    redis semver expression fastapi-sso mcp soundfile \
@@ -63,9 +63,11 @@ test:
 	$(MAKE) -j3 $(VENV)/.ddllm $(OLDEST_VENV)/.ddllm $(if $(NEWEST_PYTHON),$(NEWEST_PYTHON_VENV)/.ddllm)
 	$(MAKE) test-newest test-oldest test-newest-python
 
-# ruff's rules (pyproject.toml) over the whole repository; `make test` runs it first.
+# ruff's rules over the whole repository and mypy over the package (pyproject.toml); `make
+# test` runs them first.
 lint: $(VENV)/.deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test-newest: lint $(VENV)/.ddllm
 	# The shipped monitors and SLOs carry placeholders for the team's handle and tag: check them as a team would push them.

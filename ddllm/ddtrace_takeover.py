@@ -14,6 +14,7 @@ Imported by the start-up hook in every interpreter: it imports `os` and `sys` on
 """
 import os
 import sys
+import types
 
 DDTRACE_LITELLM_VARIABLE = "DD_TRACE_LITELLM_ENABLED"
 DDTRACE_PATCHING_MODULE = "ddtrace._monkey"
@@ -25,12 +26,12 @@ took_over_from_ddtrace = False
 _patching_on_its_own = False  # inside one of ddtrace's own patchings of every integration
 
 
-def ddtrace_bootstrapped():
+def ddtrace_bootstrapped() -> bool:
     """True when ddtrace-run (or `import ddtrace.auto`) initialised this process."""
     return "ddtrace.bootstrap.preload" in sys.modules
 
 
-def user_chose():
+def user_chose() -> bool:
     """Whether the user said whether ddtrace's litellm integration runs."""
     if DDTRACE_LITELLM_VARIABLE in os.environ:
         return True
@@ -73,13 +74,13 @@ def _wrapped_once(function, wrap):
     return wrap(function)
 
 
-def take_over(module):
+def take_over(module: types.ModuleType) -> None:
     """Wrap ddtrace's patching in `module` (`ddtrace._monkey` or LLM Observability's), once."""
     if module.__name__ == DDTRACE_PATCHING_MODULE:
-        module.patch = _wrapped_once(getattr(module, "patch", None), _without_litellm)
-        module._patch_all = _wrapped_once(getattr(module, "_patch_all", None), _on_its_own)
+        setattr(module, "patch", _wrapped_once(getattr(module, "patch", None), _without_litellm))
+        setattr(module, "_patch_all", _wrapped_once(getattr(module, "_patch_all", None), _on_its_own))
     elif module.__name__ == LLMOBS_MODULE:
         llmobs = getattr(module, "LLMObs", None)
         patch_integrations = vars(llmobs).get("_patch_integrations") if isinstance(llmobs, type) else None
         if isinstance(patch_integrations, staticmethod):
-            llmobs._patch_integrations = staticmethod(_wrapped_once(patch_integrations.__func__, _on_its_own))
+            setattr(llmobs, "_patch_integrations", staticmethod(_wrapped_once(patch_integrations.__func__, _on_its_own)))

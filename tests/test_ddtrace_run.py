@@ -109,6 +109,7 @@ def fresh_venv_with_wheel(tmp_path_factory, sdist_and_wheel):
     python, site_packages = fresh_venv(tmp_path_factory.mktemp("wheel"))
     pip_install(python, "--ignore-installed", sdist_and_wheel[1])
     assert os.path.exists(os.path.join(site_packages, "ddllm.pth"))
+    assert os.path.exists(os.path.join(site_packages, "ddllm", "py.typed"))  # its type hints are its API's
     return python
 
 

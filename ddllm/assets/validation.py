@@ -693,7 +693,7 @@ def _check_message(message, query, thresholds, findings):
 # Findings by (kind, file, body as JSON): the schema pass takes about a second for the shipped
 # assets, and a process that pushes them more than once (one site after another, the tests)
 # need not pay it again for the same body.
-_FINDINGS_OF_BODY = {}
+_FINDINGS_OF_BODY: dict = {}
 _FINDINGS_KEPT = 256
 
 

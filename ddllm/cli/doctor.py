@@ -122,7 +122,7 @@ def runtime_config_warnings():
 
 # The checks in report order, which is the order they are defined in below. The settings come
 # last because their listing is long; LLM Observability after the trace agent, whose /info it reads.
-_CHECKS = []
+_CHECKS: list = []
 
 
 def check(name):

@@ -22,6 +22,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ddllm.instrument import forksafe
 from ddllm.instrument.safety import report_once
@@ -31,13 +33,13 @@ from ddllm.instrument.safety import report_once
 PENDING_METRICS = 65536
 BATCH_SECONDS = 0.2
 
-_pending = collections.deque()  # append and popleft are atomic
+_pending: collections.deque[tuple[Callable[..., object], tuple]] = collections.deque()  # append and popleft are atomic
 queue = _pending.append  # `queue((step, arguments))`: queued, not yet woken
 _run_lock = threading.RLock()  # re-entrant: a step that flushes ddtrace runs what is queued too
 forksafe.renew_after_fork(sys.modules[__name__], "_run_lock", threading.RLock)
 
 
-def defer(step, argument):
+def defer(step: Callable[[Any], object], argument: object) -> None:
     """Run `step(argument)` on the background thread, soon; never raises. Past
     `PENDING_METRICS` the record is dropped (an agent-less burst must not grow memory)."""
     if len(_pending) >= PENDING_METRICS:
@@ -47,7 +49,7 @@ def defer(step, argument):
         wake()
 
 
-def wake():
+def wake() -> None:
     """The thread carries out what is queued, soon (started first if need be)."""
     global _woken
     _worker.ensure_running()
@@ -55,19 +57,19 @@ def wake():
     _wakeup.wake()
 
 
-def ensure_running():
+def ensure_running() -> None:
     """Start the thread if it is not running in this process: before a stream is handed to
     the caller, so that its drop is ended even in a process that makes no other call."""
     _worker.ensure_running()
 
 
-def wake_from_finalizer():
+def wake_from_finalizer() -> None:
     """`wake` for a finalizer, which may run while its thread holds any lock (threading's and
     an Event's included): one os.write, no lock taken, no thread started."""
     _wakeup.wake()
 
 
-def run_pending():
+def run_pending() -> None:
     """Carry out every piece of work queued so far, on this thread (a flush, exit, a test)."""
     with _run_lock:
         while True:
@@ -81,7 +83,7 @@ def run_pending():
                 report_once("background." + getattr(step, "__name__", "step"))
 
 
-def pending_count():
+def pending_count() -> int:
     return len(_pending)
 
 

@@ -7,6 +7,7 @@ default used instead. Overrides: `metrics_enabled`, `metric_tag_limit`, `metrics
 import logging
 import os
 from collections import namedtuple
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 log = logging.getLogger("ddllm")
@@ -36,6 +37,17 @@ class DogStatsdTarget(namedtuple("DogStatsdTarget", "host port socket_path")):
 
 
 class Config:
+    """The settings in force: the environment's, then `ddllm.patch(**overrides)`'s."""
+
+    enabled: bool
+    metrics_enabled: bool
+    metric_tag_limit: int
+    metrics_user_tag: bool
+    dogstatsd: DogStatsdTarget
+    env: str | None
+    service: str | None
+    version: str | None
+
     __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "metrics_user_tag", "dogstatsd", "env", "service",
                  "version")
 
@@ -47,7 +59,7 @@ def _warn_default(variable, raw, expected, default):
     log.warning("ddllm: %s=%r is not %s; using the default %r", variable, raw, expected, default)
 
 
-def read_bool(variable, default, environ=None):
+def read_bool(variable: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
     raw = (os.environ if environ is None else environ).get(variable)
     if raw is None or raw.strip() == "":
         return default
@@ -74,15 +86,15 @@ def _read_int(variable, default, environ, is_valid, expected):
     return value
 
 
-def read_positive_int(variable, default, environ=None):
+def read_positive_int(variable: str, default: int, environ: Mapping[str, str] | None = None) -> int:
     return _read_int(variable, default, environ, lambda value: value > 0, "a positive integer")
 
 
-def read_port(variable, default, environ=None):
+def read_port(variable: str, default: int, environ: Mapping[str, str] | None = None) -> int:
     return _read_int(variable, default, environ, lambda value: 0 < value < 65536, "a port number")
 
 
-def parse_dogstatsd_url(url):
+def parse_dogstatsd_url(url: object) -> DogStatsdTarget | None:
     """The target of a DD_DOGSTATSD_URL value (`udp://host[:port]`, `unix:///path`,
     `unixgram://...`, `unixstream://...`), or None when it is none of those."""
     if not isinstance(url, str):
@@ -112,7 +124,8 @@ def parse_dogstatsd_url(url):
 DEFAULT_DOGSTATSD_SOCKET = "/var/run/datadog/dsd.socket"
 
 
-def read_dogstatsd_target(environ=None, default_socket=DEFAULT_DOGSTATSD_SOCKET):
+def read_dogstatsd_target(environ: Mapping[str, str] | None = None,
+                          default_socket: str = DEFAULT_DOGSTATSD_SOCKET) -> DogStatsdTarget:
     """DD_DOGSTATSD_URL first, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, as Datadog's clients
     do; with none of them set, the agent's socket when it exists, as ddtrace does (so that
     ddtrace's metrics and ours reach the same agent), else localhost:8125."""
@@ -140,7 +153,7 @@ def _override(overrides, name, check, expected, default):
     return default
 
 
-def load(environ=None, **overrides):
+def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
     environ = os.environ if environ is None else environ
     config = Config()
     config.enabled = read_bool("DDLLM_ENABLED", True, environ)
@@ -186,7 +199,7 @@ def load(environ=None, **overrides):
 _warned_newer_than_tested = False
 
 
-def warn_if_newer_than_tested():
+def warn_if_newer_than_tested() -> None:
     """One warning line, once per process, when the LiteLLM or ddtrace installed is newer than
     the newest release the tests ran against: ddllm patches it anyway (a private read it cannot
     make leaves its fact out), and the line names the tested range."""

@@ -93,7 +93,7 @@ def _active(entry, now):
 
 
 @guarded("request.cooldowns")
-def cooling_in_group(router, group):
+def cooling_in_group(router: object, group: object) -> dict[str, str] | None:
     """{deployment id: `{provider}/{model}`} of `group`'s deployments cooling down now, or None."""
     if router is None or not isinstance(group, str):
         return None
@@ -110,7 +110,7 @@ def cooling_in_group(router, group):
     return {deployment_id: _label(router, deployment_id) for deployment_id in cooling}
 
 
-def skipped_tags(skipped):
+def skipped_tags(skipped: dict[str, str]) -> tuple[int, str]:
     """(count, the tag value): distinct labels, sorted, at most MAX_LISTED of them."""
     labels = sorted({normalize_tag_value(label) for label in skipped.values()})
     return len(skipped), ",".join(labels[:MAX_LISTED])

@@ -8,11 +8,13 @@ child gets a new one in its place right after the fork.
 import os
 import threading
 import weakref
+from collections.abc import Callable
 
-_renewed = weakref.WeakKeyDictionary()  # holder (a module or an object) -> {attribute: factory}
+# holder (a module or an object) -> {attribute: factory}
+_renewed: weakref.WeakKeyDictionary[object, dict[str, Callable[[], object]]] = weakref.WeakKeyDictionary()
 
 
-def renew_after_fork(holder, attribute, factory=threading.Lock):
+def renew_after_fork(holder: object, attribute: str, factory: Callable[[], object] = threading.Lock) -> None:
     """In a forked child, `holder.<attribute>` (a lock) is replaced by `factory()`."""
     _renewed.setdefault(holder, {})[attribute] = factory
 

@@ -6,6 +6,9 @@ A call counts for the attempt that the context runs inside (`request_state.runni
 one made after the attempt returned, by a LiteLLM callback whose context was copied while the
 attempt ran, counts for nothing.
 """
+from collections.abc import Callable
+from typing import Any
+
 from ddllm.instrument.request_state import running_attempt
 
 
@@ -47,7 +50,7 @@ async def _count_async_send(wrapped, instance, args, kwargs):
     return response
 
 
-def targets():
+def targets() -> list[tuple[type, str, Callable[..., Any]]]:
     """(owner, name, wrapper) of httpx's client `send`, sync and async."""
     try:
         import httpx

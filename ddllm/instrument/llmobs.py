@@ -402,7 +402,7 @@ def router_settings(router):
 
 
 _SETTINGS_KEPT_SECONDS = 60.0
-_settings_by_router = weakref.WeakKeyDictionary()  # Router -> (read at, its settings)
+_settings_by_router: weakref.WeakKeyDictionary[object, tuple] = weakref.WeakKeyDictionary()  # Router -> (read at, its settings)
 
 
 def _read_router_settings(router):

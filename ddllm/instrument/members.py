@@ -6,26 +6,27 @@ A dict is known by its type before the Mapping check: `isinstance(x, Mapping)` i
 Python-level call of ABCMeta.__instancecheck__, and these run on every call.
 """
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def is_mapping(value):
+def is_mapping(value: object) -> bool:
     return type(value) is dict or isinstance(value, Mapping)
 
 
-def mapping_or_empty(value):
+def mapping_or_empty(value: object) -> Mapping:
     """`value` if it is a mapping, else an empty one."""
     return value if type(value) is dict or isinstance(value, Mapping) else _NO_VALUES
 
 
-def reader(container):
+def reader(container: object) -> Callable[[str, Any], Any]:
     """`read(name, default)` over a mapping's keys or an object's attributes: LiteLLM hands
     both. One lookup of the kind per container, then builtin calls only (a hot path)."""
     return container.get if type(container) is dict or isinstance(container, Mapping) else functools.partial(
         getattr, container)
 
 
-def read_member(source, name):
+def read_member(source: object, name: str) -> Any:
     """`reader(source)(name, None)` for a public member that is often absent, without what a
     miss costs on a pydantic model: its `__getattr__` raises an AttributeError built in Python
     (~2 us, ~20 thousand instructions), and LiteLLM deletes its models' unset optional fields
@@ -45,14 +46,14 @@ def read_member(source, name):
         return getattr(source, name, None)
     value = getattr(source, "__dict__", _NO_VALUES).get(name, _ABSENT)
     if value is _ABSENT:
-        value = extra.get(name) if extra else None
+        value = extra.get(name) if type(extra) is dict else None  # a dict, or None
     return value
 
 
 _NOT_A_MODEL = _ABSENT = object()
-_NO_VALUES = {}
+_NO_VALUES: dict = {}
 _CLASS_MEMBERS_KEPT = 1024
-_defined_by_class = {}  # (class, name) -> whether the class or a base defines name
+_defined_by_class: dict[tuple[type, str], bool] = {}  # (class, name) -> whether the class or a base defines name
 
 
 def _class_defines(cls, name):

@@ -31,7 +31,7 @@ WRAPT_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 _lock = threading.RLock()
 forksafe.renew_after_fork(sys.modules[__name__], "_lock", threading.RLock)
 _patching = False  # True while patch() runs, on the thread holding _lock
-_installed = []  # (owner, name, our FunctionWrapper)
+_installed: list[tuple[object, str, wrapt.FunctionWrapper]] = []  # (owner, name, our wrapper)
 _config = None
 
 

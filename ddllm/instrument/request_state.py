@@ -9,9 +9,12 @@ request's context, and never sets it, so LiteLLM's callbacks see what they would
 ddllm), or else through the request span among the attempt's active APM spans (ddtrace's
 context survives where contextvars do not).
 """
+from __future__ import annotations
+
 import contextvars
 import sys
 import threading
+from typing import Any
 
 from ddllm.instrument import forksafe
 
@@ -19,24 +22,24 @@ from ddllm.instrument import forksafe
 # for its callbacks while an attempt runs, so a copy can outlive the call: a marker points at
 # its request or attempt, and one whose call has returned marks nothing (`running_request`,
 # `running_attempt`).
-current_request = contextvars.ContextVar("ddllm_current_request", default=None)
-current_attempt = contextvars.ContextVar("ddllm_current_attempt", default=None)
+current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("ddllm_current_request", default=None)
+current_attempt: contextvars.ContextVar[Any] = contextvars.ContextVar("ddllm_current_attempt", default=None)
 
 
-def running_attempt():
+def running_attempt() -> Any:
     """The attempt this context runs inside, if its call has not returned: a LiteLLM call or
     an HTTP call made there is part of it."""
     attempt = current_attempt.get()
     return attempt if attempt is not None and not attempt.returned else None
 
 
-def running_request():
+def running_request() -> RequestState | None:
     """The request this context runs inside, if its call has not returned."""
     state = current_request.get()
     return state if state is not None and not state.returned else None
 
 
-def detached():
+def detached() -> bool:
     """A call made in this context is a request of its own: the context is LiteLLM's callbacks',
     or a copy made inside an attempt that has returned since (a task the attempt started)."""
     attempt = current_attempt.get()
@@ -53,13 +56,13 @@ class _LiteLLMCallbacks:
 _LITELLM_CALLBACKS = _LiteLLMCallbacks()
 
 
-def detach():
+def detach() -> tuple[contextvars.Token, contextvars.Token]:
     """Enter LiteLLM's callbacks: no request or attempt runs here. Returns what `reattach`
     puts back."""
     return current_attempt.set(_LITELLM_CALLBACKS), current_request.set(None)
 
 
-def reattach(tokens):
+def reattach(tokens: tuple[contextvars.Token, contextvars.Token]) -> None:
     attempt_token, request_token = tokens
     current_request.reset(request_token)
     current_attempt.reset(attempt_token)
@@ -77,7 +80,7 @@ class RequestState:
     attempts = 0
     last_target = None
     last_model_group = None
-    last_error_names = frozenset()
+    last_error_names: frozenset[str] = frozenset()
     last_error_type = None
     fallback_used = False
     final_provider = None
@@ -95,8 +98,8 @@ class RequestState:
     skipped = None
     caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
     started = None
-    context_token = None  # of its marker in `current_request`
-    attempt_context_token = None  # of `current_attempt` cleared in its context
+    context_token: contextvars.Token | None = None  # of its marker in `current_request`
+    attempt_context_token: contextvars.Token | None = None  # of `current_attempt` cleared in its context
     returned = False  # its call returned or raised (its stream, if any, may still be read)
     streamed = False  # its call returned a stream (whose proxy holds the request, not this)
     closed = False  # its span finished and out of the request map
@@ -113,14 +116,14 @@ class RequestState:
 # The request map: the requests in flight, by request span id and by LiteLLM's trace id. An
 # entry is made here and taken out by the shell that holds the request
 # (`patching._close_request`), on every path.
-by_span_id = {}  # request span id -> state
-by_trace_id = {}  # trace id -> [states], the newest last
+by_span_id: dict[int, RequestState] = {}  # request span id -> state
+by_trace_id: dict[str, list[RequestState]] = {}  # trace id -> [states], the newest last
 map_lock = threading.Lock()
 forksafe.renew_after_fork(sys.modules[__name__], "map_lock")
 _PARENT_WALK = 32  # active spans looked through for a request span
 
 
-def enter(state):
+def enter(state: RequestState) -> None:
     state.context_token = current_request.set(state)
     state.attempt_context_token = current_attempt.set(None)  # its attempts start afresh
     with map_lock:
@@ -130,7 +133,7 @@ def enter(state):
             by_trace_id.setdefault(state.trace_id, []).append(state)
 
 
-def learn_trace_id(state, trace_id):
+def learn_trace_id(state: RequestState, trace_id: object) -> None:
     """The request's `litellm_trace_id`, as LiteLLM gave it to an attempt."""
     if state.trace_id is not None or not isinstance(trace_id, str):
         return
@@ -141,7 +144,7 @@ def learn_trace_id(state, trace_id):
         by_trace_id.setdefault(trace_id, []).append(state)
 
 
-def find(trace_id):
+def find(trace_id: str | None) -> RequestState | None:
     """The request an attempt belongs to: the one this context runs inside, else the newest
     open one with its trace id (an attempt of a stream's mid-stream fallback runs after the
     request's call returned)."""
@@ -156,7 +159,7 @@ def find(trace_id):
     return None
 
 
-def find_by_span(active_span):
+def find_by_span(active_span: Any) -> RequestState | None:
     """The request whose span is `active_span` or one of its parents. A finished span on the
     way up means a context copied from a call that has ended (a LiteLLM callback's): a call
     made there is a request of its own."""
@@ -171,7 +174,7 @@ def find_by_span(active_span):
     return None
 
 
-def open_request_count():
+def open_request_count() -> int:
     with map_lock:
         return len(by_span_id) + sum(
             1 for states in by_trace_id.values() for state in states

@@ -8,17 +8,19 @@ import functools
 import logging
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from ddllm.instrument import forksafe
 
 log = logging.getLogger("ddllm")
 
-_reported_kinds = set()
+_reported_kinds: set[str] = set()
 _reported_lock = threading.Lock()
 forksafe.renew_after_fork(sys.modules[__name__], "_reported_lock")
 
 
-def report_once(kind, exc_info=True):
+def report_once(kind: str, exc_info: bool = True) -> None:
     """Log a failure of `kind` the first time it happens in this process."""
     with _reported_lock:
         if kind in _reported_kinds:
@@ -30,7 +32,7 @@ def report_once(kind, exc_info=True):
         pass
 
 
-def guarded(kind, default=None):
+def guarded(kind: str, default: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: run the step, or return `default` and report the failure once per kind."""
 
     def decorate(step):

@@ -20,7 +20,7 @@ from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
 try:  # LLM Observability ships with every supported ddtrace, but it is optional here
     from ddtrace.llmobs import LLMObs
 except Exception:  # pragma: no cover - ddtrace without llmobs
-    LLMObs = None
+    LLMObs = None  # type: ignore[misc, assignment]
 
 _LLM_SPAN_TYPE = "llm"
 _DDTRACE_LITELLM_SPAN = "litellm.request"
@@ -75,7 +75,7 @@ def _innermost_frames(tb):
 
 
 _STACK_PLACES = 256  # distinct failure places whose stack text is kept
-_stack_text_by_place = {}  # (ids of the codes, their instructions) -> (the codes, the text)
+_stack_text_by_place: dict[tuple, tuple] = {}  # (ids of the codes, their instructions) -> (the codes, the text)
 
 
 def _frames_text(tracebacks):
@@ -292,7 +292,7 @@ def tag_attempt_span(span, facts, exc):
 
 
 _LLMOBS_STRUCT_KEY = "_llmobs"  # where ddtrace keeps a span's LLM Observability data
-_demoted_span_ids = set()
+_demoted_span_ids: set[int] = set()
 
 
 def _let_ddtrace_tag_its_llm_span(span, kwargs):

@@ -21,16 +21,16 @@ class StreamObserver:
     """What a stream proxy reports to: one chunk at a time, then one end. An observer that
     reads no chunk leaves `chunk` as it is here: its proxy then makes no call per chunk."""
 
-    def chunk(self, chunk):
+    def chunk(self, chunk: object) -> None:
         pass
 
-    def end(self, exc, cancelled, dropped_at=None):
+    def end(self, exc: BaseException | None, cancelled: bool, dropped_at: tuple[float, float] | None = None) -> None:
         """`dropped_at`: when a stream dropped before its end was dropped, as (seconds since
         the epoch, `time.perf_counter()`); else None."""
 
 
 class TracedStream(wrapt.ObjectProxy):
-    def __init__(self, stream, observer):
+    def __init__(self, stream: object, observer: StreamObserver) -> None:
         background.ensure_running()  # a drop is ended there, even if no other call comes
         super().__init__(stream)
         self._self_observer = observer
@@ -167,5 +167,5 @@ def _not_a_context_manager(stream, method):
     return TypeError("'%s' object does not support the %s protocol" % (type(stream).__name__, kind))
 
 
-def is_stream(result):
+def is_stream(result: object) -> bool:
     return hasattr(result, "__next__") or hasattr(result, "__anext__")

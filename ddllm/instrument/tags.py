@@ -22,14 +22,14 @@ _NOT_IN_A_TAG = re.compile(r"[^A-Za-z0-9_\-:./]+")
 
 
 @functools.lru_cache(maxsize=4096)
-def normalize_tag_value(value, max_length=MAX_TAG_LENGTH):
+def normalize_tag_value(value: str, max_length: int = MAX_TAG_LENGTH) -> str:
     """`value` as a Datadog tag value: disallowed characters replaced, at most `max_length`
     characters. Pure and cached (the cache is bounded), so it is cheap on every call."""
     text = value if isinstance(value, str) else str(value)
     return _NOT_IN_A_TAG.sub("_", text)[:max_length]
 
 
-def normalize_tag(key, value):
+def normalize_tag(key: str, value: str) -> str:
     """`key:value` with the value normalised, the whole tag within Datadog's 200 characters."""
     return "%s:%s" % (key, normalize_tag_value(value, MAX_TAG_LENGTH - len(key) - 1))
 
