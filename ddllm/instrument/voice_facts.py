@@ -41,15 +41,17 @@ def _seconds(value):
 
 
 def _audio_seconds(response, hidden):
-    """The provider's measure first (verbose_json's `duration`, then the `seconds` it bills in
-    its usage); else LiteLLM's, from the uploaded file (with `soundfile` installed)."""
+    """The audio's length as measured: the provider's (verbose_json's `duration`, which
+    LiteLLM asks Whisper for when the caller names no format), else LiteLLM's own, read from
+    the uploaded file (where `soundfile` is installed); else the seconds the provider bills
+    in its usage, which OpenAI rounds up to the whole second."""
     seconds = _seconds(read_member(response, "duration"))
+    if seconds is None:
+        seconds = _seconds(hidden.get("audio_transcription_duration"))
     if seconds is None:
         usage = read_member(response, "usage")
         if usage is not None and read_member(usage, "type") == "duration":
             seconds = _seconds(read_member(usage, "seconds"))
-    if seconds is None:
-        seconds = _seconds(hidden.get("audio_transcription_duration"))
     return seconds
 
 
