@@ -270,12 +270,29 @@ def test_voice_legs_fall_back_through_the_proxys_audio_routes(request, proxies, 
     assert events[2]["meta"]["output"]["messages"] == [
         {"content": "[audio/mpeg, %d bytes]" % len(audio), "role": "assistant"}]
 
-    seconds = wait_for_sample(dogstatsd, "ddllm.audio.seconds", service=proxy.service)
+    by_name = voice_samples(dogstatsd, proxy.service)
+    [seconds] = by_name.get("ddllm.audio.seconds", [None])
     assert seconds is not None and seconds.value == SECONDS and seconds.tags["model"] == VOICE_MODELS["stt"][1]
-    characters = wait_for_sample(dogstatsd, "ddllm.speech.characters", service=proxy.service)
+    [characters] = by_name.get("ddllm.speech.characters", [None])
     assert characters is not None and characters.value == len(TEXT_TO_SPEAK)
-    duration = wait_for_sample(dogstatsd, "ddllm.request.duration", service=proxy.service, operation="speech")
-    assert duration is not None and duration.tags["fallback_used"] == "true"
+    assert [sample.tags["fallback_used"] for sample in by_name.get("ddllm.request.duration", [])] == ["true", "true"]
+
+
+def voice_samples(receiver, service, timeout=30.0):
+    """{name: [samples]} of the voice metrics `service` sent, and of its voice requests'
+    durations, read until each has come or `timeout` passed (a read takes what it reads off
+    the socket: one read gathers them all)."""
+    gathered = {}
+
+    def read():
+        for sample in receiver.samples(expected=1, timeout=1.0):
+            voice = sample.name in ("ddllm.audio.seconds", "ddllm.speech.characters") or (
+                sample.name == "ddllm.request.duration" and sample.tags.get("operation") in ("transcription", "speech"))
+            if voice and sample.tags.get("service") == service:
+                gathered.setdefault(sample.name, []).append(sample)
+        return gathered
+
+    return poll(read, lambda found: len(found) == 3 and len(found["ddllm.request.duration"]) == 2, timeout)
 
 
 def test_streamed_request_falls_back(request, proxy, provider):

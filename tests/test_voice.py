@@ -9,6 +9,7 @@ import threading
 import wave
 
 import litellm
+import openai
 import pytest
 from conftest import flush
 from litellm import Router
@@ -209,3 +210,19 @@ def test_voice_metrics_by_operation_provider_and_model(dsd, provider):
     assert (characters.value, characters.tags["model"]) == (len(TEXT_TO_SPEAK), "gpt-4o-mini-tts")
     assert [s.tags["from_model"] for s in _named(samples, "ddllm.fallback")] == ["openai/whisper-1", "openai/tts-1"]
     assert not any(TEXT_TO_SPEAK in s.raw or "RIFF" in s.raw for s in samples)
+
+
+def test_direct_transcription_with_fallbacks_is_one_attempt_as_litellm_makes_one_call(agent, patched, provider):
+    """LiteLLM honours `fallbacks=` on chat calls only: a transcription that has them makes one
+    provider call, and is one attempt, not a request."""
+    provider.script("whisper-1", Answer.rate_limit())
+    # the OpenAI SDK's own error: LiteLLM 1.110's sync transcription does not map it to its own
+    with pytest.raises(openai.RateLimitError):
+        litellm.transcription(model="openai/whisper-1", file=("hello.wav", wav_bytes()), api_base=provider.openai_base,
+                              api_key=KEY, max_retries=0, fallbacks=["openai/gpt-4o-transcribe"])
+    assert [r.model for r in provider.received] == ["whisper-1"]
+    flush()
+    assert by_name(agent.spans(), "llm.request") == []
+    [attempt] = by_name(agent.spans(), "llm.attempt")
+    assert (meta(attempt, "llm.outcome"), meta(attempt, "http.status_code")) == ("rate_limited", "429")
+    assert attempt["metrics"]["llm.ratelimit.remaining_requests"] == 0
