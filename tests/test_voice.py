@@ -13,9 +13,8 @@ import openai
 import pytest
 from conftest import flush
 from litellm import Router
-from spans_of import by_name, meta, requests_with_attempts
+from spans_of import by_name, meta
 
-import ddllm
 from test_metrics import dsd, receiver, sent  # noqa: F401 - the DogStatsD fixtures
 from test_operations_http import assert_rate_limited_then_fallback, only_request, two_group_router
 
