@@ -14,7 +14,6 @@ import pytest
 from conftest import flush
 from litellm import Router
 from spans_of import by_name, meta
-
 from test_metrics import dsd, receiver, sent  # noqa: F401 - the DogStatsD fixtures
 from test_operations_http import assert_rate_limited_then_fallback, only_request, two_group_router
 
