@@ -27,7 +27,7 @@ OLDEST_CONSTRAINTS := constraints/oldest.txt
 OLDEST_SMOKE := tests/test_attempt_spans.py tests/test_streams.py tests/test_patching.py tests/test_llmobs.py \
                 tests/test_faults_inside.py tests/test_http_provider.py tests/test_metrics_http.py \
                 tests/test_cooldowns_http.py tests/test_llmobs_parity.py tests/test_llmobs_parsing.py \
-                tests/test_span_endings.py tests/test_environment.py
+                tests/test_span_endings.py tests/test_environment.py tests/test_voice.py
 
 $(VENV)/.deps: $(CONSTRAINTS) setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -34,7 +34,7 @@ PROXY_CALLER_SPAN_FIELDS = tuple(SpanField(tag.span_tag, "tag", tag.description)
 METRICS = (
     Metric(
         "ddllm.attempt.duration", "distribution", "second",
-        ("outcome", "fallback", "stream", "error_type") + PROXY_CALLER_METRIC_TAGS,
+        ("operation", "outcome", "fallback", "stream", "error_type") + PROXY_CALLER_METRIC_TAGS,
         "Latency of one attempt (one provider call), backoff sleeps excluded.",
     ),
     Metric(
@@ -64,12 +64,20 @@ METRICS = (
     ),
     Metric(
         "ddllm.request.duration", "distribution", "second",
-        ("outcome", "fallback_used", "attempts") + PROXY_CALLER_METRIC_TAGS,
+        ("operation", "outcome", "fallback_used", "attempts") + PROXY_CALLER_METRIC_TAGS,
         "Latency of a logical request, every attempt and backoff included.",
     ),
     Metric(
         "ddllm.fallback", "count", "hit", ("from_model", "to_model", "reason", "type"),
         "One per fallback hop from one model to the next.",
+    ),
+    Metric(
+        "ddllm.audio.seconds", "distribution", "second", PROXY_CALLER_METRIC_TAGS,
+        "Speech to text: seconds of audio transcribed by an attempt, as the provider (or LiteLLM) measured it.",
+    ),
+    Metric(
+        "ddllm.speech.characters", "distribution", "character", PROXY_CALLER_METRIC_TAGS,
+        "Text to speech: characters of text an attempt spoke.",
     ),
 )
 
@@ -84,6 +92,8 @@ def metric_tag_keys(name):
     return tuple(COMMON_METRIC_TAGS) + tuple(METRICS_BY_NAME[name].tags)
 
 # Values of the bounded tags.
+OPERATIONS = ("chat", "text_completion", "embeddings", "responses", "transcription", "speech")
+VOICE_OPERATIONS = ("transcription", "speech")
 OUTCOMES = ("success", "rate_limited", "timeout", "error", "cancelled")
 FALLBACK_TYPES = ("default", "context_window", "content_policy", "mid_stream", "order")
 # `4_or_more`, not `4+` (docs/design.md, "Metric catalogue"): `+` is not a tag character, and
@@ -98,7 +108,7 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("resource", "resource", "`{provider}/{model}`, e.g. `openai/gpt-4o-mini`"),
     SpanField("span.kind", "tag", "`client`"),
     SpanField("component", "tag", "`ddllm`"),
-    SpanField("llm.operation", "tag", "`chat`, `text_completion`, `embeddings`, `responses`"),
+    SpanField("llm.operation", "tag", "`chat`, `text_completion`, `embeddings`, `responses`, `transcription`, `speech`"),
     SpanField("gen_ai.provider.name", "tag", "LiteLLM's provider: openai, anthropic, gemini, ..."),
     SpanField("gen_ai.request.model", "tag", "model sent to the provider (no provider prefix)"),
     SpanField("gen_ai.response.model", "tag", "model the provider says answered, when given"),
@@ -134,6 +144,12 @@ ATTEMPT_SPAN_FIELDS = (
     ),
     SpanField("llm.embedding.inputs", "metric", "embeddings: number of inputs"),
     SpanField("llm.embedding.dimensions", "metric", "embeddings: size of a returned vector"),
+    SpanField("llm.audio.seconds", "metric",
+              "transcription: seconds of audio transcribed, as the provider (else LiteLLM) measured them"),
+    SpanField("llm.transcript.characters", "metric", "transcription: characters of the transcript returned"),
+    SpanField("llm.speech.characters", "metric", "speech: characters of the text to speak"),
+    SpanField("llm.speech.bytes", "metric", "speech: bytes of audio returned"),
+    SpanField("llm.speech.format", "tag", "speech: the audio's content type as the provider sent it, e.g. `audio/mpeg`"),
 ) + PROXY_CALLER_SPAN_FIELDS
 
 REQUEST_SPAN_FIELDS = (

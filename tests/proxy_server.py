@@ -23,6 +23,8 @@ CASE_TAG = "ddllm.test.case"
 PRIMARY_MODEL = "gpt-4o-mini"
 FALLBACK_MODEL = "claude-3-5-haiku-20241022"
 EMBEDDING_MODEL = "text-embedding-3-small"
+# The voice legs, each a group that falls back to another: speech to text, text to speech.
+VOICE_MODELS = {"stt": ("whisper-1", "gpt-4o-transcribe"), "tts": ("tts-1", "gpt-4o-mini-tts")}
 
 _BIN = os.path.dirname(sys.executable)
 
@@ -43,9 +45,17 @@ model_list:
       model: openai/{embedding}
       api_base: {openai_base}
       api_key: sk-fake-primary
+  - model_name: stt
+    litellm_params: {{model: openai/{stt}, api_base: {openai_base}, api_key: sk-fake-primary}}
+  - model_name: stt-backup
+    litellm_params: {{model: openai/{stt_backup}, api_base: {openai_base}, api_key: sk-fake-primary}}
+  - model_name: tts
+    litellm_params: {{model: openai/{tts}, api_base: {openai_base}, api_key: sk-fake-primary}}
+  - model_name: tts-backup
+    litellm_params: {{model: openai/{tts_backup}, api_base: {openai_base}, api_key: sk-fake-primary}}
 {model_list}router_settings:
   num_retries: 0
-  fallbacks: [{{"primary": ["backup"]}}]
+  fallbacks: [{{"primary": ["backup"]}}, {{"stt": ["stt-backup"]}}, {{"tts": ["tts-backup"]}}]
 {router_settings}litellm_settings:
   num_retries: 0
   request_timeout: 30
@@ -87,6 +97,8 @@ class ProxyServer:
         with open(self.config_path, "w") as config:
             config.write(_CONFIG.format(
                 primary=PRIMARY_MODEL, fallback=FALLBACK_MODEL, embedding=EMBEDDING_MODEL,
+                stt=VOICE_MODELS["stt"][0], stt_backup=VOICE_MODELS["stt"][1],
+                tts=VOICE_MODELS["tts"][0], tts_backup=VOICE_MODELS["tts"][1],
                 openai_base=self.provider.openai_base, anthropic_base=self.provider.anthropic_base,
                 master_key=self.master_key, **{part: self.config.get(part, "") for part in _CONFIG_PARTS}))
         for name, text in self.files.items():

@@ -84,7 +84,7 @@ def test_placeholders_are_warnings_that_fail_strict(capsys):
 def test_every_shipped_monitor_and_dashboard_is_found():
     kinds = [asset["kind"] for asset in assets.load_assets()]
     assert kinds.count(assets.DASHBOARD) >= 1
-    assert kinds.count(assets.MONITOR) == 14
+    assert kinds.count(assets.MONITOR) == 16
 
 
 def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():

@@ -106,7 +106,7 @@ def test_the_demo_lists_every_dashboard_monitor_and_slo_push_would_create():
     assert kinds["ddllm: p95 end-to-end latency per team (LiteLLM proxy)"] == "threshold"
     assert kinds["ddllm: p95 request latency under 20 s per model group"] == "time_slice"
     text = demo_assets.render(listing)
-    assert "14 monitors:" in text and "2 SLOs:" in text and "1 dashboard:" in text
+    assert "16 monitors:" in text and "2 SLOs:" in text and "1 dashboard:" in text
     assert "  ddllm: requests that succeed per model group (metric)" in text.splitlines()
 
 

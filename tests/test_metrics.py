@@ -100,10 +100,11 @@ def retry_then_fallback_router():
 
 def assert_retry_then_fallback(samples):
     durations = named(samples, "ddllm.attempt.duration")
-    assert tags_of(durations, "provider", "model", "model_group", "outcome", "fallback", "stream", "error_type") == [
-        (*OPENAI, "primary", "error", "false", "false", "InternalServerError"),
-        (*OPENAI, "primary", "error", "false", "false", "InternalServerError"),
-        (*ANTHROPIC, "backup", "success", "true", "false", "none"),
+    assert tags_of(durations, "provider", "model", "model_group", "operation", "outcome", "fallback", "stream",
+                   "error_type") == [
+        (*OPENAI, "primary", "chat", "error", "false", "false", "InternalServerError"),
+        (*OPENAI, "primary", "chat", "error", "false", "false", "InternalServerError"),
+        (*ANTHROPIC, "backup", "chat", "success", "true", "false", "none"),
     ]
     assert all(sample.value > 0 for sample in durations)
     for name in ("ddllm.attempt.tokens.input", "ddllm.attempt.tokens.output"):
@@ -118,8 +119,8 @@ def assert_retry_then_fallback(samples):
     assert tags_of([fallback], "from_model", "to_model", "reason", "type", "model_group") == [
         ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022", "InternalServerError", "default", "backup")]
     [request] = named(samples, "ddllm.request.duration")
-    assert tags_of([request], "provider", "model", "model_group", "outcome", "fallback_used", "attempts") == [
-        (*ANTHROPIC, "primary", "success", "true", "3")]
+    assert tags_of([request], "provider", "model", "model_group", "operation", "outcome", "fallback_used",
+                   "attempts") == [(*ANTHROPIC, "primary", "chat", "success", "true", "3")]
     assert request.value >= sum(sample.value for sample in durations)
 
 
@@ -509,6 +510,7 @@ def test_pending_records_are_bounded(dsd, monkeypatch):
 
 class _FinishedRequest:
     final_provider, final_model, resource, fallback_used, attempts, caller = "openai", "gpt-4o-mini", "primary", False, 1, None
+    operation = "chat"
 
 
 def test_background_thread_sleeps_until_there_is_work():

@@ -23,11 +23,12 @@ import pytest
 from conftest import TEST_AGENT
 from dogstatsd_receiver import DogStatsdReceiver
 from proxy_server import (
-    CASE_HEADER, CASE_TAG, EMBEDDING_MODEL, FALLBACK_MODEL, PRIMARY_MODEL, ProxyServer, poll, running,
+    CASE_HEADER, CASE_TAG, EMBEDDING_MODEL, FALLBACK_MODEL, PRIMARY_MODEL, VOICE_MODELS, ProxyServer, poll, running,
     traces_of_case,
 )
 from spans_of import _descends_from, by_name
 from test_llmobs import _kind, _tags
+from test_voice import SECONDS, TEXT_TO_SPEAK, wav_bytes
 
 from ddllm.cli.fake_provider import Answer
 
@@ -225,6 +226,73 @@ def test_rate_limited_primary_falls_back(request, proxy, provider, dogstatsd):
     assert fallback.tags["to_model"] == "anthropic/" + FALLBACK_MODEL
     assert fallback.tags["reason"] == "RateLimitError"
     assert fallback.tags["env"] == "test"
+
+
+def assert_voice_fell_back(proxy, case, operation, group):
+    primary, backup = VOICE_MODELS[group]
+    attempts, events = traced_request(proxy, case, provider_calls=2)
+    assert [span["resource"] for span in attempts] == ["openai/" + primary, "openai/" + backup]
+    assert [span["meta"]["llm.operation"] for span in attempts] == [operation] * 2
+    assert [span["meta"]["llm.outcome"] for span in attempts] == ["rate_limited", "success"]
+    assert attempts[1]["meta"]["llm.fallback.reason"] == "RateLimitError"
+    assert attempts[1]["meta"]["llm.model_group"] == group + "-backup"
+    assert [_kind(events[number]) for number in (1, 2)] == ["llm", "llm"]
+    return attempts, events
+
+
+@pytest.mark.parametrize("proxy_name", ["one-worker"])  # the voice legs: one proxy is enough
+def test_voice_legs_fall_back_through_the_proxys_audio_routes(request, proxies, proxy_name, provider, dogstatsd):
+    """`/v1/audio/transcriptions` (a multipart upload) and `/v1/audio/speech` (binary audio
+    back), each rate limited on its primary group and served by its fallback."""
+    proxy = proxies[proxy_name]
+    client = client_of(proxy)
+    provider.script(VOICE_MODELS["stt"][0], Answer.rate_limit())
+    provider.script(VOICE_MODELS["tts"][0], Answer.rate_limit())
+    heard = client.audio.transcriptions.create(
+        model="stt", file=("turn.wav", wav_bytes()), response_format="verbose_json",
+        extra_headers={CASE_HEADER: case_of(request, proxy) + "/stt"})
+    spoken = client.audio.speech.create(
+        model="tts", voice="alloy", input=TEXT_TO_SPEAK, extra_headers={CASE_HEADER: case_of(request, proxy) + "/tts"})
+    audio = spoken.read()
+    assert audio.startswith(b"ID3")
+    assert [(r.api, r.answer) for r in provider.received] == [
+        ("transcription", "rate_limit"), ("transcription", "ok"), ("speech", "rate_limit"), ("speech", "ok")]
+
+    attempts, events = assert_voice_fell_back(proxy, case_of(request, proxy) + "/stt", "transcription", "stt")
+    assert attempts[1]["metrics"]["llm.audio.seconds"] == SECONDS
+    assert attempts[1]["metrics"]["llm.transcript.characters"] == len(heard.text)
+    assert events[2]["meta"]["output"]["messages"] == [{"content": heard.text, "role": "assistant"}]
+    assert "RIFF" not in json.dumps(events)  # the upload described, never its audio
+
+    attempts, events = assert_voice_fell_back(proxy, case_of(request, proxy) + "/tts", "speech", "tts")
+    assert attempts[1]["metrics"]["llm.speech.bytes"] == len(audio)
+    assert attempts[1]["metrics"]["llm.speech.characters"] == len(TEXT_TO_SPEAK)
+    assert events[2]["meta"]["output"]["messages"] == [
+        {"content": "[audio/mpeg, %d bytes]" % len(audio), "role": "assistant"}]
+
+    by_name = voice_samples(dogstatsd, proxy.service)
+    [seconds] = by_name.get("ddllm.audio.seconds", [None])
+    assert seconds is not None and seconds.value == SECONDS and seconds.tags["model"] == VOICE_MODELS["stt"][1]
+    [characters] = by_name.get("ddllm.speech.characters", [None])
+    assert characters is not None and characters.value == len(TEXT_TO_SPEAK)
+    assert [sample.tags["fallback_used"] for sample in by_name.get("ddllm.request.duration", [])] == ["true", "true"]
+
+
+def voice_samples(receiver, service, timeout=30.0):
+    """{name: [samples]} of the voice metrics `service` sent, and of its voice requests'
+    durations, read until each has come or `timeout` passed (a read takes what it reads off
+    the socket: one read gathers them all)."""
+    gathered = {}
+
+    def read():
+        for sample in receiver.samples(expected=1, timeout=1.0):
+            voice = sample.name in ("ddllm.audio.seconds", "ddllm.speech.characters") or (
+                sample.name == "ddllm.request.duration" and sample.tags.get("operation") in ("transcription", "speech"))
+            if voice and sample.tags.get("service") == service:
+                gathered.setdefault(sample.name, []).append(sample)
+        return gathered
+
+    return poll(read, lambda found: len(found) == 3 and len(found["ddllm.request.duration"]) == 2, timeout)
 
 
 def test_streamed_request_falls_back(request, proxy, provider):

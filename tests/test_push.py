@@ -41,7 +41,10 @@ def shipped_count(kind=None):
 
 
 # The distributions the shipped assets query: each gets percentiles, one step of the push each.
-DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.request.duration"]
+# The monitors alone query three of them (the voice metrics are the dashboard's).
+MONITORED_DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.request.duration"]
+DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.audio.seconds",
+                 "ddllm.request.duration", "ddllm.speech.characters"]
 
 
 def steps():
@@ -138,7 +141,9 @@ def test_a_configuration_the_user_made_is_kept_with_percentiles_on_and_the_hidde
     assert code == 0, out + err
     v2_writes = [(method, path) for method, path in datadog.writes()[before:] if "/api/v2/" in path]
     assert v2_writes == [("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
-                         ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags")]
+                         ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags"),
+                         ("POST", "/api/v2/metrics/ddllm.audio.seconds/tags"),  # no configuration yet
+                         ("POST", "/api/v2/metrics/ddllm.speech.characters/tags")]
     duration = datadog.tag_configurations["ddllm.attempt.duration"]
     assert duration["include_percentiles"] is True and duration["tags"] == ["env", "model", "team"]
     assert duration["exclude_tags_mode"] is False
@@ -228,7 +233,7 @@ def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     assert new_writes == [("PUT", "/api/v1/monitor/%d" % stored["id"])]
     assert stored["options"]["thresholds"]["warning"] == 4
     assert '"%s": updated (id %d): $.options.thresholds.warning differs' % (body["name"], stored["id"]) in out
-    assert "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(DISTRIBUTIONS)) in out
+    assert "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS)) in out
 
 
 def test_a_changed_dashboard_is_updated_in_place(datadog, capsys, tmp_path):
@@ -266,7 +271,7 @@ def test_dry_run_after_a_push_shows_updates_and_unchanged(datadog, capsys, tmp_p
     assert code == 0
     assert len(datadog.writes()) == writes_before
     assert ": would update (id " in out and "$.priority differs" in out
-    assert "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(DISTRIBUTIONS)) in out
+    assert "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS)) in out
 
 
 @pytest.mark.parametrize("missing", ["DD_API_KEY", "DD_APP_KEY"])

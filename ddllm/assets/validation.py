@@ -65,6 +65,7 @@ BOOLEAN_VALUES = ("true", "false")
 # Tags of bounded value sets, as ddllm.instrument.metrics writes them.
 KNOWN_TAG_VALUES = {
     "outcome": catalogue.OUTCOMES,
+    "operation": catalogue.OPERATIONS,
     "type": catalogue.FALLBACK_TYPES,
     "attempts": catalogue.ATTEMPT_BUCKETS,
     "fallback": BOOLEAN_VALUES,

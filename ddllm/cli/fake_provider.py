@@ -1,7 +1,8 @@
 """A fake LLM provider on loopback, for the tests and `ddllm demo`.
 
 It speaks enough of the OpenAI API (chat completions, text completions, embeddings,
-responses) and of Anthropic's messages API for LiteLLM to call it over real HTTP, with the
+responses, and the audio endpoints: a transcription of a multipart upload, speech as binary
+audio) and of Anthropic's messages API for LiteLLM to call it over real HTTP, with the
 recorded answers of `ddllm.cli.recorded_answers`, and it injects the faults fallbacks are made
 for: 429 with rate-limit headers, 5xx, a slow first byte, content-filter and context-length
 refusals, invalid JSON, a reset connection, a stream cut after N chunks, an answer held
@@ -22,12 +23,16 @@ whose path ends as asked, ahead of any script.
 """
 import collections
 import copy
+import email.parser
+import email.policy
+import io
 import json
 import socket
 import struct
 import sys
 import threading
 import time
+import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ddllm.cli import recorded_answers
@@ -230,7 +235,7 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         if replay is not None:
             return self._replay(replay, path, raw)
         try:
-            body = json.loads(raw or b"{}")
+            body = _request_body(self.headers.get("content-type") or "", raw)
         except ValueError:
             return self._send_json(400, {"error": {"message": "invalid JSON body", "type": "invalid_request_error"}})
         api = _API_BY_PATH.get(path.replace("/v1", "", 1) if path.startswith("/v1") else path)
@@ -280,6 +285,13 @@ class _ProviderHandler(BaseHTTPRequestHandler):
     def _answer_ok(self, api, model, stream, answer, body):
         if stream and api in ("chat", "messages"):
             return self._stream(api, model, answer, cut_after=None)
+        if api == "speech":
+            return self._send(200, _speech_audio(body), dict(
+                _rate_limit_headers(api, answer), **{"content-type": _SPEECH_CONTENT_TYPES.get(
+                    body.get("response_format") or "mp3", "application/octet-stream")}))
+        if api == "transcription" and body.get("response_format") in ("text", "srt", "vtt"):
+            return self._send(200, _transcript(answer).encode(), dict(
+                _rate_limit_headers(api, answer), **{"content-type": "text/plain; charset=utf-8"}))
         self._send_json(200, _success_body(api, model, answer, body), _rate_limit_headers(api, answer))
 
     def _answer_cut_stream(self, api, model, stream, answer, body):
@@ -402,7 +414,73 @@ _API_BY_PATH = {
     "/embeddings": "embeddings",
     "/responses": "responses",
     "/messages": "messages",
+    "/audio/transcriptions": "transcription",
+    "/audio/speech": "speech",
 }
+
+
+def _request_body(content_type, raw):
+    """The request's fields: a JSON body, or a multipart form (an audio upload) as a dict whose
+    file fields are `UploadedFile`s. Raises ValueError on a body that is neither."""
+    if content_type.startswith("multipart/form-data"):
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"content-type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+        fields = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            filename = part.get_filename()
+            fields[name] = UploadedFile(filename, payload) if filename is not None else payload.decode()
+        return fields
+    body = json.loads(raw or b"{}")
+    if not isinstance(body, dict):
+        raise ValueError("not a JSON object")
+    return body
+
+
+UploadedFile = collections.namedtuple("UploadedFile", "filename content")
+
+# What OpenAI's /audio/speech answers for each `response_format`.
+_SPEECH_CONTENT_TYPES = {
+    "mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac",
+    "wav": "audio/wav", "pcm": "audio/pcm",
+}
+_MP3_FRAME = b"\xff\xf3\xe4\xc4" + bytes(140)  # an MPEG-2 layer III frame header and silence
+
+
+def _speech_audio(body):
+    """Audio bytes for the text to speak: longer text, more audio, as a real voice gives."""
+    text = body.get("input") if isinstance(body.get("input"), str) else ""
+    return b"ID3\x03\x00\x00\x00\x00\x00\x00" + _MP3_FRAME * (1 + len(text) // 8)
+
+
+def _transcript(answer):
+    return answer.text if answer.text is not None else "Hello, I would like to book a table for two."
+
+
+def _audio_seconds(upload):
+    """The uploaded audio's length, for a WAV upload (what the tests send); else None."""
+    try:
+        with wave.open(io.BytesIO(upload.content)) as audio:
+            return round(audio.getnframes() / float(audio.getframerate()), 2)
+    except Exception:
+        return None
+
+
+def _transcription_body(answer, request_body):
+    """OpenAI's answer: `{"text"}` with its usage; `verbose_json` adds the task, language,
+    duration and segments."""
+    text = _transcript(answer)
+    upload = request_body.get("file")
+    seconds = _audio_seconds(upload) if isinstance(upload, UploadedFile) else None
+    body = {"text": text}
+    if request_body.get("response_format") == "verbose_json":
+        body = {"task": "transcribe", "language": "english", "duration": seconds, "text": text, "segments": [{
+            "id": 0, "seek": 0, "start": 0.0, "end": seconds, "text": text, "tokens": [50364, 2425, 50414],
+            "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.1, "no_speech_prob": 0.01}]}
+    if seconds is not None:
+        body["usage"] = {"type": "duration", "seconds": int(-(-seconds // 1))}  # billed by the whole second
+    return body
 
 
 def _anthropic_error(error_type, message):
@@ -429,6 +507,8 @@ def _rate_limit_headers(api, answer, exhausted=False):
 
 
 def _success_body(api, model, answer, request_body):
+    if api == "transcription":
+        return _transcription_body(answer, request_body)
     if api == "messages":
         message = copy.deepcopy(recorded_answers.ANTHROPIC_MESSAGE)
         message["model"] = model

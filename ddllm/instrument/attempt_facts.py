@@ -10,6 +10,7 @@ import functools
 import os
 
 from ddllm import catalogue
+from ddllm.instrument import voice_facts
 from ddllm.instrument.members import is_mapping, mapping_or_empty, read_member, reader
 from ddllm.instrument.tags import normalize_tag_value
 
@@ -81,6 +82,8 @@ class AttemptFacts:
     operation = "chat"
     reasoning_tokens = cache_read_tokens = cache_write_tokens = embedding_inputs = None
     embedding_dimensions = provider_calls = last_http_status = last_chunk = caller = None
+    # voice (`ddllm.instrument.voice_facts`)
+    audio_seconds = transcript_characters = speech_characters = speech_bytes = speech_format = None
 
     @property
     def target(self):
@@ -226,6 +229,8 @@ def read_start(kwargs, facts):
     if facts.operation == "embeddings":
         inputs = kwargs.get("input")
         facts.embedding_inputs = len(inputs) if isinstance(inputs, (list, tuple)) else (1 if inputs else None)
+    elif facts.operation in catalogue.VOICE_OPERATIONS:
+        voice_facts.read_start(kwargs, facts)
     return metadata
 
 
@@ -404,6 +409,8 @@ def read_response(response, facts):
         facts.embedding_dimensions = _embedding_dimensions(getattr(response, "data", None))
     elif facts.operation == "responses":
         facts.response_id = _str_or_none(getattr(response, "id", None))
+    elif facts.operation in catalogue.VOICE_OPERATIONS:
+        voice_facts.read_answer(response, hidden, facts)
     cost = hidden.get("response_cost")
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost == cost:
         facts.cost_usd = float(cost)

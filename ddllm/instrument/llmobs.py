@@ -20,6 +20,7 @@ import time
 import weakref
 
 from ddllm.catalogue import ATTEMPT_SPAN
+from ddllm.instrument import voice_facts
 from ddllm.instrument.attempt_facts import caller_span_tags
 from ddllm.instrument.members import is_mapping, mapping_or_empty, read_member, reader
 from ddllm.instrument.safety import report_once
@@ -48,6 +49,14 @@ PARAMETER_KEYS = {
         "previous_response_id", "reasoning", "service_tier", "store", "text", "tool_choice",
         "top_logprobs", "truncation", "timeout", "api_base", "api_version",
     )),
+    # the voice legs, which ddtrace's integrations do not trace: the OpenAI API's parameters
+    "transcription": frozenset((
+        "language", "prompt", "response_format", "temperature", "timestamp_granularities", "stream", "user",
+        "timeout", "api_base", "api_version",
+    )),
+    "speech": frozenset((
+        "voice", "response_format", "speed", "instructions", "user", "timeout", "api_base", "api_version",
+    )),
 }
 # What ddtrace's integration keeps of a model list's deployments: never their credentials.
 _MODEL_LIST_PARAMS = ("api_base", "model", "organization", "max_tokens", "temperature", "tags")
@@ -55,7 +64,10 @@ _ROUTER_SETTINGS = (
     "router_general_settings", "routing_strategy", "routing_strategy_args", "provider_budget_config",
     "retry_policy", "enable_tag_filtering",
 )
-_INPUT_KEY = {"chat": "messages", "text_completion": "prompt", "embeddings": "input", "responses": "input"}
+_INPUT_KEY = {
+    "chat": "messages", "text_completion": "prompt", "embeddings": "input", "responses": "input",
+    "transcription": "file", "speech": "input",
+}
 _SENTINELS = ("Omit", "NotGiven")  # the openai SDK's markers of a parameter not given
 _MAX_DEPTH = 16
 
@@ -219,7 +231,7 @@ def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None)
     if streamed is not None and (succeeded or facts.outcome == "cancelled"):  # what the caller read
         output, finish_reason, usage = _assembled_output(operation, streamed.chunks)
     elif succeeded and response is not None:
-        output, finish_reason = _output(operation, response)
+        output, finish_reason = _output(operation, response, facts)
         usage = read_member(response, "usage")
     if request is not None:
         request.operation = operation
@@ -345,9 +357,7 @@ def annotate_request(span, state, outcome):
         metadata["model"] = _plain(kwargs["model"])
     elif state.router is not None:
         metadata["router_settings"] = router_settings(state.router)
-    value = kwargs.get(_INPUT_KEY.get(operation))
-    if value is None and len(state.args) > 1:  # Router calls take (model, input) positionally
-        value = state.args[1]
+    value = kwargs.get(_INPUT_KEY.get(operation))  # positional arguments named: `tracing.begin_request`
     # A workflow span's input and output are any JSON value: nothing to refuse.
     _annotate_span(
         span,
@@ -655,6 +665,10 @@ def _input(operation, value, kwargs):
         return _texts(value, "text")
     if operation == "responses":
         return _responses_input(value, kwargs)
+    if operation == "transcription":  # the audio described, never its content
+        return [{"content": voice_facts.describe_upload_text(value), "role": "user"}] if value is not None else None
+    if operation == "speech":
+        return [{"content": value, "role": "user"}] if isinstance(value, str) else None
     return None
 
 
@@ -664,8 +678,13 @@ def _finish_reason(reasons):
     return joined or None
 
 
-def _output(operation, response):
-    """(output data, finish_reason) of a response that is not a stream."""
+def _output(operation, response, facts=None):
+    """(output data, finish_reason) of a response that is not a stream (`facts`: its attempt's)."""
+    if operation == "speech":  # the audio described, never its content
+        return [{"content": voice_facts.describe_speech(facts), "role": "assistant"}], None
+    if operation == "transcription":
+        text = read_member(response, "text")
+        return ([{"content": text, "role": "assistant"}] if isinstance(text, str) else None), None
     read = reader(response)
     if operation == "embeddings":
         data = read("data", None)

@@ -20,6 +20,7 @@
 
 Tags (docs/design.md, "Metric catalogue"): `provider`, `model` (`unknown` when LiteLLM does not say),
 `model_group` when routed, `env`, `service`, `version` (when set) on every metric.
+`operation` (`catalogue.OPERATIONS`) tells chat from the voice legs on the durations.
 `error_type` is the exception class name, `none` on attempts that raised nothing, so every
 series of `ddllm.attempt.duration` carries the same keys. `ddllm.fallback`'s `from_model` and
 `to_model` are `{provider}/{model}` (the span resource), so a hop between providers of one
@@ -59,6 +60,8 @@ LIMIT_REQUESTS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_requests"].nam
 LIMIT_TOKENS = catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_tokens"].name
 REQUEST_DURATION = catalogue.METRICS_BY_NAME["ddllm.request.duration"].name
 FALLBACK = catalogue.METRICS_BY_NAME["ddllm.fallback"].name
+AUDIO_SECONDS = catalogue.METRICS_BY_NAME["ddllm.audio.seconds"].name
+SPEECH_CHARACTERS = catalogue.METRICS_BY_NAME["ddllm.speech.characters"].name
 
 UNKNOWN = "unknown"  # provider or model LiteLLM did not say, as the span resource has it
 NO_ERROR = "none"  # error_type of an attempt that raised nothing
@@ -266,7 +269,7 @@ def record_request(state, outcome, duration):
     """One finished logical request (`ddllm.instrument.request_state.RequestState`)."""
     if _sink is not None:
         background.defer(_send_request, (
-            state.final_provider, state.final_model, state.resource, outcome,
+            state.final_provider, state.final_model, state.resource, state.operation, outcome,
             state.fallback_used, state.attempts, duration, state.caller))
 
 
@@ -286,6 +289,7 @@ def _send_attempt(facts):
     with_caller = common + _caller_tags(tag, facts.caller)
     if facts.duration is not None:
         senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, with_caller + [
+            tag("operation", facts.operation or UNKNOWN),
             tag("outcome", facts.outcome or UNKNOWN),
             fallback,
             tag("stream", _bool_value(facts.stream)),
@@ -297,6 +301,8 @@ def _send_attempt(facts):
         (INPUT_TOKENS, facts.input_tokens),
         (OUTPUT_TOKENS, facts.output_tokens),
         (COST, facts.cost_usd),
+        (AUDIO_SECONDS, facts.audio_seconds),
+        (SPEECH_CHARACTERS, facts.speech_characters if facts.outcome == "success" else None),  # spoken
     ):
         if value is not None:
             senders[name](name, value, with_caller)
@@ -330,7 +336,7 @@ def _caller_tags(tag, caller):
 
 @guarded("metrics.request")
 def _send_request(request):
-    provider, model, model_group, outcome, fallback_used, attempts, duration, caller = request
+    provider, model, model_group, operation, outcome, fallback_used, attempts, duration, caller = request
     sink = _sink
     if sink is None:
         return
@@ -341,6 +347,7 @@ def _send_request(request):
     tags = [tag("provider", provider or UNKNOWN), tag("model", model or UNKNOWN)]
     if model_group:
         tags.append(tag("model_group", model_group))
+    tags.append(tag("operation", operation or UNKNOWN))
     tags.append(tag("outcome", outcome or UNKNOWN))
     tags.append(tag("fallback_used", _bool_value(fallback_used)))
     tags.append(tag("attempts", catalogue.attempt_bucket(attempts)))

@@ -105,9 +105,9 @@ class _Attempt(tracing.Attempt):
             _close_attempt(self, finish=True)
 
 
-def _traced_request(wrapped, args, kwargs, router=None):
+def _traced_request(wrapped, args, kwargs, operation, positional, router=None):
     state = _Request()
-    if tracing.begin_request(state, args, kwargs, router) is not state:
+    if tracing.begin_request(state, args, kwargs, operation, positional, router) is not state:
         _close_request(state, finish=True)
         return wrapped(*args, **kwargs)
     try:
@@ -118,9 +118,9 @@ def _traced_request(wrapped, args, kwargs, router=None):
     return _request_result(state, kwargs, result)
 
 
-async def _traced_request_async(wrapped, args, kwargs, router=None):
+async def _traced_request_async(wrapped, args, kwargs, operation, positional, router=None):
     state = _Request()
-    if tracing.begin_request(state, args, kwargs, router) is not state:
+    if tracing.begin_request(state, args, kwargs, operation, positional, router) is not state:
         _close_request(state, finish=True)
         return await wrapped(*args, **kwargs)
     try:
@@ -311,13 +311,25 @@ MODULE_ENTRY_POINTS = (
     ("aembedding", "embeddings", True, ("model", "input")),
     ("responses", "responses", False, ("input", "model")),
     ("aresponses", "responses", True, ("input", "model")),
+    ("transcription", "transcription", False, ("model", "file")),
+    ("atranscription", "transcription", True, ("model", "file")),
+    ("speech", "speech", False, ("model", "input", "voice")),
+    ("aspeech", "speech", True, ("model", "input", "voice")),
 )
-# The Router's methods that are one logical request: (name, async).
+# The operations whose module function LiteLLM gives `fallbacks=` to: a call that has them
+# is a request (the others take no fallbacks of their own: the call is one attempt).
+FALLBACK_OPERATIONS = frozenset(("chat", "text_completion", "embeddings", "responses"))
+# The Router's methods that are one logical request: (name, operation, async, positional
+# names). LiteLLM's Router has the voice legs in async only (1.106 to 1.110); its
+# `atranscription` takes the file first.
 ROUTER_ENTRY_POINTS = (
-    ("completion", False), ("acompletion", True),
-    ("text_completion", False), ("atext_completion", True),
-    ("embedding", False), ("aembedding", True),
-    ("responses", False), ("aresponses", True),
+    ("completion", "chat", False, ("model", "messages")), ("acompletion", "chat", True, ("model", "messages")),
+    ("text_completion", "text_completion", False, ("model", "prompt")),
+    ("atext_completion", "text_completion", True, ("model", "prompt")),
+    ("embedding", "embeddings", False, ("model", "input")), ("aembedding", "embeddings", True, ("model", "input")),
+    ("responses", "responses", False, ("model", "input")), ("aresponses", "responses", True, ("model", "input")),
+    ("atranscription", "transcription", True, ("file", "model")),
+    ("aspeech", "speech", True, ("model", "input", "voice")),
 )
 REQUIRED_ROUTER_ENTRY_POINTS = ("completion", "acompletion")
 # Without these, a LiteLLM release has changed what every attempt goes through: ddllm stays out.
@@ -334,23 +346,25 @@ def module_entry_wrapper(operation, is_async, positional):
     traced_request = _traced_request_async if is_async else _traced_request
     traced_attempt = _traced_attempt_async if is_async else _traced_attempt
 
+    takes_fallbacks = operation in FALLBACK_OPERATIONS
+
     def traced_module_entry(wrapped, instance, args, kwargs):
         if _in_attempt():
             return wrapped(*args, **kwargs)
-        if _is_fallback_request(kwargs):
-            return traced_request(wrapped, args, kwargs)
+        if takes_fallbacks and _is_fallback_request(kwargs):
+            return traced_request(wrapped, args, kwargs, operation, positional)
         return traced_attempt(wrapped, args, kwargs, operation, positional)
 
     return traced_module_entry
 
 
-def router_entry_wrapper(is_async):
+def router_entry_wrapper(operation, is_async, positional):
     traced_request = _traced_request_async if is_async else _traced_request
 
     def traced_router_entry(wrapped, instance, args, kwargs):
         if _in_attempt():
             return wrapped(*args, **kwargs)
-        return traced_request(wrapped, args, kwargs, instance)  # the Router: its cooldowns
+        return traced_request(wrapped, args, kwargs, operation, positional, instance)  # the Router: its cooldowns
 
     return traced_router_entry
 
@@ -398,14 +412,14 @@ def _targets():
         if callable(getattr(litellm, name, None))
     ]
     served_per_router, missing = [], []
-    for name, is_async in ROUTER_ENTRY_POINTS:
+    for name, operation, is_async, positional in ROUTER_ENTRY_POINTS:
         owner = _router_owner(name)
         if owner is not None:
-            targets.append((owner, name, router_entry_wrapper(is_async)))
+            targets.append((owner, name, router_entry_wrapper(operation, is_async, positional)))
         elif name in REQUIRED_ROUTER_ENTRY_POINTS:
             missing.append("Router." + name)
         else:
-            served_per_router.append((name, is_async))
+            served_per_router.append((name, operation, is_async, positional))
     if missing:  # one warning for the one cause
         log.warning("ddllm: litellm %s has no %s; its requests get no request span", get_version(), ", ".join(missing))
     endpoints = _router_endpoint_table()
@@ -451,7 +465,8 @@ def _router_endpoint_table():
 
 def endpoint_member_wrapper(entry_points):
     """Wrap the Router endpoints the table hands out, as the class methods are wrapped."""
-    wrappers = {name: router_entry_wrapper(is_async) for name, is_async in entry_points}
+    wrappers = {name: router_entry_wrapper(operation, is_async, positional)
+                for name, operation, is_async, positional in entry_points}
 
     def traced_endpoint_member(wrapped, instance, args, kwargs):
         endpoint = wrapped(*args, **kwargs)

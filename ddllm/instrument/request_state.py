@@ -105,8 +105,7 @@ class RequestState:
     closed = False  # its span finished and out of the request map
     # For its LLM Observability span (`ddllm.instrument.llmobs`): the call, the Router
     # that serves it, and what its last successful attempt answered.
-    args = ()
-    kwargs = None
+    kwargs = None  # the call's arguments, positional ones named
     router = None
     operation = None
     llmobs_output = None

@@ -282,11 +282,17 @@ def tag_attempt_span(span, facts, exc):
         ("llm.provider_calls", facts.provider_calls if (facts.provider_calls or 0) > 1 else None),
         ("llm.embedding.inputs", facts.embedding_inputs),
         ("llm.embedding.dimensions", facts.embedding_dimensions),
+        ("llm.audio.seconds", facts.audio_seconds),
+        ("llm.transcript.characters", facts.transcript_characters),
+        ("llm.speech.characters", facts.speech_characters),
+        ("llm.speech.bytes", facts.speech_bytes),
     ):
         if value is not None:
             span.set_metric(key, value)
     if facts.response_id:
         span.set_tag("gen_ai.response.id", facts.response_id)
+    if facts.speech_format:
+        span.set_tag("llm.speech.format", facts.speech_format)
     if exc is not None and facts.outcome in _ERROR_OUTCOMES:
         set_error(span, exc)
 

@@ -55,23 +55,19 @@ class Attempt(streams.StreamObserver):
             self.stream_output.chunks.append(chunk)
 
 
-def _request_resource(kwargs, args):
-    model = kwargs.get("model")
-    if model is None and args:
-        model = args[0]
-    return model if isinstance(model, str) else None
-
-
 @guarded("request.start")
-def begin_request(state, args, kwargs, router=None):
-    """Start a logical request (of `router`, when a Router serves it) in `state`, the shell's.
-    Returns `state`, or None if ddllm could not; whatever it returns, the shell closes what
-    was started in `state` (its span, its marker, its entry in the request map)."""
+def begin_request(state, args, kwargs, operation, positional=(), router=None):
+    """Start a logical request of `operation` (of `router`, when a Router serves it) in
+    `state`, the shell's. Returns `state`, or None if ddllm could not; whatever it returns,
+    the shell closes what was started in `state` (its span, its marker, its entry in the
+    request map)."""
+    kwargs = _call_kwargs(args, kwargs, positional)
     trace_id = kwargs.get("litellm_trace_id")  # the caller's own, if any; ddllm sets none
-    state.resource = _request_resource(kwargs, args)
+    model = kwargs.get("model")
+    state.resource = model if isinstance(model, str) else None
     state.trace_id = trace_id if isinstance(trace_id, str) else None
     state.started = time.perf_counter()
-    state.args, state.kwargs, state.router = args, kwargs, router
+    state.kwargs, state.router, state.operation = kwargs, router, operation
     state.caller = attempt_facts.proxy_caller(kwargs)
     state.saved_context = spans.save_active()  # put back when the request returns
     try:
