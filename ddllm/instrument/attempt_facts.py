@@ -8,6 +8,8 @@ of an attempt are counted in `ddllm.instrument.http_calls`.
 """
 import functools
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from ddllm import catalogue
 from ddllm.instrument import voice_facts
@@ -91,7 +93,7 @@ class AttemptFacts:
         return "%s/%s" % (self.provider or "unknown", self.model or "unknown")
 
 
-def metadata_of(kwargs):
+def metadata_of(kwargs: Mapping) -> Mapping:
     """The Router's metadata dict of an attempt (`metadata`, or `litellm_metadata` for the
     generic API endpoints), or an empty mapping."""
     for key in ("metadata", "litellm_metadata"):
@@ -116,7 +118,7 @@ _CALLER_KEYS_IN_ORDER = tuple(_PROXY_CALLER_KEYS[tag.span_tag] for tag in catalo
 _PROXY_AUTH_MARKER = "user_api_key_team_id"  # the proxy writes it on every call, None without a team
 
 
-def proxy_caller(kwargs):
+def proxy_caller(kwargs: Mapping) -> tuple[str | None, ...] | None:
     """The caller of a call LiteLLM's proxy makes, as tag values in the order of
     `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
     for name in ("metadata", "litellm_metadata"):
@@ -128,7 +130,7 @@ def proxy_caller(kwargs):
     return None
 
 
-def caller_span_tags(caller):
+def caller_span_tags(caller: tuple[str | None, ...] | None) -> list[tuple[str, str]]:
     """[(span tag, value)] of a `proxy_caller` result, for APM and LLM Observability spans."""
     if not caller:
         return []
@@ -206,7 +208,7 @@ def without_route(provider, model):
     return model
 
 
-def read_start(kwargs, facts):
+def read_start(kwargs: Mapping, facts: Any) -> Mapping:
     """Fill what the attempt's kwargs say, before the call."""
     metadata = metadata_of(kwargs)
     api_base = kwargs.get("api_base") or kwargs.get("base_url") or metadata.get("api_base")
@@ -266,7 +268,7 @@ def litellm_retry_index(metadata):
     return retry if retry is not None and retry >= 0 else None
 
 
-def outcome_of(exc):
+def outcome_of(exc: BaseException | None) -> str:
     """`rate_limited`, `timeout`, `cancelled` or `error` for an exception; `success` for None."""
     if exc is None:
         return "success"
@@ -289,7 +291,7 @@ def fallback_type_of(previous_exc_names):
     return "default"
 
 
-def exception_class_names(exc):
+def exception_class_names(exc: BaseException) -> frozenset[str]:
     return frozenset(cls.__name__ for cls in type(exc).__mro__)
 
 
@@ -335,7 +337,7 @@ def read_rate_limits(headers, facts):
     facts.limit_tokens = _header(headers, _LIMIT_TOKENS_HEADERS)
 
 
-def hidden_params_of(response):
+def hidden_params_of(response: Any) -> Mapping:
     # A pydantic response keeps them in its private dict: read there, a plain getattr goes
     # through pydantic's __getattr__ (1.6 us)
     private = getattr(response, "__pydantic_private__", None)
@@ -394,7 +396,7 @@ def _reasoning_tokens(details):
     return _positive(reader(details)("reasoning_tokens", None)) if details is not None else None
 
 
-def read_response(response, facts):
+def read_response(response: Any, facts: Any) -> None:
     """Fill what a successful (non-streamed) response says."""
     facts.outcome = "success"
     facts.http_status = facts.last_http_status or 200
@@ -419,7 +421,7 @@ def read_response(response, facts):
         facts.api_host = host_of(hidden.get("api_base"))
 
 
-def provider_exception(exc):
+def provider_exception(exc: BaseException) -> BaseException:
     """The provider's exception behind LiteLLM's MidStreamFallbackError, an envelope its
     Router reads to fall back from a failed stream: the inner one ended the attempt."""
     if type(exc).__name__ == "MidStreamFallbackError":
@@ -429,7 +431,7 @@ def provider_exception(exc):
     return exc
 
 
-def read_error(exc, facts, stream=None):
+def read_error(exc: BaseException, facts: Any, stream: Any = None) -> None:
     """Fill what the exception that ended the attempt says (`stream`: the stream it broke)."""
     exc = provider_exception(exc)
     facts.outcome = outcome_of(exc)
@@ -449,7 +451,7 @@ def read_error(exc, facts, stream=None):
         read_rate_limits(hidden_params_of(stream).get("additional_headers"), facts)  # its answer's headers
 
 
-def chunk_has_content(chunk):
+def chunk_has_content(chunk: Any) -> bool:
     """A chunk that carries text or a tool call: the first one is the time to first token.
     A streamed choice's and a delta's members are pydantic extras: see `read_member`."""
     choices = getattr(chunk, "choices", None)
@@ -461,7 +463,7 @@ def chunk_has_content(chunk):
     return bool(read_member(delta, "content") or read_member(delta, "tool_calls"))
 
 
-def read_chunk(chunk, facts):
+def read_chunk(chunk: Any, facts: Any) -> None:
     usage = read_member(chunk, "usage")  # LiteLLM deletes it from every chunk but the last
     if usage is not None:
         read_usage(usage, facts)
@@ -470,7 +472,7 @@ def read_chunk(chunk, facts):
     facts.last_chunk = chunk
 
 
-def read_stream_end(stream, facts):
+def read_stream_end(stream: Any, facts: Any) -> None:
     """Fill what a stream read to its end says. The usage, its cost and the provider's model
     are those LiteLLM assembled at the end for its own logging, in the hidden params of the
     last chunk: there whether or not the caller asked for a usage chunk."""
@@ -481,7 +483,7 @@ def read_stream_end(stream, facts):
     if facts.api_host is None:
         facts.api_host = host_of(hidden.get("api_base"))
     last, facts.last_chunk = facts.last_chunk, None
-    last_hidden = hidden_params_of(last) if last is not None else {}
+    last_hidden: Mapping = hidden_params_of(last) if last is not None else {}
     usage = last_hidden.get("usage") or (read_member(last, "usage") if last is not None else None)
     if usage is not None:
         read_usage(usage, facts)

@@ -18,6 +18,8 @@ import inspect
 import json
 import time
 import weakref
+from collections.abc import Mapping
+from typing import Any
 
 from ddllm.catalogue import ATTEMPT_SPAN
 from ddllm.instrument import voice_facts
@@ -214,12 +216,13 @@ class StreamOutput:
         self.chunks = []
 
 
-def stream_output(attempt):
+def stream_output(attempt: Any) -> StreamOutput | None:
     """A `StreamOutput` for a streamed attempt that has an LLM Observability span, else None."""
     return StreamOutput() if attempt.llmobs_span is not None and llmobs_enabled() else None
 
 
-def annotate_attempt(span, facts, kwargs, response, request=None, streamed=None):
+def annotate_attempt(span: Any, facts: Any, kwargs: Mapping, response: Any, request: Any = None,
+                     streamed: StreamOutput | None = None) -> None:
     """The attempt's LLM Observability fields, from its kwargs and its response (or the chunks
     of its stream). On ddtrace's enclosing span (`span` is not ours), only the fallback tags:
     the rest is its integration's to write. The answer is kept on the request for its span."""
@@ -343,7 +346,7 @@ def _usage_cost(usage):
 # -- requests --------------------------------------------------------------------------------
 
 
-def annotate_request(span, state, outcome):
+def annotate_request(span: Any, state: Any, outcome: str) -> None:
     """The request's workflow span: the outcome tags, the request's input, the answer of its
     last successful attempt, its parameters and, for a Router, the Router's settings."""
     if span is None or not llmobs_enabled():

@@ -7,10 +7,10 @@ Python-level call of ABCMeta.__instancecheck__, and these run on every call.
 """
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 
-def is_mapping(value: object) -> bool:
+def is_mapping(value: object) -> TypeGuard[Mapping]:
     return type(value) is dict or isinstance(value, Mapping)
 
 

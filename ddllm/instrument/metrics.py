@@ -38,12 +38,13 @@ import multiprocessing.util
 import os
 import sys
 import threading
+from typing import Any
 
 from datadog.dogstatsd import base as dogstatsd_base
 
 from ddllm import catalogue
 from ddllm.instrument import background, forksafe
-from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT
+from ddllm.instrument.config import DEFAULT_METRIC_TAG_LIMIT, Config
 from ddllm.instrument.safety import guarded, report_once
 from ddllm.instrument.tags import TagCardinalityCap, normalize_tag
 
@@ -221,7 +222,7 @@ forksafe.renew_after_fork(sys.modules[__name__], "_configure_lock")
 
 
 @guarded("metrics.configure")
-def configure(config):
+def configure(config: Config) -> None:
     """Called by `ddllm.patch()` with the loaded `ddllm.instrument.config.Config`. Keeps the client when
     the destination and constant tags are unchanged; the tag cap starts afresh. A failure here
     costs the metrics, never the patch."""
@@ -259,13 +260,13 @@ def _retire(client):
         client.close_socket()
 
 
-def record_attempt(facts):
+def record_attempt(facts: Any) -> None:
     """One finished attempt (`ddllm.instrument.tracing.Attempt.facts`, not changed after this)."""
     if _sink is not None:
         background.defer(_send_attempt, facts)
 
 
-def record_request(state, outcome, duration):
+def record_request(state: Any, outcome: str, duration: float) -> None:
     """One finished logical request (`ddllm.instrument.request_state.RequestState`)."""
     if _sink is not None:
         background.defer(_send_request, (

@@ -8,6 +8,7 @@ keeps theirs in APM but out of LLM Observability, so each provider call is exact
 """
 import collections
 import linecache
+from typing import Any
 
 from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
@@ -91,7 +92,7 @@ def _frames_text(tracebacks):
     return "".join(lines)
 
 
-def llmobs_enabled():
+def llmobs_enabled() -> bool:
     return LLMObs is not None and bool(getattr(LLMObs, "enabled", False))
 
 
@@ -104,7 +105,7 @@ def bool_tag(value):
     return "true" if value else "false"
 
 
-def active_span():
+def active_span() -> Any:
     return tracer.current_span()
 
 
@@ -117,7 +118,7 @@ def _finish_on_failure(span):
         pass
 
 
-def start_request_span(resource):
+def start_request_span(resource: object) -> Any:
     if llmobs_enabled():
         span = LLMObs.workflow(name=REQUEST_SPAN)
     else:
@@ -131,7 +132,7 @@ def start_request_span(resource):
     return span
 
 
-def tag_request_span(span, state, outcome, exc):
+def tag_request_span(span: Any, state: Any, outcome: str, exc: BaseException | None) -> None:
     """The request's end facts on its span (`finish_at` finishes it)."""
     span.set_metric("llm.attempts", state.attempts)
     span.set_tag("llm.fallback.used", bool_tag(state.fallback_used))
@@ -149,7 +150,7 @@ def tag_request_span(span, state, outcome, exc):
         set_error(span, exc)
 
 
-def finish_at(span, finish_time=None):
+def finish_at(span: Any, finish_time: float | None = None) -> None:
     """Finish `span` at `finish_time` (seconds since the epoch; None: now), unless it is
     finished. Never raises."""
     try:
@@ -170,13 +171,13 @@ def _llmobs_context_provider():
     return getattr(instance, "_llmobs_context_provider", None)
 
 
-def save_active():
+def save_active() -> tuple[Any, Any]:
     """The active APM and LLM Observability contexts, to put back with `restore_active`."""
     provider = _llmobs_context_provider()
     return tracer.context_provider.active(), (provider.active() if provider is not None else None)
 
 
-def restore_active(saved):
+def restore_active(saved: tuple[Any, Any]) -> None:
     """Put back what was active before our span started, without finishing the span: a
     stream handed to the caller must not leave our span active in the caller's context."""
     apm, llmobs = saved
@@ -212,7 +213,7 @@ def _enclosing_integration_llm_span():
     return None
 
 
-def start_attempt_span(facts, parent):
+def start_attempt_span(facts: Any, parent: Any) -> tuple[Any, Any]:
     """Start the attempt's APM span. Returns (span, the span that is this call's LLM
     Observability `llm` span: ours, ddtrace's enclosing one, or None)."""
     _ensure_parent_active(parent)
@@ -260,7 +261,7 @@ def _set_attempt_start_tags(span, facts):
     set_caller_tags(span, facts.caller)
 
 
-def tag_attempt_span(span, facts, exc):
+def tag_attempt_span(span: Any, facts: Any, exc: BaseException | None) -> None:
     """The attempt's end facts on its span (`finish_at` finishes it)."""
     span.set_tag("llm.outcome", facts.outcome)
     if facts.http_status is not None:

@@ -16,6 +16,7 @@ Only the metric lines are sent later, from facts that no longer change; and a st
 caller dropped is ended on ddllm's background thread, at the time of the drop.
 """
 import time
+from typing import Any
 
 from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
 from ddllm.instrument import attempt_facts, cooldowns, llmobs, metrics, request_state, spans, streams
@@ -56,7 +57,8 @@ class Attempt(streams.StreamObserver):
 
 
 @guarded("request.start")
-def begin_request(state, args, kwargs, operation, positional=(), router=None):
+def begin_request(state: Any, args: tuple, kwargs: dict, operation: str, positional: tuple[str, ...] = (),
+                  router: Any = None) -> Any:
     """Start a logical request of `operation` (of `router`, when a Router serves it) in
     `state`, the shell's. Returns `state`, or None if ddllm could not; whatever it returns,
     the shell closes what was started in `state` (its span, its marker, its entry in the
@@ -91,7 +93,7 @@ def _finish_left_active(name):
         report_once("span.finish")
 
 
-def request_returned(state, kwargs, result):
+def request_returned(state: Any, kwargs: dict, result: Any) -> Any:
     """The request's call returned `result`: what the caller gets (LiteLLM's result, or our
     proxy of its stream, which ends the request with it). Never raises."""
     state.returned = True
@@ -104,7 +106,8 @@ def request_returned(state, kwargs, result):
     return result
 
 
-def end_request(state, exc=None, cancelled=False, dropped_at=None):
+def end_request(state: Any, exc: BaseException | None = None, cancelled: bool = False,
+                dropped_at: tuple[float, float] | None = None) -> None:
     """A request's end, top to bottom: its outcome, metrics, LLM Observability, span. On the
     caller's thread when its call returned or raised, or its stream ended there; on the
     background thread when its stream was dropped (`dropped_at`, as
@@ -164,7 +167,7 @@ def _annotate_request_llmobs(state, outcome):
     llmobs.annotate_request(state.span, state, outcome)
 
 
-def stream_request(state, stream):
+def stream_request(state: Any, stream: Any) -> Any:
     """The request's result is a stream: hand the caller a proxy that ends the request with it.
     The shell's `state` is the stream's observer: its `end` (the shell's own) runs
     `end_request` and closes the request."""
@@ -254,11 +257,12 @@ def _call_kwargs(args, kwargs, positional):
 
 
 @guarded("attempt.start")
-def begin_attempt(attempt, args, kwargs, operation="chat", positional=()):
+def begin_attempt(attempt: Any, args: tuple, kwargs: dict, operation: str = "chat",
+                  positional: tuple[str, ...] = ()) -> Any:
     """Start an attempt in `attempt`, the shell's. Returns `attempt`, or None if ddllm could
     not; whatever it returns, the shell closes what was started in `attempt`."""
     kwargs = _call_kwargs(args, kwargs, positional)
-    facts = attempt_facts.AttemptFacts()
+    facts: Any = attempt_facts.AttemptFacts()  # its members are of many kinds, read from LiteLLM
     facts.operation = operation
     metadata = attempt_facts.read_start(kwargs, facts)
     trace_id = kwargs.get("litellm_trace_id")
@@ -296,7 +300,7 @@ def _leave_attempt_context(attempt):
     attempt.context_token = None
 
 
-def attempt_returned(attempt, kwargs, result):
+def attempt_returned(attempt: Any, kwargs: dict, result: Any) -> Any:
     """The attempt's call returned `result`: what the caller gets (LiteLLM's result, or our
     proxy of its stream, which ends the attempt with it). Never raises."""
     attempt.returned = True
@@ -309,7 +313,8 @@ def attempt_returned(attempt, kwargs, result):
     return result
 
 
-def end_attempt(attempt, response=None, exc=None, cancelled=False, dropped_at=None):
+def end_attempt(attempt: Any, response: Any = None, exc: BaseException | None = None, cancelled: bool = False,
+                dropped_at: tuple[float, float] | None = None) -> None:
     """An attempt's end, top to bottom: its facts, LLM Observability, its span's tags and
     finish, its metrics. On the caller's thread when its call returned or raised, or its
     stream ended there; on the background thread when its stream was dropped (`dropped_at`:
@@ -374,7 +379,7 @@ def _record_attempt_metrics(facts):
     metrics.record_attempt(facts)
 
 
-def stream_attempt(attempt, stream):
+def stream_attempt(attempt: Any, stream: Any) -> Any:
     """The attempt returned a stream: hand the caller a proxy that ends the attempt with it
     (the shell's `attempt` is the stream's observer)."""
     try:
