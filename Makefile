@@ -63,10 +63,11 @@ test:
 	$(MAKE) -j3 $(VENV)/.ddllm $(OLDEST_VENV)/.ddllm $(if $(NEWEST_PYTHON),$(NEWEST_PYTHON_VENV)/.ddllm)
 	$(MAKE) test-newest test-oldest test-newest-python
 
-# ruff's rules over the whole repository and mypy over the package (pyproject.toml); `make
-# test` runs them first.
+# ruff's rules and format over the whole repository and mypy over the package
+# (pyproject.toml); `make test` runs them first.
 lint: $(VENV)/.deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test-newest: lint $(VENV)/.ddllm

@@ -6,6 +6,7 @@
   package, as `ddllm/assets/<folder>/*.json`, so that `ddllm validate` and `ddllm push` work
   from a plain install. MANIFEST.in puts them in the sdist.
 """
+
 import glob
 import os
 

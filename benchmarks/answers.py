@@ -4,4 +4,4 @@ process of `instructions.py` reads them too: it must not import `run.py`, which 
 # A streamed answer as long as a spoken reply. LiteLLM's mock stream cuts it into chunks of
 # three characters: STREAMED_CHUNKS chunks of content, then a last one without.
 STREAMED_CHUNKS = 80
-STREAMED_ANSWER = ("Sure, I can move your booking to Friday at ten. " * 6)[:3 * STREAMED_CHUNKS]
+STREAMED_ANSWER = ("Sure, I can move your booking to Friday at ten. " * 6)[: 3 * STREAMED_CHUNKS]

@@ -2,6 +2,7 @@
 answers 429, the backup answers) against the fake provider on loopback, in its own process.
 Attempts per second with ddllm and without, interleaved round by round, and with ddllm:
 every attempt span received, each under its own request span."""
+
 import asyncio
 import statistics
 import time
@@ -36,10 +37,18 @@ def build_router(url):
 
     return Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_base": url + "/v1", "api_key": "sk-bench"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_base": url, "api_key": "sk-bench"}},
+            {
+                "model_name": "primary",
+                "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": url + "/v1", "api_key": "sk-bench"},
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_base": url,
+                    "api_key": "sk-bench",
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,

@@ -19,6 +19,7 @@ Trampolines add a few instructions to every Python call, so the counts run a lit
 
     python benchmarks/functions.py [--llmobs on|off] [--attempts 1] [--calls 10] [--top 40]
 """
+
 import argparse
 import bisect
 import concurrent.futures
@@ -40,10 +41,12 @@ _UNNAMED_FUNCTION = re.compile(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]
 def profile(variant, llmobs, attempts, streamed, calls, directory):
     """{Python function: inclusive instructions per call} of one variant under callgrind."""
     out = os.path.join(directory, "callgrind.%s" % variant)
-    command = instructions.callgrind_command(out, variant, llmobs, attempts, calls, python_options=("-X", "perf"),
-                                             streamed=streamed)
-    child = subprocess.Popen(command, env=instructions.CHILD_ENVIRONMENT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    command = instructions.callgrind_command(
+        out, variant, llmobs, attempts, calls, python_options=("-X", "perf"), streamed=streamed
+    )
+    child = subprocess.Popen(
+        command, env=instructions.CHILD_ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     output = child.communicate()[0]
     perf_map = "/tmp/perf-%d.map" % child.pid  # valgrind runs Python in the process it was started as
     try:
@@ -53,8 +56,9 @@ def profile(variant, llmobs, attempts, streamed, calls, directory):
     finally:
         if os.path.exists(perf_map):
             os.remove(perf_map)
-    annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
-                               check=True, stdout=subprocess.PIPE, text=True).stdout
+    annotated = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", out], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
     per_function = {}
     for line in annotated.splitlines():
         match = _UNNAMED_FUNCTION.match(line)
@@ -72,7 +76,7 @@ def _trampoline_names(path):
     with open(path) as perf_map:
         for line in perf_map:
             start, size, name = line.rstrip("\n").split(" ", 2)
-            entries.append((int(start, 16), int(size, 16), _short(name[len("py::"):])))
+            entries.append((int(start, 16), int(size, 16), _short(name[len("py::") :])))
     entries.sort()
     starts = [entry[0] for entry in entries]
 
@@ -112,31 +116,45 @@ def main(argv=None):
     parser.add_argument("--top", type=int, default=40)
     options = parser.parse_args(argv)
     if sys.version_info < (3, 12):
-        print("perf trampolines need Python 3.12 or newer (`make bench-functions` uses the newest Python's "
-              "virtualenv)", file=sys.stderr)
+        print(
+            "perf trampolines need Python 3.12 or newer (`make bench-functions` uses the newest Python's virtualenv)",
+            file=sys.stderr,
+        )
         return 2
     if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="ddllm-functions-") as directory:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            floor, ours = (pool.submit(profile, variant, options.llmobs, options.attempts, options.streamed,
-                                       options.calls, directory)
-                           for variant in ("floor", "ddllm"))
+            floor, ours = (
+                pool.submit(
+                    profile, variant, options.llmobs, options.attempts, options.streamed, options.calls, directory
+                )
+                for variant in ("floor", "ddllm")
+            )
             floor, ours = floor.result(), ours.result()
     total = "benchmarks/instructions.py count_in_child.<locals>.one_call"
-    print("instructions per call (thousands), %d calls, LLM Observability %s, %d attempt(s)%s; inclusive" % (
-        options.calls, options.llmobs, options.attempts, ", streamed" if options.streamed else ""))
-    print("floor %.0f, ddllm %.0f: ddllm beyond the floor %.0f" % (
-        floor.get(total, 0) / 1e3, ours.get(total, 0) / 1e3, (ours.get(total, 0) - floor.get(total, 0)) / 1e3))
+    print(
+        "instructions per call (thousands), %d calls, LLM Observability %s, %d attempt(s)%s; inclusive"
+        % (options.calls, options.llmobs, options.attempts, ", streamed" if options.streamed else "")
+    )
+    print(
+        "floor %.0f, ddllm %.0f: ddllm beyond the floor %.0f"
+        % (floor.get(total, 0) / 1e3, ours.get(total, 0) / 1e3, (ours.get(total, 0) - floor.get(total, 0)) / 1e3)
+    )
     print("\nddllm's functions:")
-    for name, count in sorted(((n, c) for n, c in ours.items() if _is_ours(n)), key=lambda item: -item[1])[:options.top]:
+    for name, count in sorted(((n, c) for n, c in ours.items() if _is_ours(n)), key=lambda item: -item[1])[
+        : options.top
+    ]:
         print("%10.1f  %s" % (count / 1e3, name))
     print("\nother functions, ddllm's count minus the floor's (floor, ddllm); one that calls a wrapper of ddllm's")
     print("(LiteLLM's Router calling litellm.completion) counts that wrapper too:")
-    others = [(ours.get(name, 0) - floor.get(name, 0), name) for name in set(ours) | set(floor)
-              if not _is_ours(name) and not _is_bench(name)]
-    for difference, name in sorted(others, key=lambda item: -abs(item[0]))[:options.top]:
+    others = [
+        (ours.get(name, 0) - floor.get(name, 0), name)
+        for name in set(ours) | set(floor)
+        if not _is_ours(name) and not _is_bench(name)
+    ]
+    for difference, name in sorted(others, key=lambda item: -abs(item[0]))[: options.top]:
         print("%+10.1f  %s (%.1f, %.1f)" % (difference / 1e3, name, floor.get(name, 0) / 1e3, ours.get(name, 0) / 1e3))
     return 0
 

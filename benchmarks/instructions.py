@@ -26,6 +26,7 @@ What a variant allocates and frees is counted either way.
 
     python benchmarks/instructions.py [--calls 20] [--jobs 2]
 """
+
 import argparse
 import concurrent.futures
 import functools
@@ -43,8 +44,14 @@ from answers import STREAMED_ANSWER, STREAMED_CHUNKS
 VARIANTS = ("bare", "floor", "ddllm", "ddtrace")
 # (LLM Observability on, attempts, streamed): whole answers, and one streamed answer read to
 # its end (`answers.STREAMED_CHUNKS` chunks), which is what a voice product does on every turn.
-WORKLOADS = ((False, 1, False), (False, 2, False), (True, 1, False), (True, 2, False), (False, 1, True),
-             (True, 1, True))
+WORKLOADS = (
+    (False, 1, False),
+    (False, 2, False),
+    (True, 1, False),
+    (True, 2, False),
+    (False, 1, True),
+    (True, 1, True),
+)
 WARM_UP_CALLS = 20
 
 # The design's speed goals, judged on these counts: instructions beyond the floor per
@@ -73,8 +80,8 @@ def count_in_child(variant, llmobs, attempts, calls, streamed=False):
     run = _bench_module()
 
     # Deferred work waits for the calling thread (`finish_deferred_work`), where it is counted.
-    run.FloorThread.BATCH_SECONDS = 10 ** 6
-    run.background.BATCH_SECONDS = 10 ** 6
+    run.FloorThread.BATCH_SECONDS = 10**6
+    run.background.BATCH_SECONDS = 10**6
     if llmobs:
         run.LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
     # `request` returns what the Router returns (a stream, when streamed); `call` is what the
@@ -87,8 +94,14 @@ def count_in_child(variant, llmobs, attempts, calls, streamed=False):
         routed = run.router(attempts)
         call = request = run.completion_of(routed)
     if variant == "floor":
-        call = run.in_design_spans(request, run.design_spans_of(call, attempts), run.router_settings(routed),
-                                   run.FloorThread(), run.design_metrics_of(call), streamed=streamed)
+        call = run.in_design_spans(
+            request,
+            run.design_spans_of(call, attempts),
+            run.router_settings(routed),
+            run.FloorThread(),
+            run.design_metrics_of(call),
+            streamed=streamed,
+        )
         if streamed:
             call = run.read_through(call)
     elif variant != "bare":
@@ -122,9 +135,19 @@ def callgrind_command(out, variant, llmobs, attempts, calls, python_options=(), 
     """The command that runs `count_in_child` for one variant and workload (`llmobs` "on" or
     "off") under callgrind, counting inside its calls only, into the file `out`."""
     return [
-        "valgrind", "--tool=callgrind", "--toggle-collect=functools_reduce", "--callgrind-out-file=" + out,
-        sys.executable, *python_options, os.path.abspath(__file__), "--child", variant, llmobs, str(attempts),
-        str(calls), *(["--streamed"] if streamed else []),
+        "valgrind",
+        "--tool=callgrind",
+        "--toggle-collect=functools_reduce",
+        "--callgrind-out-file=" + out,
+        sys.executable,
+        *python_options,
+        os.path.abspath(__file__),
+        "--child",
+        variant,
+        llmobs,
+        str(attempts),
+        str(calls),
+        *(["--streamed"] if streamed else []),
     ]
 
 
@@ -133,8 +156,10 @@ CHILD_ENVIRONMENT = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layout
 
 def counted_instructions(variant, llmobs, attempts, streamed, calls, directory):
     """Instructions per call of one variant and workload, from a callgrind run of it."""
-    out = os.path.join(directory, "callgrind.%s.%s.%d%s" % (
-        variant, "on" if llmobs else "off", attempts, ".streamed" if streamed else ""))
+    out = os.path.join(
+        directory,
+        "callgrind.%s.%s.%d%s" % (variant, "on" if llmobs else "off", attempts, ".streamed" if streamed else ""),
+    )
     command = callgrind_command(out, variant, "on" if llmobs else "off", attempts, calls, streamed=streamed)
     done = subprocess.run(command, env=CHILD_ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if done.returncode != 0:
@@ -165,34 +190,70 @@ def main(argv=None):
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     # Timed before the callgrind processes start, so that they do not slow it down.
-    bare_seconds = float(subprocess.run([sys.executable, os.path.abspath(__file__), "--time-bare"], check=True,
-                                        stdout=subprocess.PIPE, text=True).stdout.split()[-1])
+    bare_seconds = float(
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--time-bare"], check=True, stdout=subprocess.PIPE, text=True
+        ).stdout.split()[-1]
+    )
     with tempfile.TemporaryDirectory(prefix="ddllm-callgrind-") as directory:
         with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
             counts = {
                 (variant, llmobs, attempts, streamed): pool.submit(
-                    counted_instructions, variant, llmobs, attempts, streamed,
-                    STREAMED_CALLS if streamed else options.calls, directory)
-                for llmobs, attempts, streamed in WORKLOADS for variant in VARIANTS
+                    counted_instructions,
+                    variant,
+                    llmobs,
+                    attempts,
+                    streamed,
+                    STREAMED_CALLS if streamed else options.calls,
+                    directory,
+                )
+                for llmobs, attempts, streamed in WORKLOADS
+                for variant in VARIANTS
             }
             counts = {key: future.result() for key, future in counts.items()}
     # At the bare call's speed on this machine: what the instructions beyond the floor would
     # take if they ran as fast as LiteLLM's own do on average.
     seconds_per_instruction = bare_seconds / counts[("bare", False, 1, False)]
-    print("instructions per call (thousands), %d calls (%d streamed) after %d to warm up; added = over bare" % (
-        options.calls, STREAMED_CALLS, WARM_UP_CALLS))
-    print("the bare call, 1 attempt: %.2f ms here, %.1f instructions a nanosecond; \"~us\" = at that speed" % (
-        bare_seconds * 1e3, 1e-9 / seconds_per_instruction))
-    print("%-20s %-6s %8s %8s %8s %8s %13s %13s %12s %9s" % (
-        "workload", "llmobs", "bare", "floor", "ddllm", "ddtrace", "added/ddtrace", "floor/ddtrace", "beyond floor",
-        "~us"))
+    print(
+        "instructions per call (thousands), %d calls (%d streamed) after %d to warm up; added = over bare"
+        % (options.calls, STREAMED_CALLS, WARM_UP_CALLS)
+    )
+    print(
+        'the bare call, 1 attempt: %.2f ms here, %.1f instructions a nanosecond; "~us" = at that speed'
+        % (bare_seconds * 1e3, 1e-9 / seconds_per_instruction)
+    )
+    print(
+        "%-20s %-6s %8s %8s %8s %8s %13s %13s %12s %9s"
+        % (
+            "workload",
+            "llmobs",
+            "bare",
+            "floor",
+            "ddllm",
+            "ddtrace",
+            "added/ddtrace",
+            "floor/ddtrace",
+            "beyond floor",
+            "~us",
+        )
+    )
     for llmobs, attempts, streamed in WORKLOADS:
         bare, floor, ours, theirs = (counts[(variant, llmobs, attempts, streamed)] for variant in VARIANTS)
-        print("%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f %9.0f" % (
-            "router, %d attempt%s%s" % (attempts, "s" if attempts > 1 else "", ", streamed" if streamed else ""),
-            "on" if llmobs else "off", bare / 1e3, floor / 1e3, ours / 1e3, theirs / 1e3,
-            (ours - bare) / (theirs - bare), (floor - bare) / (theirs - bare), (ours - floor) / 1e3,
-            (ours - floor) * seconds_per_instruction * 1e6))
+        print(
+            "%-20s %-6s %8.0f %8.0f %8.0f %8.0f %13.2f %13.2f %12.0f %9.0f"
+            % (
+                "router, %d attempt%s%s" % (attempts, "s" if attempts > 1 else "", ", streamed" if streamed else ""),
+                "on" if llmobs else "off",
+                bare / 1e3,
+                floor / 1e3,
+                ours / 1e3,
+                theirs / 1e3,
+                (ours - bare) / (theirs - bare),
+                (floor - bare) / (theirs - bare),
+                (ours - floor) / 1e3,
+                (ours - floor) * seconds_per_instruction * 1e6,
+            )
+        )
     # A stream's chunks pass through ddllm's proxies on the caller's thread as it reads them:
     # what each adds is the streamed request's count beyond the floor, less a whole answer's.
     goals = []
@@ -202,18 +263,37 @@ def main(argv=None):
         if streamed:
             beyond_whole = counts[("ddllm", llmobs, attempts, False)] - counts[("floor", llmobs, attempts, False)]
             per_chunk = (beyond - beyond_whole) / STREAMED_CHUNKS
-            print("streamed, LLM Observability %s: a chunk adds %.1f thousand beyond the floor (~%.1f us), %d chunks" % (
-                on_off, per_chunk / 1e3, per_chunk * seconds_per_instruction * 1e6, STREAMED_CHUNKS))
-            goals.append(("a streamed chunk, LLM Observability %s: beyond the floor" % on_off,
-                          per_chunk, BEYOND_FLOOR_PER_CHUNK_GOAL[llmobs]))
+            print(
+                "streamed, LLM Observability %s: a chunk adds %.1f thousand beyond the floor (~%.1f us), %d chunks"
+                % (on_off, per_chunk / 1e3, per_chunk * seconds_per_instruction * 1e6, STREAMED_CHUNKS)
+            )
+            goals.append(
+                (
+                    "a streamed chunk, LLM Observability %s: beyond the floor" % on_off,
+                    per_chunk,
+                    BEYOND_FLOOR_PER_CHUNK_GOAL[llmobs],
+                )
+            )
         elif attempts == 1:
-            goals.append(("a one-attempt request, LLM Observability %s: beyond the floor" % on_off,
-                          beyond, BEYOND_FLOOR_PER_REQUEST_GOAL[llmobs]))
+            goals.append(
+                (
+                    "a one-attempt request, LLM Observability %s: beyond the floor" % on_off,
+                    beyond,
+                    BEYOND_FLOOR_PER_REQUEST_GOAL[llmobs],
+                )
+            )
         else:
-            bare, ours, theirs = (counts[(variant, llmobs, attempts, streamed)] for variant in ("bare", "ddllm", "ddtrace"))
-            goals.append(("a fallback request, LLM Observability %s: added / ddtrace's added" % on_off,
-                          (ours - bare) / (theirs - bare), FALLBACK_SHARE_OF_DDTRACE_GOAL))
-    print("\ngoals (docs/design.md, \"Speed\")")
+            bare, ours, theirs = (
+                counts[(variant, llmobs, attempts, streamed)] for variant in ("bare", "ddllm", "ddtrace")
+            )
+            goals.append(
+                (
+                    "a fallback request, LLM Observability %s: added / ddtrace's added" % on_off,
+                    (ours - bare) / (theirs - bare),
+                    FALLBACK_SHARE_OF_DDTRACE_GOAL,
+                )
+            )
+    print('\ngoals (docs/design.md, "Speed")')
     for name, value, goal in goals:
         shown = "%.2f" % value if goal < 10 else "%.1f thousand" % (value / 1e3)
         limit = "%.2f" % goal if goal < 10 else "%.0f thousand" % (goal / 1e3)

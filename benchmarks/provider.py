@@ -1,5 +1,6 @@
 """The fake provider (`ddllm.cli.fake_provider`) in a process of its own, as a real provider
 is: its CPU is not the measured process's, and its threads take no GIL from it."""
+
 import subprocess
 import sys
 
@@ -28,7 +29,10 @@ class ProviderProcess:
     def __init__(self, *rate_limited_models):
         self.process = subprocess.Popen(
             [sys.executable, "-c", _PROVIDER_PROGRAM, *rate_limited_models],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self.url = self.process.stdout.readline().strip()
         if not self.url:
             raise RuntimeError("the fake provider did not start (exit code %s)" % self.process.wait())

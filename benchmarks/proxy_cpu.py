@@ -21,6 +21,7 @@ on 2 shared cores, a round whose others' load is high reads slower for everyone.
 
     python benchmarks/proxy_cpu.py [--rounds 4] [--requests 1000] [--clients 48] [--stream]
 """
+
 import argparse
 import asyncio
 import contextlib
@@ -187,7 +188,10 @@ def _counts(counts):
 
 def _load_line(load):
     return "others' work %.2f cores (machine %.2f, this benchmark's clients, provider and agent %.2f)" % (
-        load["others"], load["machine"], load["helpers"])
+        load["others"],
+        load["machine"],
+        load["helpers"],
+    )
 
 
 def measure_round(proxy, helper_pids, options, idle):
@@ -229,9 +233,14 @@ def gateway(options, variants=VARIANTS):
     directory = tempfile.mkdtemp(prefix="ddllm-bench-proxy-")
     try:
         proxies = {
-            name: ProxyServer(os.path.join(directory, name), provider, agent.url, statsd_url,
-                              environment=dict(_PRODUCTION_INTERVALS, **environment),
-                              service="ddllm-bench-proxy-" + name)
+            name: ProxyServer(
+                os.path.join(directory, name),
+                provider,
+                agent.url,
+                statsd_url,
+                environment=dict(_PRODUCTION_INTERVALS, **environment),
+                service="ddllm-bench-proxy-" + name,
+            )
             for name, environment in variants.items()
         }
         for proxy in proxies.values():
@@ -258,12 +267,29 @@ def add_load_options(parser):
 def print_setup(options, what):
     with open("/proc/loadavg") as loadavg:
         load_average = " ".join(loadavg.read().split()[:3])
-    print("machine: %s, %d cores, load average %s; python %s; litellm %s; ddtrace %s; ddllm %s" % (
-        os.uname().machine, os.cpu_count(), load_average, sys.version.split()[0],
-        metadata.version("litellm"), metadata.version("ddtrace"), metadata.version("ddllm")))
-    print("%s of %d %s requests per variant from %d concurrent clients, after %d to warm up; %s" % (
-        what, options.requests, "streamed" if options.stream else "chat", options.clients,
-        options.warmup, "each falls back (429, then the backup)" if options.fallback else "one attempt each"))
+    print(
+        "machine: %s, %d cores, load average %s; python %s; litellm %s; ddtrace %s; ddllm %s"
+        % (
+            os.uname().machine,
+            os.cpu_count(),
+            load_average,
+            sys.version.split()[0],
+            metadata.version("litellm"),
+            metadata.version("ddtrace"),
+            metadata.version("ddllm"),
+        )
+    )
+    print(
+        "%s of %d %s requests per variant from %d concurrent clients, after %d to warm up; %s"
+        % (
+            what,
+            options.requests,
+            "streamed" if options.stream else "chat",
+            options.clients,
+            options.warmup,
+            "each falls back (429, then the backup)" if options.fallback else "one attempt each",
+        )
+    )
 
 
 def run_rounds(proxies, agent, helper_pids, options):
@@ -279,19 +305,32 @@ def run_rounds(proxies, agent, helper_pids, options):
     for round_number, name in interleaved(proxies, options.rounds):
         per_request, rate, failures, load = measure_round(proxies[name], helper_pids, options, idle[name])
         cpu[name].append(per_request * 1e3)
-        print("%-5d %-8s %12.3f %8.1f %8d  %s" % (round_number + 1, name, per_request * 1e3, rate, failures,
-                                                 _load_line(load)), flush=True)
+        print(
+            "%-5d %-8s %12.3f %8.1f %8d  %s"
+            % (round_number + 1, name, per_request * 1e3, rate, failures, _load_line(load)),
+            flush=True,
+        )
         agent.clear()  # the agent keeps what it receives: a round's worth at a time
 
-    print("\n%-8s %12s %14s %10s %22s" % ("variant", "CPU ms/req", "added ms/req", "added %", "80% interval of added %"))
+    print(
+        "\n%-8s %12s %14s %10s %22s" % ("variant", "CPU ms/req", "added ms/req", "added %", "80% interval of added %")
+    )
     for name in proxies:
         if name == "bare":
             print("%-8s %12.3f" % (name, statistics.median(cpu[name])))
             continue
         low, high = interval(lambda figures: median_ratio(figures, name) - 1, cpu)
-        print("%-8s %12.3f %14.3f %9.1f%% %10.1f%% to %5.1f%%" % (
-            name, statistics.median(cpu[name]), median_added(cpu, name),
-            (median_ratio(cpu, name) - 1) * 100, low * 100, high * 100))
+        print(
+            "%-8s %12.3f %14.3f %9.1f%% %10.1f%% to %5.1f%%"
+            % (
+                name,
+                statistics.median(cpu[name]),
+                median_added(cpu, name),
+                (median_ratio(cpu, name) - 1) * 100,
+                low * 100,
+                high * 100,
+            )
+        )
     beyond = median_added(cpu, "ddllm", base="ddtrace")
     low, high = interval(lambda figures: median_added(figures, "ddllm", base="ddtrace"), cpu)
     print("ddllm beyond ddtrace's integration: %.3f ms/req (80%%: %.3f to %.3f)" % (beyond, low, high))

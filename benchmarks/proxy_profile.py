@@ -24,6 +24,7 @@ calibration line says, to itself and to each timed function that calls it).
 
     python benchmarks/proxy_profile.py [--variants bare,ddllm] [--requests 2000] [--rate 250] [--timers]
 """
+
 import argparse
 import collections
 import json
@@ -40,10 +41,18 @@ from proxy_cpu import VARIANTS, add_load_options, gateway, print_setup, send, tr
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # ddllm's wrappers of LiteLLM's entry points: a sample in LiteLLM's call under them is LiteLLM's.
-_SHELLS = frozenset({
-    "_traced_request", "_traced_request_async", "_traced_attempt", "_traced_attempt_async",
-    "traced_module_entry", "traced_router_entry", "_count_send", "_count_async_send",
-})
+_SHELLS = frozenset(
+    {
+        "_traced_request",
+        "_traced_request_async",
+        "_traced_attempt",
+        "_traced_attempt_async",
+        "traced_module_entry",
+        "traced_router_entry",
+        "_count_send",
+        "_count_async_send",
+    }
+)
 # ddllm's frames that only carry its steps: the step is the next frame of ddllm's within.
 _CARRIERS = _SHELLS | {"guarded.<locals>.decorate.<locals>.run", "_Worker._run", "run_pending"}
 _PACKAGES = (  # (category, what a frame's file path holds), the first that matches
@@ -119,8 +128,24 @@ def profile_round(proxy, py_spy, options, output):
     pid = proxy.process.pid
     cpu = tree_cpu_seconds(pid)
     spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(pid), "--rate", str(options.rate), "--format", "raw", "--threads",
-         "--gil", "--nonblocking", "--output", output], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            py_spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--rate",
+            str(options.rate),
+            "--format",
+            "raw",
+            "--threads",
+            "--gil",
+            "--nonblocking",
+            "--output",
+            output,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     time.sleep(1.0)  # attached
     send(proxy, options.requests, options.clients, options.stream)
     wait_until_quiet(pid, 0.01)
@@ -155,12 +180,16 @@ def main(argv=None):
             path = os.path.join(output, name + ".txt")
             cpu_per_request = profile_round(proxy, options.py_spy, options, path)
             found[name] = summary(read_samples(path), cpu_per_request)
-            print("%s: %.3f ms of CPU per request under py-spy; stacks in %s" % (name, cpu_per_request * 1e3, path),
-                  flush=True)
+            print(
+                "%s: %.3f ms of CPU per request under py-spy; stacks in %s" % (name, cpu_per_request * 1e3, path),
+                flush=True,
+            )
 
     names = list(found)
-    categories = sorted({c for name in names for c in found[name]["category"]},
-                        key=lambda c: -max(found[name]["category"][c] for name in names))
+    categories = sorted(
+        {c for name in names for c in found[name]["category"]},
+        key=lambda c: -max(found[name]["category"][c] for name in names),
+    )
     print("\nµs per request by package (the innermost frame's)")
     print("%-26s" % "" + "".join("%12s" % name for name in names))
     for category in categories:
@@ -196,13 +225,22 @@ def time_steps(options, output):
     with open(path) as timers:
         table = json.load(timers)
     calibration = table.pop("_calibration")
-    print("ddllm proxy: %.3f ms of CPU per request, timers included; a timer adds %.2f µs to its own reading "
-          "and %.2f µs to each timed caller's" % (cpu * 1e3, calibration["self"] / 1e3, calibration["nested"] / 1e3))
+    print(
+        "ddllm proxy: %.3f ms of CPU per request, timers included; a timer adds %.2f µs to its own reading "
+        "and %.2f µs to each timed caller's" % (cpu * 1e3, calibration["self"] / 1e3, calibration["nested"] / 1e3)
+    )
     print("\n%-40s %10s %12s %10s %14s" % ("inclusive", "calls/req", "µs/request", "µs/call", "of it, thread"))
     for name, (calls, ns, thread_calls, thread_ns) in sorted(table.items(), key=lambda item: -item[1][1]):
-        print("%-40s %10.2f %12.1f %10.1f %14.1f" % (
-            name, calls / options.requests, ns / 1e3 / options.requests, ns / 1e3 / max(calls, 1),
-            thread_ns / 1e3 / options.requests))
+        print(
+            "%-40s %10.2f %12.1f %10.1f %14.1f"
+            % (
+                name,
+                calls / options.requests,
+                ns / 1e3 / options.requests,
+                ns / 1e3 / max(calls, 1),
+                thread_ns / 1e3 / options.requests,
+            )
+        )
     return 0
 
 

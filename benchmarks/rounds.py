@@ -1,6 +1,7 @@
 """What the benchmarks make of interleaved rounds: each round gives one figure per variant,
 and the figures compared are medians over rounds of what a variant adds to the bare one in
 the same round, with a seeded bootstrap interval over the rounds."""
+
 import random
 import statistics
 
@@ -10,7 +11,7 @@ def interleaved(names, rounds):
     then favours no variant). Yields (round number, name)."""
     order = list(names)
     for round_number in range(rounds):
-        for name in (order if round_number % 2 == 0 else order[::-1]):
+        for name in order if round_number % 2 == 0 else order[::-1]:
             yield round_number, name
 
 

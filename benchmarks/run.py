@@ -8,6 +8,7 @@ UDP socket: nothing leaves the machine, and the sending cost is in the measureme
 
     python benchmarks/run.py [--rounds 100] [--calls 30] [--memory-requests 10000]
 """
+
 import argparse
 import atexit
 import collections
@@ -106,6 +107,7 @@ def completion_of(routed, **options):
 
 def read_through(stream_call):
     """`stream_call` (a streamed request) with its stream read to the end, as the caller does."""
+
     def call():
         for _ in stream_call():
             pass
@@ -121,10 +123,22 @@ def router(attempts, answer="ok"):
     primary_answer = answer if attempts == 1 else "litellm.RateLimitError"
     return Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": "sk-bench", "mock_response": primary_answer}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-bench", "mock_response": answer}},
+            {
+                "model_name": "primary",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": "sk-bench",
+                    "mock_response": primary_answer,
+                },
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_key": "sk-bench",
+                    "mock_response": answer,
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -192,6 +206,7 @@ def seconds_per_call(calls):
 
 def in_app_span(call):
     """`call` inside an application span, as under ddtrace-run in a web or websocket app."""
+
     def in_span():
         with tracer.trace("app.request", service="ddllm-bench"):
             return call()
@@ -221,11 +236,15 @@ def design_spans_of(call, attempts):
     ours = sorted((s for s in finished if s.name in ("llm.request", "llm.attempt")), key=lambda s: s.start_ns)
     if [s.name for s in ours] != ["llm.request"] + ["llm.attempt"] * attempts:
         raise SystemExit("expected a request of %d attempts, ddllm traced %s" % (attempts, [s.name for s in ours]))
-    return [(
-        s.name, s.resource,
-        {k: v for k, v in s.get_tags().items() if not k.startswith("_") and k not in _DDTRACE_OWN_TAGS},
-        {k: v for k, v in s.get_metrics().items() if not k.startswith("_") or k == "_dd.measured"},
-    ) for s in ours]
+    return [
+        (
+            s.name,
+            s.resource,
+            {k: v for k, v in s.get_tags().items() if not k.startswith("_") and k not in _DDTRACE_OWN_TAGS},
+            {k: v for k, v in s.get_metrics().items() if not k.startswith("_") or k == "_dd.measured"},
+        )
+        for s in ours
+    ]
 
 
 def design_metrics_of(call):
@@ -276,10 +295,16 @@ class FloorThread:
     _instances = []
 
     def __init__(self):
-        host, port = os.environ["DD_DOGSTATSD_URL"][len("udp://"):].rsplit(":", 1)
+        host, port = os.environ["DD_DOGSTATSD_URL"][len("udp://") :].rsplit(":", 1)
         self.client = dogstatsd_base.DogStatsd(
-            host=host, port=int(port), disable_buffering=False, disable_background_sender=False,
-            sender_queue_size=1024, sender_queue_timeout=0, disable_telemetry=True)
+            host=host,
+            port=int(port),
+            disable_buffering=False,
+            disable_background_sender=False,
+            sender_queue_size=1024,
+            sender_queue_timeout=0,
+            disable_telemetry=True,
+        )
         self._pending = collections.deque()
         self._lock = threading.Lock()
         self.queue = self._pending.append  # queue((function, arguments))
@@ -313,8 +338,7 @@ def _send_lines(lines):
         send(name, value, tags)
 
 
-def in_design_spans(call, design_spans, router_settings=None, floor_thread=None, design_metrics=None,
-                    streamed=False):
+def in_design_spans(call, design_spans, router_settings=None, floor_thread=None, design_metrics=None, streamed=False):
     """`call` inside the spans docs/design.md asks for, with their tags written as constants and
     nothing patched or read. The last attempt span is open around the call; earlier ones
     open and close before it (a failed attempt costs the same here whatever it wraps). With
@@ -338,16 +362,21 @@ def in_design_spans(call, design_spans, router_settings=None, floor_thread=None,
             return tracer.trace(name)
         if name == "llm.request":
             return LLMObs.workflow(name=name)
-        return LLMObs.llm(model_name=tags.get("gen_ai.request.model"), name=name,
-                          model_provider=tags.get("gen_ai.provider.name"))
+        return LLMObs.llm(
+            model_name=tags.get("gen_ai.request.model"), name=name, model_provider=tags.get("gen_ai.provider.name")
+        )
 
     def write(span, name, resource, tags, metrics):
         if LLMObs.enabled:
             tokens = {key: metrics[tag] for key, tag in _LLMOBS_TOKEN_METRICS if tag in metrics}
-            LLMObs.annotate(span=span, metrics=tokens or None,
-                            tags={key: value for key, value in tags.items() if key.startswith("llm.")},
-                            metadata={"router_settings": router_settings} if name == "llm.request" else None,
-                            input_data=MESSAGES, output_data=_ANSWER)
+            LLMObs.annotate(
+                span=span,
+                metrics=tokens or None,
+                tags={key: value for key, value in tags.items() if key.startswith("llm.")},
+                metadata={"router_settings": router_settings} if name == "llm.request" else None,
+                input_data=MESSAGES,
+                output_data=_ANSWER,
+            )
         span.resource = resource
         span.set_tags(tags)
         span.set_metrics(metrics)
@@ -414,18 +443,10 @@ _ANSWER = [{"role": "assistant", "content": "hello"}]
 _LLMOBS_TOKEN_METRICS = (("input_tokens", "gen_ai.usage.input_tokens"), ("output_tokens", "gen_ai.usage.output_tokens"))
 
 
-
-
-
-
 def added_over_ddtrace(figures, name):
     """What `name` adds over what ddtrace's integration adds: the median added time of each,
     then their ratio (a per-round ratio explodes in a round where ddtrace adds next to nothing)."""
     return median_added(figures, name) / max(median_added(figures, "ddtrace"), 1e-9)
-
-
-
-
 
 
 def median_beyond(figures, floor="floor"):
@@ -493,9 +514,17 @@ def main(argv=None):
     parser.add_argument("--concurrency-rounds", type=int, default=5)
     options = parser.parse_args(argv)
 
-    print("machine: %s, %d cores; python %s; litellm %s; ddtrace %s; ddllm %s" % (
-        os.uname().machine, os.cpu_count(), sys.version.split()[0],
-        patching.get_version(), __import__("ddtrace").__version__, ddllm.__version__))
+    print(
+        "machine: %s, %d cores; python %s; litellm %s; ddtrace %s; ddllm %s"
+        % (
+            os.uname().machine,
+            os.cpu_count(),
+            sys.version.split()[0],
+            patching.get_version(),
+            __import__("ddtrace").__version__,
+            ddllm.__version__,
+        )
+    )
     goals = []
     floor_thread = FloorThread()
     # "spans": the call inside the spans the design asks for, tags written as constants and
@@ -503,9 +532,22 @@ def main(argv=None):
     # same spans, and the design's DogStatsD metrics sent from a thread (see FloorThread): the
     # floor of any implementation of the design. "beyond us": what ddllm adds beyond the floor
     # per request (median of round differences), and "b. spans" beyond the spans alone.
-    print("\n%-20s %-6s %8s %8s %8s %8s %9s %13s %13s %10s %10s" % (
-        "workload", "llmobs", "bare ms", "spans x", "floor x", "ddllm x", "ddtrace x", "added/ddtrace",
-        "floor/ddtrace", "beyond us", "b. spans"))
+    print(
+        "\n%-20s %-6s %8s %8s %8s %8s %9s %13s %13s %10s %10s"
+        % (
+            "workload",
+            "llmobs",
+            "bare ms",
+            "spans x",
+            "floor x",
+            "ddllm x",
+            "ddtrace x",
+            "added/ddtrace",
+            "floor/ddtrace",
+            "beyond us",
+            "b. spans",
+        )
+    )
     for llmobs in (False, True):
         if llmobs:
             LLMObs.enable(ml_app="ddllm-bench", agentless_enabled=False, integrations_enabled=False)
@@ -514,20 +556,38 @@ def main(argv=None):
             call = completion_of(routed)
             spans = design_spans_of(call, attempts)
             settings = router_settings(routed)
-            times = run_rounds(call, options.rounds, seconds_per_call(options.calls), {
-                "spans": in_design_spans(call, spans, settings),
-                "floor": in_design_spans(call, spans, settings, floor_thread, design_metrics_of(call)),
-            })
+            times = run_rounds(
+                call,
+                options.rounds,
+                seconds_per_call(options.calls),
+                {
+                    "spans": in_design_spans(call, spans, settings),
+                    "floor": in_design_spans(call, spans, settings, floor_thread, design_metrics_of(call)),
+                },
+            )
             design_spans_of(call, attempts)  # still that many attempts after all the rounds
             spans_ratio, floor_ratio, ddllm_ratio, ddtrace_ratio = (
-                median_ratio(times, name) for name in ("spans", "floor", "ddllm", "ddtrace"))
+                median_ratio(times, name) for name in ("spans", "floor", "ddllm", "ddtrace")
+            )
             added, floor_added = added_over_ddtrace(times, "ddllm"), added_over_ddtrace(times, "floor")
             label = workload(attempts)
             beyond = median_beyond(times)
-            print("%-20s %-6s %8.3f %8.3f %8.3f %8.3f %9.3f %13.2f %13.2f %10.0f %10.0f" % (
-                label, "on" if llmobs else "off", statistics.median(times["bare"]) * 1e3,
-                spans_ratio, floor_ratio, ddllm_ratio, ddtrace_ratio, added, floor_added, beyond * 1e6,
-                median_beyond(times, "spans") * 1e6))
+            print(
+                "%-20s %-6s %8.3f %8.3f %8.3f %8.3f %9.3f %13.2f %13.2f %10.0f %10.0f"
+                % (
+                    label,
+                    "on" if llmobs else "off",
+                    statistics.median(times["bare"]) * 1e3,
+                    spans_ratio,
+                    floor_ratio,
+                    ddllm_ratio,
+                    ddtrace_ratio,
+                    added,
+                    floor_added,
+                    beyond * 1e6,
+                    median_beyond(times, "spans") * 1e6,
+                )
+            )
             # What a ddtrace-run user pays before installing ddllm (ddtrace's litellm
             # integration, the "ddtrace" column) and after (ddllm at its default, which takes
             # the calls over from ddtrace's integration: the "ddllm" column).
@@ -535,11 +595,15 @@ def main(argv=None):
             if attempts in ADDED_OVER_DDTRACE_GOAL:
                 most_of_ddtrace = ADDED_OVER_DDTRACE_GOAL[attempts]
                 low, high = interval(lambda f: added_over_ddtrace(f, "ddllm"), times)
-                goals.append((
-                    "ddllm's added cost <= %.1f of ddtrace's integration's, %s, LLM Observability %s" % (
-                        most_of_ddtrace, label, on_off),
-                    verdict(low, high, most_of_ddtrace),
-                    "%.2f, 80%% interval %.2f-%.2f; the design's floor alone %.2f" % (added, low, high, floor_added)))
+                goals.append(
+                    (
+                        "ddllm's added cost <= %.1f of ddtrace's integration's, %s, LLM Observability %s"
+                        % (most_of_ddtrace, label, on_off),
+                        verdict(low, high, most_of_ddtrace),
+                        "%.2f, 80%% interval %.2f-%.2f; the design's floor alone %.2f"
+                        % (added, low, high, floor_added),
+                    )
+                )
         if llmobs:
             LLMObs.disable()
 
@@ -551,48 +615,94 @@ def main(argv=None):
     print("%-22s %10s %10s %10s %10s" % ("workload", "bare ms", "floor", "ddllm", "ddtrace"))
     for attempts in (1, 2):
         call = completion_of(router(attempts))
-        floor = in_app_span(in_design_spans(call, design_spans_of(in_app_span(call), attempts),
-                                            floor_thread=floor_thread, design_metrics=design_metrics_of(call)))
+        floor = in_app_span(
+            in_design_spans(
+                call,
+                design_spans_of(in_app_span(call), attempts),
+                floor_thread=floor_thread,
+                design_metrics=design_metrics_of(call),
+            )
+        )
         times = run_rounds(in_app_span(call), options.rounds, seconds_per_call(options.calls), {"floor": floor})
         design_spans_of(call, attempts)
-        print("%-22s %10.3f %10.0f %10.0f %10.0f" % (
-            workload(attempts), statistics.median(times["bare"]) * 1e3,
-            median_added(times, "floor") * 1e6, median_added(times, "ddllm") * 1e6,
-            median_added(times, "ddtrace") * 1e6))
+        print(
+            "%-22s %10.3f %10.0f %10.0f %10.0f"
+            % (
+                workload(attempts),
+                statistics.median(times["bare"]) * 1e3,
+                median_added(times, "floor") * 1e6,
+                median_added(times, "ddllm") * 1e6,
+                median_added(times, "ddtrace") * 1e6,
+            )
+        )
 
     # Wall time cannot resolve tens of microseconds on a busy machine; the number of Python
     # calls ddllm adds to a request is the same on every run, so it shows a regression first.
-    print("\nPython calls added per request on the calling thread (cProfile counts, inside an application span;"
-          " ddllm's background thread is not counted)")
+    print(
+        "\nPython calls added per request on the calling thread (cProfile counts, inside an application span;"
+        " ddllm's background thread is not counted)"
+    )
     for attempts in (1, 2):
         counts = run_rounds(in_app_span(completion_of(router(attempts))), 5, calls_per_request)
-        print("  %s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)" % (
-            workload(attempts), median_added(counts, "ddllm"), median_added(counts, "ddtrace"),
-            statistics.median(counts["bare"])))
+        print(
+            "  %s: ddllm %+.0f, ddtrace %+.0f (bare %.0f)"
+            % (
+                workload(attempts),
+                median_added(counts, "ddllm"),
+                median_added(counts, "ddtrace"),
+                statistics.median(counts["bare"]),
+            )
+        )
 
     if options.concurrent:
         import concurrency
 
         result = concurrency.run(options.concurrent, rounds=options.concurrency_rounds)
         ratio = result["ddllm"] / result["bare"]
-        print("\nconcurrency: %d concurrent acompletion with a fallback (429 then answer), fake provider on loopback" % (
-            options.concurrent))
-        print("  attempts/s: bare %.0f, ddllm %.0f (x%.3f); lost attempts %d, lost requests %d, misparented %d" % (
-            result["bare"], result["ddllm"], ratio, result["lost_attempts"], result["lost_requests"],
-            result["misparented"]))
-        goals.append(("no attempt lost or misparented under %d concurrent requests" % options.concurrent,
-                      _passed(result["lost_attempts"] == result["lost_requests"] == result["misparented"] == 0),
-                      "%d/%d/%d" % (result["lost_attempts"], result["lost_requests"], result["misparented"])))
+        print(
+            "\nconcurrency: %d concurrent acompletion with a fallback (429 then answer), fake provider on loopback"
+            % (options.concurrent)
+        )
+        print(
+            "  attempts/s: bare %.0f, ddllm %.0f (x%.3f); lost attempts %d, lost requests %d, misparented %d"
+            % (
+                result["bare"],
+                result["ddllm"],
+                ratio,
+                result["lost_attempts"],
+                result["lost_requests"],
+                result["misparented"],
+            )
+        )
+        goals.append(
+            (
+                "no attempt lost or misparented under %d concurrent requests" % options.concurrent,
+                _passed(result["lost_attempts"] == result["lost_requests"] == result["misparented"] == 0),
+                "%d/%d/%d" % (result["lost_attempts"], result["lost_requests"], result["misparented"]),
+            )
+        )
 
     for streamed in (True, False):
         kind = "streamed" if streamed else "not streamed"
         objects, rss = memory_growth(options.memory_requests, streamed)
-        print("\nmemory: %d requests with a fallback, %s: %+d live objects, %+.1f MiB RSS" % (
-            options.memory_requests, kind, objects, rss / 2**20))
-        goals.append(("no growth in live objects, %s (<= 1000 for %d requests)" % (kind, options.memory_requests),
-                      _passed(objects <= 1000), "%+d" % objects))
-        goals.append(("no growth in RSS, %s (<= 16 MiB for %d requests)" % (kind, options.memory_requests),
-                      _passed(rss <= 16 * 2**20), "%+.1f MiB" % (rss / 2**20)))
+        print(
+            "\nmemory: %d requests with a fallback, %s: %+d live objects, %+.1f MiB RSS"
+            % (options.memory_requests, kind, objects, rss / 2**20)
+        )
+        goals.append(
+            (
+                "no growth in live objects, %s (<= 1000 for %d requests)" % (kind, options.memory_requests),
+                _passed(objects <= 1000),
+                "%+d" % objects,
+            )
+        )
+        goals.append(
+            (
+                "no growth in RSS, %s (<= 16 MiB for %d requests)" % (kind, options.memory_requests),
+                _passed(rss <= 16 * 2**20),
+                "%+.1f MiB" % (rss / 2**20),
+            )
+        )
 
     print()
     for text, outcome, value in goals:

@@ -1,4 +1,5 @@
 """`python -m ddllm ...`: the `ddllm` command."""
+
 import sys
 
 from ddllm.cli.main import main

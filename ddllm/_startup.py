@@ -13,6 +13,7 @@ setting any variable: under `ddtrace-run` a child's own hook takes over again; w
 traces as it would without ddllm. A user who sets `DD_TRACE_LITELLM_ENABLED=true` keeps both.
 If ddllm then cannot patch this LiteLLM, `ddllm.instrument.patching` hands the calls back.
 """
+
 import os
 import sys
 

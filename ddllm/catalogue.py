@@ -5,6 +5,7 @@ machine-readable copy. The metrics module sends exactly these metrics, `ddllm va
 checks that every metric a dashboard or monitor queries is here, and the README's reference
 tables are generated from it.
 """
+
 from collections import namedtuple
 
 Metric = namedtuple("Metric", "name type unit tags description")
@@ -20,8 +21,11 @@ COMMON_METRIC_TAGS = ("provider", "model", "model_group", "env", "service", "ver
 # outside the proxy.
 PROXY_CALLER_TAGS = (
     CallerTag("llm.proxy.team", "team", "LiteLLM proxy: the caller's team, by its alias, else its id"),
-    CallerTag("llm.proxy.key_alias", "key_alias",
-              "LiteLLM proxy: the alias of the caller's virtual key (never the key or its hash)"),
+    CallerTag(
+        "llm.proxy.key_alias",
+        "key_alias",
+        "LiteLLM proxy: the alias of the caller's virtual key (never the key or its hash)",
+    ),
     CallerTag("llm.proxy.user", "user", "LiteLLM proxy: the id of the user the caller's key belongs to"),
 )
 PROXY_CALLER_METRIC_TAGS = tuple(tag.metric_tag for tag in PROXY_CALLER_TAGS)
@@ -33,50 +37,78 @@ PROXY_CALLER_SPAN_FIELDS = tuple(SpanField(tag.span_tag, "tag", tag.description)
 
 METRICS = (
     Metric(
-        "ddllm.attempt.duration", "distribution", "second",
+        "ddllm.attempt.duration",
+        "distribution",
+        "second",
         ("operation", "outcome", "fallback", "stream", "error_type") + PROXY_CALLER_METRIC_TAGS,
         "Latency of one attempt (one provider call), backoff sleeps excluded.",
     ),
     Metric(
-        "ddllm.attempt.time_to_first_token", "distribution", "second",
+        "ddllm.attempt.time_to_first_token",
+        "distribution",
+        "second",
         ("fallback",),
         "Seconds from the start of a streamed attempt to its first content chunk.",
     ),
     Metric("ddllm.attempt.tokens.input", "count", "token", PROXY_CALLER_METRIC_TAGS, "Prompt tokens of an attempt."),
-    Metric("ddllm.attempt.tokens.output", "count", "token", PROXY_CALLER_METRIC_TAGS,
-           "Completion tokens of an attempt."),
+    Metric(
+        "ddllm.attempt.tokens.output", "count", "token", PROXY_CALLER_METRIC_TAGS, "Completion tokens of an attempt."
+    ),
     Metric("ddllm.attempt.cost", "count", "dollar", PROXY_CALLER_METRIC_TAGS, "LiteLLM's cost of an attempt, in USD."),
     Metric(
-        "ddllm.ratelimit.remaining_requests", "gauge", "request", (),
+        "ddllm.ratelimit.remaining_requests",
+        "gauge",
+        "request",
+        (),
         "Requests left in the provider's rate-limit window, from the response headers.",
     ),
     Metric(
-        "ddllm.ratelimit.remaining_tokens", "gauge", "token", (),
+        "ddllm.ratelimit.remaining_tokens",
+        "gauge",
+        "token",
+        (),
         "Tokens left in the provider's rate-limit window, from the response headers.",
     ),
     Metric(
-        "ddllm.ratelimit.limit_requests", "gauge", "request", (),
+        "ddllm.ratelimit.limit_requests",
+        "gauge",
+        "request",
+        (),
         "Requests allowed in the provider's rate-limit window, from the response headers.",
     ),
     Metric(
-        "ddllm.ratelimit.limit_tokens", "gauge", "token", (),
+        "ddllm.ratelimit.limit_tokens",
+        "gauge",
+        "token",
+        (),
         "Tokens allowed in the provider's rate-limit window, from the response headers.",
     ),
     Metric(
-        "ddllm.request.duration", "distribution", "second",
+        "ddllm.request.duration",
+        "distribution",
+        "second",
         ("operation", "outcome", "fallback_used", "attempts") + PROXY_CALLER_METRIC_TAGS,
         "Latency of a logical request, every attempt and backoff included.",
     ),
     Metric(
-        "ddllm.fallback", "count", "hit", ("from_model", "to_model", "reason", "type"),
+        "ddllm.fallback",
+        "count",
+        "hit",
+        ("from_model", "to_model", "reason", "type"),
         "One per fallback hop from one model to the next.",
     ),
     Metric(
-        "ddllm.audio.seconds", "distribution", "second", PROXY_CALLER_METRIC_TAGS,
+        "ddllm.audio.seconds",
+        "distribution",
+        "second",
+        PROXY_CALLER_METRIC_TAGS,
         "Speech to text: seconds of audio transcribed by an attempt, as the provider (or LiteLLM) measured it.",
     ),
     Metric(
-        "ddllm.speech.characters", "distribution", "character", PROXY_CALLER_METRIC_TAGS,
+        "ddllm.speech.characters",
+        "distribution",
+        "character",
+        PROXY_CALLER_METRIC_TAGS,
         "Text to speech: characters of text an attempt spoke.",
     ),
 )
@@ -90,6 +122,7 @@ DISTRIBUTIONS = tuple(metric.name for metric in METRICS if metric.type == "distr
 def metric_tag_keys(name):
     """Every tag key the metric `name` carries: the common ones and its own."""
     return tuple(COMMON_METRIC_TAGS) + tuple(METRICS_BY_NAME[name].tags)
+
 
 # Values of the bounded tags.
 OPERATIONS = ("chat", "text_completion", "embeddings", "responses", "transcription", "speech")
@@ -108,7 +141,9 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("resource", "resource", "`{provider}/{model}`, e.g. `openai/gpt-4o-mini`"),
     SpanField("span.kind", "tag", "`client`"),
     SpanField("component", "tag", "`ddllm`"),
-    SpanField("llm.operation", "tag", "`chat`, `text_completion`, `embeddings`, `responses`, `transcription`, `speech`"),
+    SpanField(
+        "llm.operation", "tag", "`chat`, `text_completion`, `embeddings`, `responses`, `transcription`, `speech`"
+    ),
     SpanField("gen_ai.provider.name", "tag", "LiteLLM's provider: openai, anthropic, gemini, ..."),
     SpanField("gen_ai.request.model", "tag", "model sent to the provider (no provider prefix)"),
     SpanField("gen_ai.response.model", "tag", "model the provider says answered, when given"),
@@ -136,20 +171,30 @@ ATTEMPT_SPAN_FIELDS = (
     SpanField("llm.ratelimit.limit_tokens", "metric", "from the rate-limit headers"),
     SpanField("llm.cost_usd", "metric", "LiteLLM's cost of the attempt, when it knows (streams included)"),
     SpanField("gen_ai.usage.reasoning_tokens", "metric", "reasoning tokens, when the provider reports them"),
-    SpanField("gen_ai.usage.cache_read_tokens", "metric", "prompt tokens read from the provider's cache, when reported"),
-    SpanField("gen_ai.usage.cache_write_tokens", "metric", "prompt tokens written to the provider's cache, when reported"),
     SpanField(
-        "llm.provider_calls", "metric",
+        "gen_ai.usage.cache_read_tokens", "metric", "prompt tokens read from the provider's cache, when reported"
+    ),
+    SpanField(
+        "gen_ai.usage.cache_write_tokens", "metric", "prompt tokens written to the provider's cache, when reported"
+    ),
+    SpanField(
+        "llm.provider_calls",
+        "metric",
         "HTTP calls the provider SDK made inside this attempt (its own retries), when more than one",
     ),
     SpanField("llm.embedding.inputs", "metric", "embeddings: number of inputs"),
     SpanField("llm.embedding.dimensions", "metric", "embeddings: size of a returned vector"),
-    SpanField("llm.audio.seconds", "metric",
-              "transcription: seconds of audio transcribed, as the provider (else LiteLLM) measured them"),
+    SpanField(
+        "llm.audio.seconds",
+        "metric",
+        "transcription: seconds of audio transcribed, as the provider (else LiteLLM) measured them",
+    ),
     SpanField("llm.transcript.characters", "metric", "transcription: characters of the transcript returned"),
     SpanField("llm.speech.characters", "metric", "speech: characters of the text to speak"),
     SpanField("llm.speech.bytes", "metric", "speech: bytes of audio returned"),
-    SpanField("llm.speech.format", "tag", "speech: the audio's content type as the provider sent it, e.g. `audio/mpeg`"),
+    SpanField(
+        "llm.speech.format", "tag", "speech: the audio's content type as the provider sent it, e.g. `audio/mpeg`"
+    ),
 ) + PROXY_CALLER_SPAN_FIELDS
 
 REQUEST_SPAN_FIELDS = (
@@ -160,12 +205,14 @@ REQUEST_SPAN_FIELDS = (
     SpanField("llm.final.model", "tag", "model of the last attempt"),
     SpanField("llm.outcome", "tag", "outcome of the request"),
     SpanField(
-        "llm.request.skipped_deployments", "metric",
+        "llm.request.skipped_deployments",
+        "metric",
         "deployments of the requested group the Router skipped, not tried, because they were cooling down; "
         "set when there were any",
     ),
     SpanField(
-        "llm.request.skipped", "tag",
+        "llm.request.skipped",
+        "tag",
         "those deployments' distinct `{provider}/{model}`, sorted, comma-separated, at most 10",
     ),
 ) + PROXY_CALLER_SPAN_FIELDS

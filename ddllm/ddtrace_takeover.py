@@ -12,6 +12,7 @@ a child process starts as the user configured it.
 
 Imported by the start-up hook in every interpreter: it imports `os` and `sys` only.
 """
+
 import os
 import sys
 import types
@@ -83,4 +84,6 @@ def take_over(module: types.ModuleType) -> None:
         llmobs = getattr(module, "LLMObs", None)
         patch_integrations = vars(llmobs).get("_patch_integrations") if isinstance(llmobs, type) else None
         if isinstance(patch_integrations, staticmethod):
-            setattr(llmobs, "_patch_integrations", staticmethod(_wrapped_once(patch_integrations.__func__, _on_its_own)))
+            setattr(
+                llmobs, "_patch_integrations", staticmethod(_wrapped_once(patch_integrations.__func__, _on_its_own))
+            )

@@ -13,6 +13,7 @@ at a time, and one warning at start-up names the range below.
 
 This module imports nothing: the runtime, the CLI and the Makefile all read it.
 """
+
 import re
 
 # `make compat`: each LiteLLM minor release of the last six months, the newest patch of each

@@ -1,5 +1,6 @@
 """Datadog's official test agent (`ddapm-test-agent`), run by the test session on free
 loopback ports. Tests assert on what it received: APM traces and LLM Observability events."""
+
 import base64
 import gzip
 import json
@@ -43,13 +44,19 @@ class TestAgent:
     def _start_once(self):
         command = [
             os.path.join(os.path.dirname(sys.executable), "ddapm-test-agent"),
-            "--port", str(self.port),
-            "--host", "127.0.0.1",
-            "--otlp-http-port", str(free_port()),
-            "--otlp-grpc-port", str(free_port()),
-            "--web-ui-port", str(free_port()),
+            "--port",
+            str(self.port),
+            "--host",
+            "127.0.0.1",
+            "--otlp-http-port",
+            str(free_port()),
+            "--otlp-grpc-port",
+            str(free_port()),
+            "--web-ui-port",
+            str(free_port()),
             "--disable-llmobs-data-forwarding",
-            "--log-level", "WARNING",
+            "--log-level",
+            "WARNING",
         ]
         # The test agent forwards what it receives to DD_TRACE_AGENT_URL / DD_AGENT_URL when set:
         # under pytest-xdist a worker inherits the controller's agent URL and would forward to it.

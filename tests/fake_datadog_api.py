@@ -22,6 +22,7 @@ distribution, and where `exclude_tags_mode` is true without tags. `tag_configura
 the stored attributes by metric name; `queryable(metric, tag_key)` says whether a tag submitted
 with the metric can be queried under its configuration.
 """
+
 import itertools
 import json
 import re
@@ -39,8 +40,13 @@ SLO_LIST = re.compile(r"^/api/v1/slo/?$")
 SLO_ONE = re.compile(r"^/api/v1/slo/(?P<id>[a-f0-9]+)/?$")
 
 # What the real API adds to a monitor's options when the body leaves them out.
-MONITOR_OPTION_DEFAULTS = {"notify_audit": False, "silenced": {}, "include_tags": True, "new_host_delay": 300,
-                           "notify_no_data": False}
+MONITOR_OPTION_DEFAULTS = {
+    "notify_audit": False,
+    "silenced": {},
+    "include_tags": True,
+    "new_host_delay": 300,
+    "notify_no_data": False,
+}
 
 
 class FakeDatadogAPI:
@@ -159,8 +165,11 @@ class FakeDatadogAPI:
             if method == "GET":
                 wanted = [tag for value in query.get("monitor_tags", []) for tag in value.split(",") if tag]
                 name = (query.get("name") or [""])[0]
-                return 200, [item for item in self.monitors.values()
-                             if all(tag in item.get("tags", []) for tag in wanted) and name in item["name"]]
+                return 200, [
+                    item
+                    for item in self.monitors.values()
+                    if all(tag in item.get("tags", []) for tag in wanted) and name in item["name"]
+                ]
             if method == "POST":
                 return self._save_monitor(None, body)
         match = MONITOR_ONE.match(path)
@@ -179,8 +188,11 @@ class FakeDatadogAPI:
             if method == "GET":
                 tag = (query.get("tags_query") or [""])[0]
                 name = (query.get("query") or [""])[0]
-                found = [item for item in self.slos.values()
-                         if (not tag or tag in item.get("tags", [])) and name in item["name"]]
+                found = [
+                    item
+                    for item in self.slos.values()
+                    if (not tag or tag in item.get("tags", [])) and name in item["name"]
+                ]
                 return 200, {"data": found, "errors": [], "metadata": {"page": {"total_count": len(found)}}}
             if method == "POST":
                 return self._save_slo(None, body)
@@ -213,16 +225,25 @@ class FakeDatadogAPI:
         attributes = body["data"].get("attributes") or {}
         if method == "POST":
             if stored is not None:
-                return 409, {"errors": ["New %s conflicts with existing tag configuration, use PATCH to update"
-                                        % attributes["metric_type"]]}
-            stored = {"tags": [], "exclude_tags_mode": False, "include_percentiles": False,
-                      "created_at": "2024-01-01T00:00:00+00:00"}
+                return 409, {
+                    "errors": [
+                        "New %s conflicts with existing tag configuration, use PATCH to update"
+                        % attributes["metric_type"]
+                    ]
+                }
+            stored = {
+                "tags": [],
+                "exclude_tags_mode": False,
+                "include_percentiles": False,
+                "created_at": "2024-01-01T00:00:00+00:00",
+            }
         elif stored is None:
             return 404, {"errors": ["Tag configuration for metric %s not found: create it first" % metric_name]}
         merged = dict(stored, **attributes)
         if merged.get("include_percentiles") and merged.get("metric_type") != "distribution":
-            return 400, {"errors": ["include_percentiles can only be applied to metrics that have a metric_type of "
-                                    "distribution"]}
+            return 400, {
+                "errors": ["include_percentiles can only be applied to metrics that have a metric_type of distribution"]
+            }
         if merged.get("exclude_tags_mode") and not merged.get("tags"):
             return 400, {"errors": ["exclude_tags_mode requires a non-empty list of tags"]}
         merged["modified_at"] = "2024-01-01T00:00:00+00:00"
@@ -238,8 +259,13 @@ class FakeDatadogAPI:
             dashboard_id = "abc-%03d-xyz" % number
         stored = json.loads(json.dumps(body))
         _number_widgets(stored["widgets"], itertools.count(1000))
-        stored.update(id=dashboard_id, author_handle="someone@example.com", url="/dashboard/%s" % dashboard_id,
-                      created_at="2024-01-01T00:00:00.000000+00:00", modified_at="2024-01-01T00:00:00.000000+00:00")
+        stored.update(
+            id=dashboard_id,
+            author_handle="someone@example.com",
+            url="/dashboard/%s" % dashboard_id,
+            created_at="2024-01-01T00:00:00.000000+00:00",
+            modified_at="2024-01-01T00:00:00.000000+00:00",
+        )
         self.dashboards[dashboard_id] = stored
         return 200, stored
 
@@ -257,8 +283,13 @@ class FakeDatadogAPI:
         options = dict(MONITOR_OPTION_DEFAULTS)
         options.update(stored.get("options") or {})
         stored["options"] = options
-        stored.update(id=monitor_id, overall_state="No Data", created="2024-01-01T00:00:00.000000+00:00",
-                      modified="2024-01-01T00:00:00.000000+00:00", multi=" by " in stored["query"])
+        stored.update(
+            id=monitor_id,
+            overall_state="No Data",
+            created="2024-01-01T00:00:00.000000+00:00",
+            modified="2024-01-01T00:00:00.000000+00:00",
+            multi=" by " in stored["query"],
+        )
         self.monitors[monitor_id] = stored
         return 200, stored
 
@@ -273,15 +304,22 @@ class FakeDatadogAPI:
             for key in ("target", "warning"):
                 if key in objective:
                     objective.setdefault(key + "_display", "%.1f" % objective[key])
-        stored.update(id=slo_id, creator={"handle": "someone@example.com"}, created_at=1704067200,
-                      modified_at=1704067200, monitor_tags=[])
+        stored.update(
+            id=slo_id,
+            creator={"handle": "someone@example.com"},
+            created_at=1704067200,
+            modified_at=1704067200,
+            monitor_tags=[],
+        )
         self.slos[slo_id] = stored
         return 200, {"data": [stored], "error": None}
 
     @staticmethod
     def _dashboard_summary(dashboard):
-        return {key: dashboard[key] for key in ("id", "title", "url", "layout_type", "author_handle", "created_at",
-                                                "modified_at")}
+        return {
+            key: dashboard[key]
+            for key in ("id", "title", "url", "layout_type", "author_handle", "created_at", "modified_at")
+        }
 
 
 def server_fixture(api_key, app_key):
@@ -309,8 +347,9 @@ def _tag_configuration_problems(body, creating):
 
     model = MetricTagConfigurationCreateRequest if creating else MetricTagConfigurationUpdateRequest
     try:
-        parsed = validate_and_convert_types(json.loads(json.dumps(body)), (model,), ["body"], True, True,
-                                            configuration=Configuration())
+        parsed = validate_and_convert_types(
+            json.loads(json.dumps(body)), (model,), ["body"], True, True, configuration=Configuration()
+        )
     except (TypeError, ValueError) as error:
         return [str(error)]
     if getattr(parsed, "_unparsed", False) or getattr(parsed.data, "_unparsed", False):
@@ -332,8 +371,14 @@ def _slo_problems(body):
     from datadog_api_client.v1.model.service_level_objective_request import ServiceLevelObjectiveRequest
 
     try:
-        parsed = validate_and_convert_types(json.loads(json.dumps(body)), (ServiceLevelObjectiveRequest,), ["body"],
-                                            True, True, configuration=Configuration())
+        parsed = validate_and_convert_types(
+            json.loads(json.dumps(body)),
+            (ServiceLevelObjectiveRequest,),
+            ["body"],
+            True,
+            True,
+            configuration=Configuration(),
+        )
     except (TypeError, ValueError) as error:
         return [str(error)]
     if getattr(parsed, "_unparsed", False):

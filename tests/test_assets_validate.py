@@ -1,5 +1,6 @@
 """`ddllm validate`: the shipped dashboards and monitors are clean, and broken copies of them
 fail with the error and the JSON path a person needs to fix them."""
+
 import copy
 import json
 import os
@@ -23,13 +24,15 @@ def shipped(kind):
 
 
 def overview():
-    return copy.deepcopy(next(asset["body"] for asset in shipped(assets.DASHBOARD)
-                              if asset["path"].endswith("ddllm_overview.json")))
+    return copy.deepcopy(
+        next(asset["body"] for asset in shipped(assets.DASHBOARD) if asset["path"].endswith("ddllm_overview.json"))
+    )
 
 
 def monitor(file_name):
-    return copy.deepcopy(next(asset["body"] for asset in shipped(assets.MONITOR)
-                              if os.path.basename(asset["path"]) == file_name))
+    return copy.deepcopy(
+        next(asset["body"] for asset in shipped(assets.MONITOR) if os.path.basename(asset["path"]) == file_name)
+    )
 
 
 def widget_of_type(dashboard, widget_type):
@@ -88,14 +91,17 @@ def test_every_shipped_monitor_and_dashboard_is_found():
 
 
 def test_python_dash_m_ddllm_validate_runs_without_litellm_or_ddtrace():
-    probe = ("import sys, runpy; sys.argv = ['ddllm', 'validate']\n"
-             "try:\n    runpy.run_module('ddllm', run_name='__main__')\n"
-             "except SystemExit as exit_:\n"
-             "    loaded = sorted({m.split('.')[0] for m in sys.modules} & {'litellm', 'ddtrace'})\n"
-             "    print('loaded:', loaded)\n    sys.exit(exit_.code)\n")
+    probe = (
+        "import sys, runpy; sys.argv = ['ddllm', 'validate']\n"
+        "try:\n    runpy.run_module('ddllm', run_name='__main__')\n"
+        "except SystemExit as exit_:\n"
+        "    loaded = sorted({m.split('.')[0] for m in sys.modules} & {'litellm', 'ddtrace'})\n"
+        "    print('loaded:', loaded)\n    sys.exit(exit_.code)\n"
+    )
     environment = dict(os.environ, PYTHONPATH=REPO)
-    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=environment, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 errors, %d warnings" % placeholder_count() in result.stdout  # the placeholders
     assert "loaded: []" in result.stdout
@@ -106,8 +112,14 @@ def test_python_dash_m_ddllm_validate_fails_on_a_broken_file(tmp_path):
     body["layout_type"] = "stacked"
     path = write(tmp_path, assets.DASHBOARD, body)
     environment = dict(os.environ, PYTHONPATH=REPO)
-    result = subprocess.run([sys.executable, "-m", "ddllm", "validate", path], cwd=REPO, env=environment,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ddllm", "validate", path],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "error: $.layout_type: bad value 'stacked'" in result.stdout
 
@@ -119,8 +131,11 @@ def test_unknown_widget_type_is_an_error_with_its_path(tmp_path, capsys):
     path = write(tmp_path, assets.DASHBOARD, body)
     code, out, _ = validate(capsys, path)
     assert code == 1
-    assert "%s: error: %s.type: unknown widget type 'query_valu' (did you mean 'query_value'?)" % (
-        assets.display_path(path), where) in out
+    assert (
+        "%s: error: %s.type: unknown widget type 'query_valu' (did you mean 'query_value'?)"
+        % (assets.display_path(path), where)
+        in out
+    )
 
 
 def test_bad_enum_deep_in_a_widget_is_an_error_with_its_path(tmp_path, capsys):
@@ -137,8 +152,9 @@ def test_bad_enum_deep_in_a_widget_is_an_error_with_its_path(tmp_path, capsys):
 def test_wrong_type_is_an_error_with_its_path(tmp_path, capsys):
     body = overview()
     where, definition = widget_of_type(body, "query_table")
-    index, formula = next((index, formula) for index, formula in enumerate(definition["requests"][0]["formulas"])
-                          if "limit" in formula)
+    index, formula = next(
+        (index, formula) for index, formula in enumerate(definition["requests"][0]["formulas"]) if "limit" in formula
+    )
     formula["limit"]["count"] = "fifty"
     path = write(tmp_path, assets.DASHBOARD, body)
     code, out, _ = validate(capsys, path)
@@ -153,8 +169,10 @@ def test_unknown_key_is_a_warning_and_fails_only_under_strict(tmp_path, capsys):
     path = write(tmp_path, assets.DASHBOARD, body)
     code, out, _ = validate(capsys, path)
     assert code == 0
-    assert "warning: %s.requests[0].display_typ: unknown key 'display_typ' in TimeseriesWidgetRequest " \
-           "(did you mean 'display_type'?)" % where in out
+    assert (
+        "warning: %s.requests[0].display_typ: unknown key 'display_typ' in TimeseriesWidgetRequest "
+        "(did you mean 'display_type'?)" % where in out
+    )
     assert "0 errors, 1 warning" in out
     code, _, _ = validate(capsys, "--strict", path)
     assert code == 1
@@ -175,8 +193,10 @@ def test_metric_not_in_the_catalogue_is_an_error(tmp_path, capsys):
     query["query"] = query["query"].replace(query["query"].split(":")[1].split("{")[0], "ddllm.attempt.latency")
     code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, body))
     assert code == 1
-    assert "error: %s.requests[0].queries[0].query: metric 'ddllm.attempt.latency' is not in ddllm's " \
-           "catalogue" % where in out
+    assert (
+        "error: %s.requests[0].queries[0].query: metric 'ddllm.attempt.latency' is not in ddllm's "
+        "catalogue" % where in out
+    )
 
 
 def test_query_without_a_template_variable_is_an_error(tmp_path, capsys):
@@ -193,8 +213,9 @@ def test_apm_queries_take_env_and_service_only(tmp_path, capsys):
     body = overview()
     text = json.dumps(body)
     assert "trace.llm.attempt.hits{$env,$service}" in text
-    broken = json.loads(text.replace("trace.llm.attempt.hits{$env,$service}",
-                                     "trace.llm.attempt.hits{$env,$service,$provider}"))
+    broken = json.loads(
+        text.replace("trace.llm.attempt.hits{$env,$service}", "trace.llm.attempt.hits{$env,$service,$provider}")
+    )
     code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, broken))
     assert code == 1
     assert "$provider filters on 'provider', which trace.llm.attempt.hits does not have" in out
@@ -211,8 +232,11 @@ def test_legacy_q_request_is_an_error(tmp_path, capsys):
 
 def test_unknown_tag_value_and_group_by_are_errors(tmp_path, capsys):
     body = overview()
-    text = json.dumps(body).replace("outcome:rate_limited", "outcome:ratelimited").replace(
-        "by {provider,error_type}", "by {provider,errortype}")
+    text = (
+        json.dumps(body)
+        .replace("outcome:rate_limited", "outcome:ratelimited")
+        .replace("by {provider,error_type}", "by {provider,errortype}")
+    )
     code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, json.loads(text)))
     assert code == 1
     assert "'ratelimited' is not a value of the outcome tag" in out
@@ -227,13 +251,16 @@ def test_unparseable_monitor_query_is_an_error(tmp_path, capsys):
     assert "error: $.query: cannot parse the monitor query: expected an operator" in out
 
 
-@pytest.mark.parametrize("query, message", [
-    ("p95:ddllm.attempt.duration{*} > 5", "expected `aggregation(last_Nm):`"),
-    ("avg(last_5m):avg:ddllm.attempt.duration{*}", "expected a comparator"),
-    ("sum(last_5m):count:ddllm.request.duration{*}.as_count() / > 1", "the expression ends where"),
-    ("sum(last_5m):count:ddllm.request.duration{*}.as_count() / total > 1", "expected `aggregator:metric{filters}"),
-    ("sum(last_5m):(count:ddllm.request.duration{*}.as_count() > 1", "unbalanced '('"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("p95:ddllm.attempt.duration{*} > 5", "expected `aggregation(last_Nm):`"),
+        ("avg(last_5m):avg:ddllm.attempt.duration{*}", "expected a comparator"),
+        ("sum(last_5m):count:ddllm.request.duration{*}.as_count() / > 1", "the expression ends where"),
+        ("sum(last_5m):count:ddllm.request.duration{*}.as_count() / total > 1", "expected `aggregator:metric{filters}"),
+        ("sum(last_5m):(count:ddllm.request.duration{*}.as_count() > 1", "unbalanced '('"),
+    ],
+)
 def test_monitor_query_grammar_errors(query, message):
     with pytest.raises(asset_validation.QueryError, match=re.escape(message)):
         asset_validation.parse_monitor_query(query)
@@ -289,7 +316,9 @@ def test_headroom_is_a_percentage_of_the_limit(kind):
     body = monitor("ratelimit_headroom_%s.json" % kind)
     parsed = asset_validation.parse_monitor_query(body["query"])
     assert [query.metric for query in parsed.metric_queries] == [
-        "ddllm.ratelimit.remaining_" + kind, "ddllm.ratelimit.limit_" + kind]
+        "ddllm.ratelimit.remaining_" + kind,
+        "ddllm.ratelimit.limit_" + kind,
+    ]
     assert parsed.expression.startswith("100 * ") and " / " in parsed.expression
     assert parsed.comparator == "<" and 0 < parsed.threshold < 100
     assert catalogue.METRICS_BY_NAME["ddllm.ratelimit.limit_" + kind].type == "gauge"
@@ -305,14 +334,17 @@ TOTAL = "count:ddllm.attempt.duration{*} by {env,service,provider}.as_count()"
 ERRORS = "count:ddllm.attempt.duration{outcome:error} by {env,service,provider}.as_count()"
 
 
-@pytest.mark.parametrize("query", [
-    "sum(last_15m):(100 * default_zero(%s) / %s) * is_greater(%s, 20) > 10" % (ERRORS, TOTAL, TOTAL),
-    "sum(last_15m):100 * default_zero(%s) / %s * is_greater_equal(%s, 5) > 10" % (ERRORS, TOTAL, TOTAL),
-    "avg(last_5m):top(avg:ddllm.attempt.duration{*} by {env,service,provider}.rollup(max, 60), 10, 'mean', 'desc')"
-    " > 2",
-    "max(last_5m):default_zero(avg:ddllm.ratelimit.remaining_requests{*} by {env,service}.fill(zero)) < 3",
-    "sum(last_5m):abs(sum:ddllm.fallback{*} by {env,service}.as_rate()) - 2 > 1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sum(last_15m):(100 * default_zero(%s) / %s) * is_greater(%s, 20) > 10" % (ERRORS, TOTAL, TOTAL),
+        "sum(last_15m):100 * default_zero(%s) / %s * is_greater_equal(%s, 5) > 10" % (ERRORS, TOTAL, TOTAL),
+        "avg(last_5m):top(avg:ddllm.attempt.duration{*} by {env,service,provider}.rollup(max, 60), 10, 'mean', 'desc')"
+        " > 2",
+        "max(last_5m):default_zero(avg:ddllm.ratelimit.remaining_requests{*} by {env,service}.fill(zero)) < 3",
+        "sum(last_5m):abs(sum:ddllm.fallback{*} by {env,service}.as_rate()) - 2 > 1",
+    ],
+)
 def test_documented_monitor_functions_are_understood(tmp_path, capsys, query):
     body = monitor("error_rate.json")
     body["query"] = query
@@ -322,32 +354,42 @@ def test_documented_monitor_functions_are_understood(tmp_path, capsys, query):
     assert " error: " not in out
 
 
-@pytest.mark.parametrize("query, message", [
-    ("sum(last_5m):default_zer(%s) > 1" % ERRORS, "default_zer() is not a Datadog query function (did you mean "
-                                                     "default_zero()?)"),
-    ("sum(last_5m):default_zero(%s, 3) > 1" % ERRORS, "default_zero() takes (query), got 2 arguments"),
-    ("sum(last_5m):is_greater(%s) > 1" % ERRORS, "is_greater() takes (query, number), got 1 argument"),
-    ("avg(last_5m):top(%s, 7, 'mean', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
-    ("avg(last_5m):top(%s, 10, 'avg', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
-    ("avg(last_5m):100 * anomalies(%s, 'basic', 2) > 1" % ERRORS, "anomalies() is the whole query of an anomaly "
-                                                                   "monitor"),
-    ("avg(last_5m):outliers(%s, 'DBSCAN', 3) > 1" % ERRORS, "outliers() needs an outlier monitor"),
-    ("sum(last_5m):default_zero(%s, interval=60) > 1" % ERRORS, "default_zero() takes no named arguments"),
-    ("sum(last_5m):(%s > 1" % ERRORS, "unbalanced '('"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        (
+            "sum(last_5m):default_zer(%s) > 1" % ERRORS,
+            "default_zer() is not a Datadog query function (did you mean default_zero()?)",
+        ),
+        ("sum(last_5m):default_zero(%s, 3) > 1" % ERRORS, "default_zero() takes (query), got 2 arguments"),
+        ("sum(last_5m):is_greater(%s) > 1" % ERRORS, "is_greater() takes (query, number), got 1 argument"),
+        ("avg(last_5m):top(%s, 7, 'mean', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
+        ("avg(last_5m):top(%s, 10, 'avg', 'desc') > 1" % ERRORS, "top() takes (query, limit, 'method', 'order')"),
+        (
+            "avg(last_5m):100 * anomalies(%s, 'basic', 2) > 1" % ERRORS,
+            "anomalies() is the whole query of an anomaly monitor",
+        ),
+        ("avg(last_5m):outliers(%s, 'DBSCAN', 3) > 1" % ERRORS, "outliers() needs an outlier monitor"),
+        ("sum(last_5m):default_zero(%s, interval=60) > 1" % ERRORS, "default_zero() takes no named arguments"),
+        ("sum(last_5m):(%s > 1" % ERRORS, "unbalanced '('"),
+    ],
+)
 def test_what_datadog_refuses_in_a_monitor_query_is_an_error(query, message):
     with pytest.raises(asset_validation.QueryError, match=re.escape(message)):
         asset_validation.parse_monitor_query(query)
 
 
-@pytest.mark.parametrize("modifiers, message", [
-    (".as_count().as_rate()", "either .as_count() or .as_rate(), not both"),
-    (".rollup(median, 60)", "expected .rollup(method[, seconds])"),
-    (".rollup(sum, 1.5)", "expected .rollup(method[, seconds])"),
-    (".fill(nothing)", "expected .fill(mode[, seconds])"),
-    (".as_count(1)", ".as_count() takes no arguments"),
-    (".as_counts()", "unknown modifier .as_counts()"),
-])
+@pytest.mark.parametrize(
+    "modifiers, message",
+    [
+        (".as_count().as_rate()", "either .as_count() or .as_rate(), not both"),
+        (".rollup(median, 60)", "expected .rollup(method[, seconds])"),
+        (".rollup(sum, 1.5)", "expected .rollup(method[, seconds])"),
+        (".fill(nothing)", "expected .fill(mode[, seconds])"),
+        (".as_count(1)", ".as_count() takes no arguments"),
+        (".as_counts()", "unknown modifier .as_counts()"),
+    ],
+)
 def test_bad_modifiers_are_errors(tmp_path, capsys, modifiers, message):
     body = monitor("error_rate.json")
     body["query"] = "sum(last_5m):sum:ddllm.fallback{*} by {env,service}%s > 1" % modifiers
@@ -359,8 +401,9 @@ def test_bad_modifiers_are_errors(tmp_path, capsys, modifiers, message):
 
 def test_a_percentile_with_as_count_is_an_error(tmp_path, capsys):
     body = monitor("attempt_latency_p95.json")
-    body["query"] = body["query"].replace(" by {env,service,provider,model}", " by {env,service,provider,model}"
-                                          ".as_count()")
+    body["query"] = body["query"].replace(
+        " by {env,service,provider,model}", " by {env,service,provider,model}.as_count()"
+    )
     code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
     assert code == 1
     assert "a percentile (p95) is neither a count nor a rate: .as_count() does not apply" in out
@@ -387,14 +430,17 @@ def test_a_link_to_one_datadog_site_is_an_error(tmp_path, capsys):
     body["message"] += "\nSee https://app.datadoghq.com/dashboard/lists?q=ddllm"
     code, out, _ = validate(capsys, write(tmp_path, assets.MONITOR, body))
     assert code == 1
-    assert "https://app.datadoghq.com/dashboard/lists?q=ddllm is a link to one Datadog site: write it relative " \
-           "(/dashboard/lists?q=ddllm)" in out
+    assert (
+        "https://app.datadoghq.com/dashboard/lists?q=ddllm is a link to one Datadog site: write it relative "
+        "(/dashboard/lists?q=ddllm)" in out
+    )
 
 
 def test_set_changes_a_threshold_in_the_query_and_the_options(capsys, tmp_path):
     shipped_assets = assets.load_assets()
-    changed = customize.apply_settings(shipped_assets, {"error_rate.critical": 12, "error_rate.min_volume": 50,
-                                                        "error_rate.warning": 6})
+    changed = customize.apply_settings(
+        shipped_assets, {"error_rate.critical": 12, "error_rate.min_volume": 50, "error_rate.warning": 6}
+    )
     body = next(asset["body"] for asset in changed if asset["path"].endswith("error_rate.json"))
     parsed = asset_validation.parse_monitor_query(body["query"])
     assert parsed.threshold == 12 and body["options"]["thresholds"]["critical"] == 12
@@ -506,8 +552,11 @@ def group(dashboard, title):
 
 
 def test_where_requests_ended_sits_beside_p95_and_429_rate_per_model():
-    served, table = [widget for widget in group(overview(), "Where requests ended")["widgets"]
-                     if widget["definition"]["type"] != "note"]
+    served, table = [
+        widget
+        for widget in group(overview(), "Where requests ended")["widgets"]
+        if widget["definition"]["type"] != "note"
+    ]
     [query] = served["definition"]["requests"][0]["queries"]
     parsed, _ = asset_validation.parse_metric_query(query["query"])
     assert (parsed.metric, parsed.groups) == ("ddllm.request.duration", ["model_group", "fallback_used", "model"])
@@ -525,12 +574,14 @@ def test_headroom_and_skipped_deployments_are_on_the_dashboard():
         request = widget["requests"][0]
         assert request["formulas"][0]["formula"] == "100 * remaining / limit"
         assert [query["query"].split("{")[0] for query in request["queries"]][1].startswith(
-            "max:ddllm.ratelimit.limit_")
+            "max:ddllm.ratelimit.limit_"
+        )
     [skipped] = [widget for widget in rate_limits if widget.get("title", "").startswith("Deployments skipped")]
     query = skipped["requests"][0]["queries"][0]
     assert query["data_source"] == "spans"
-    assert query["compute"]["metric"] == "@" + next(field.name for field in catalogue.REQUEST_SPAN_FIELDS
-                                                     if field.name == "llm.request.skipped_deployments")
+    assert query["compute"]["metric"] == "@" + next(
+        field.name for field in catalogue.REQUEST_SPAN_FIELDS if field.name == "llm.request.skipped_deployments"
+    )
 
 
 def test_env_and_service_drive_every_widget():
@@ -545,8 +596,9 @@ def test_span_query_template_variables_are_checked(tmp_path, capsys):
     body = overview()
     text = json.dumps(body)
     assert "operation_name:llm.request $env $service" in text
-    broken = json.loads(text.replace("operation_name:llm.request $env $service",
-                                     "operation_name:llm.request $env $provider"))
+    broken = json.loads(
+        text.replace("operation_name:llm.request $env $service", "operation_name:llm.request $env $provider")
+    )
     code, out, _ = validate(capsys, write(tmp_path, assets.DASHBOARD, broken))
     assert code == 1
     assert "span query does not use the template variable $service" in out
@@ -566,10 +618,13 @@ def test_the_readme_table_lists_every_monitor_with_its_default_thresholds():
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as readme:
         text = readme.read()
     table = text.split("<!-- monitor table:", 1)[1].split("\n\n", 1)[0]
-    rows = {match.group(1): match.group(2) for match in re.finditer(
-        r"^\| `([a-z0-9_]+)` \| [^|]+ \| ([^|]+) \|", table, re.MULTILINE)}
-    shipped_monitors = {os.path.splitext(os.path.basename(asset["path"]))[0]: asset["body"]
-                        for asset in shipped(assets.MONITOR)}
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([a-z0-9_]+)` \| [^|]+ \| ([^|]+) \|", table, re.MULTILINE)
+    }
+    shipped_monitors = {
+        os.path.splitext(os.path.basename(asset["path"]))[0]: asset["body"] for asset in shipped(assets.MONITOR)
+    }
     assert set(rows) == set(shipped_monitors)
     for key, body in shipped_monitors.items():
         levels = body["options"]["thresholds"]
@@ -583,29 +638,42 @@ def test_the_readme_table_lists_every_monitor_with_its_default_thresholds():
 # Anomaly and forecast monitors
 
 
-@pytest.mark.parametrize("file_name, metric", [("attempt_latency_anomaly.json", "ddllm.attempt.duration"),
-                                               ("time_to_first_token_anomaly.json",
-                                                "ddllm.attempt.time_to_first_token")])
+@pytest.mark.parametrize(
+    "file_name, metric",
+    [
+        ("attempt_latency_anomaly.json", "ddllm.attempt.duration"),
+        ("time_to_first_token_anomaly.json", "ddllm.attempt.time_to_first_token"),
+    ],
+)
 def test_anomaly_monitors_judge_each_model_against_its_own_history(file_name, metric):
     body = monitor(file_name)
     parsed = asset_validation.parse_monitor_query(body["query"])
     assert parsed.algorithm.name == "anomalies"
     [query] = parsed.metric_queries
     assert (query.aggregator, query.metric, query.groups) == ("p95", metric, ["env", "service", "provider", "model"])
-    named = {argument.name: argument.value.value for argument in parsed.algorithm.arguments
-             if isinstance(argument, queries.Keyword)}
+    named = {
+        argument.name: argument.value.value
+        for argument in parsed.algorithm.arguments
+        if isinstance(argument, queries.Keyword)
+    }
     assert parsed.algorithm.arguments[1].value == "robust" and named["seasonality"] == "daily"
     assert named["direction"] == "above"
     assert body["options"]["threshold_windows"]["trigger_window"] == named["alert_window"]
     # The fixed-threshold monitors stay as hard ceilings.
-    ceiling = {"attempt_latency_anomaly.json": "attempt_latency_p95.json",
-               "time_to_first_token_anomaly.json": "time_to_first_token_p95.json"}[file_name]
+    ceiling = {
+        "attempt_latency_anomaly.json": "attempt_latency_p95.json",
+        "time_to_first_token_anomaly.json": "time_to_first_token_p95.json",
+    }[file_name]
     assert asset_validation.parse_monitor_query(monitor(ceiling)["query"]).metric_queries[0].metric == metric
 
 
-@pytest.mark.parametrize("file_name, metric", [
-    ("ratelimit_headroom_tokens_forecast.json", "ddllm.ratelimit.remaining_tokens"),
-    ("ratelimit_headroom_requests_forecast.json", "ddllm.ratelimit.remaining_requests")])
+@pytest.mark.parametrize(
+    "file_name, metric",
+    [
+        ("ratelimit_headroom_tokens_forecast.json", "ddllm.ratelimit.remaining_tokens"),
+        ("ratelimit_headroom_requests_forecast.json", "ddllm.ratelimit.remaining_requests"),
+    ],
+)
 def test_forecast_monitors_alert_before_the_headroom_runs_out(file_name, metric):
     body = monitor(file_name)
     parsed = asset_validation.parse_monitor_query(body["query"])
@@ -627,57 +695,120 @@ ANOMALY = monitor("attempt_latency_anomaly.json")["query"]
 FORECAST = monitor("ratelimit_headroom_tokens_forecast.json")["query"]
 
 
-@pytest.mark.parametrize("file_name, change, message", [
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(
-        "ddllm.attempt.duration", "ddllm.attempt.durration")), "metric 'ddllm.attempt.durration' is not in ddllm's "
-                                                                "catalogue"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
-        "remaining_tokens", "remaning_tokens")),
-     "metric 'ddllm.ratelimit.remaning_tokens' is not in ddllm's catalogue"),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(", seasonality='daily'", "")),
-     "anomalies() with 'robust' needs seasonality="),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("'robust'", "'basic'")),
-     "anomalies() with 'basic' takes no seasonality="),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("'robust'", "'smart'")),
-     "anomalies()'s algorithm must be one of 'basic', 'agile', 'robust'"),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("direction=", "directon=")),
-     "anomalies() has no argument directon="),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("interval=300", "interval=600")),
-     "interval=600 is more than a fifth of alert_window last_30m"),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace(">= 1", "> 1")),
-     "an anomaly monitor ends with `>= FRACTION`"),
-    ("attempt_latency_anomaly.json", lambda body: body.update(query=ANOMALY.replace("avg(last_3h)", "max(last_3h)")),
-     "an anomaly monitor's time aggregation is avg(...), not max(...)"),
-    ("attempt_latency_anomaly.json", lambda body: body["options"].pop("threshold_windows"),
-     "an anomaly monitor needs options.threshold_windows"),
-    ("attempt_latency_anomaly.json", lambda body: body["options"]["threshold_windows"].update(
-        trigger_window="last_15m"), "threshold_windows.trigger_window 'last_15m' must be the query's alert_window"),
-    ("attempt_latency_anomaly.json", lambda body: (
-        body.update(query=ANOMALY.replace(">= 1", ">= 0.5")), body["options"]["thresholds"].update(critical=0.5),
-        body["options"]["threshold_windows"].update(recovery_window="last_5m")),
-     "recovery_window last_5m is shorter than 16 minutes"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace("next_12h", "next_1h")),
-     "a forecast horizon is 12 hours to 3 months"),
-    ("ratelimit_headroom_tokens_forecast.json",
-     lambda body: body.update(query=FORECAST.replace("next_12h", "last_12h")),
-     "a forecast monitor's window is the horizon ahead, like next_1d"),
-    ("ratelimit_headroom_tokens_forecast.json",
-     lambda body: body.update(query=FORECAST.replace("min(next", "max(next")),
-     "a forecast monitor that alerts below its threshold aggregates with min(...)"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
-        "min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model}",
-        "100 * min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model} / "
-        "max:ddllm.ratelimit.limit_tokens{*} by {env,service,provider,model}")),
-     "forecast()'s first argument must be one metric query"),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body.update(query=FORECAST.replace(
-        ", seasonality='daily'", ", seasonality='daily', history='1w'")),
-     "forecast() with 'seasonal' takes no history= or model="),
-    ("ratelimit_headroom_tokens_forecast.json", lambda body: body["options"].update(
-        threshold_windows={"trigger_window": "last_30m", "recovery_window": "last_30m"}),
-     "threshold_windows belong to anomaly monitors"),
-    ("attempt_latency_p95.json", lambda body: body.update(query=body["query"].replace("last_10m", "next_10m")),
-     "window 'next_10m' is not like last_5m, last_1h"),
-])
+@pytest.mark.parametrize(
+    "file_name, change, message",
+    [
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("ddllm.attempt.duration", "ddllm.attempt.durration")),
+            "metric 'ddllm.attempt.durration' is not in ddllm's catalogue",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(query=FORECAST.replace("remaining_tokens", "remaning_tokens")),
+            "metric 'ddllm.ratelimit.remaning_tokens' is not in ddllm's catalogue",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace(", seasonality='daily'", "")),
+            "anomalies() with 'robust' needs seasonality=",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("'robust'", "'basic'")),
+            "anomalies() with 'basic' takes no seasonality=",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("'robust'", "'smart'")),
+            "anomalies()'s algorithm must be one of 'basic', 'agile', 'robust'",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("direction=", "directon=")),
+            "anomalies() has no argument directon=",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("interval=300", "interval=600")),
+            "interval=600 is more than a fifth of alert_window last_30m",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace(">= 1", "> 1")),
+            "an anomaly monitor ends with `>= FRACTION`",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body.update(query=ANOMALY.replace("avg(last_3h)", "max(last_3h)")),
+            "an anomaly monitor's time aggregation is avg(...), not max(...)",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body["options"].pop("threshold_windows"),
+            "an anomaly monitor needs options.threshold_windows",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: body["options"]["threshold_windows"].update(trigger_window="last_15m"),
+            "threshold_windows.trigger_window 'last_15m' must be the query's alert_window",
+        ),
+        (
+            "attempt_latency_anomaly.json",
+            lambda body: (
+                body.update(query=ANOMALY.replace(">= 1", ">= 0.5")),
+                body["options"]["thresholds"].update(critical=0.5),
+                body["options"]["threshold_windows"].update(recovery_window="last_5m"),
+            ),
+            "recovery_window last_5m is shorter than 16 minutes",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(query=FORECAST.replace("next_12h", "next_1h")),
+            "a forecast horizon is 12 hours to 3 months",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(query=FORECAST.replace("next_12h", "last_12h")),
+            "a forecast monitor's window is the horizon ahead, like next_1d",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(query=FORECAST.replace("min(next", "max(next")),
+            "a forecast monitor that alerts below its threshold aggregates with min(...)",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(
+                query=FORECAST.replace(
+                    "min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model}",
+                    "100 * min:ddllm.ratelimit.remaining_tokens{*} by {env,service,provider,model} / "
+                    "max:ddllm.ratelimit.limit_tokens{*} by {env,service,provider,model}",
+                )
+            ),
+            "forecast()'s first argument must be one metric query",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body.update(
+                query=FORECAST.replace(", seasonality='daily'", ", seasonality='daily', history='1w'")
+            ),
+            "forecast() with 'seasonal' takes no history= or model=",
+        ),
+        (
+            "ratelimit_headroom_tokens_forecast.json",
+            lambda body: body["options"].update(
+                threshold_windows={"trigger_window": "last_30m", "recovery_window": "last_30m"}
+            ),
+            "threshold_windows belong to anomaly monitors",
+        ),
+        (
+            "attempt_latency_p95.json",
+            lambda body: body.update(query=body["query"].replace("last_10m", "next_10m")),
+            "window 'next_10m' is not like last_5m, last_1h",
+        ),
+    ],
+)
 def test_broken_anomaly_and_forecast_monitors_are_errors(tmp_path, capsys, file_name, change, message):
     assert_a_changed_copy_fails(tmp_path, capsys, assets.MONITOR, monitor(file_name), change, message)
 
@@ -693,8 +824,9 @@ def assert_a_changed_copy_fails(tmp_path, capsys, kind, body, change, message):
 
 
 def slo(file_name):
-    return copy.deepcopy(next(asset["body"] for asset in shipped(assets.SLO)
-                              if os.path.basename(asset["path"]) == file_name))
+    return copy.deepcopy(
+        next(asset["body"] for asset in shipped(assets.SLO) if os.path.basename(asset["path"]) == file_name)
+    )
 
 
 def test_the_slos_measure_each_model_group():
@@ -710,8 +842,11 @@ def test_the_slos_measure_each_model_group():
     assert latency["type"] == "time_slice" and time_slice["query_interval_seconds"] == 300
     [query] = time_slice["query"]["queries"]
     parsed, _ = queries.parse_metric_query(query["query"])
-    assert (parsed.aggregator, parsed.metric, parsed.groups) == ("p95", "ddllm.request.duration",
-                                                                 ["env", "service", "model_group"])
+    assert (parsed.aggregator, parsed.metric, parsed.groups) == (
+        "p95",
+        "ddllm.request.duration",
+        ["env", "service", "model_group"],
+    )
     assert (time_slice["comparator"], time_slice["threshold"]) == ("<=", 20)
 
 
@@ -727,35 +862,72 @@ def _time_slice(body):
     return body["sli_specification"]["time_slice"]
 
 
-@pytest.mark.parametrize("file_name, change, message", [
-    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"].replace(
-        "ddllm.request.duration", "ddllm.request.durations")), "$.query.numerator: metric 'ddllm.request.durations' "
-                                                               "is not in ddllm's catalogue"),
-    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["queries"][0].update(
-        query="p95:ddllm.requests.duration{*} by {env,service,model_group}"),
-     "metric 'ddllm.requests.duration' is not in ddllm's catalogue"),
-    ("model_group_latency_p95.json", lambda body: _time_slice(body).update(query_interval_seconds=120),
-     "query_interval_seconds"),
-    ("model_group_latency_p95.json", lambda body: _time_slice(body)["query"]["formulas"][0].update(formula="query2"),
-     "'query2' is not the name of a query of this SLO"),
-    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
-                                                                        .replace(".as_count()", "")),
-     "a metric SLO counts events: denominator must be a count with .as_count()"),
-    ("model_group_availability.json", lambda body: body["query"].update(denominator=body["query"]["denominator"]
-                                                                        .replace("env,service,", "")),
-     "numerator and denominator must group by the same tags"),
-    ("model_group_availability.json", lambda body: body["query"].update(numerator=body["query"]["numerator"]
-                                                                        .replace("model_group}", "model_grup}")),
-     "cannot group ddllm.request.duration by 'model_grup'"),
-    ("model_group_availability.json", lambda body: body["thresholds"][0].update(warning=99),
-     "the warning 99 must be above the target 99.5"),
-    ("model_group_availability.json", lambda body: body["thresholds"][1].update(timeframe="7d"),
-     "two objectives for 7d"),
-    ("model_group_availability.json", lambda body: body.update(tags=["team:llm-platform"]),
-     "tags must include source:ddllm"),
-    ("model_group_latency_p95.json", lambda body: body.update(type="metric"),
-     "a metric SLO needs query.numerator and query.denominator"),
-])
+@pytest.mark.parametrize(
+    "file_name, change, message",
+    [
+        (
+            "model_group_availability.json",
+            lambda body: body["query"].update(
+                numerator=body["query"]["numerator"].replace("ddllm.request.duration", "ddllm.request.durations")
+            ),
+            "$.query.numerator: metric 'ddllm.request.durations' is not in ddllm's catalogue",
+        ),
+        (
+            "model_group_latency_p95.json",
+            lambda body: _time_slice(body)["query"]["queries"][0].update(
+                query="p95:ddllm.requests.duration{*} by {env,service,model_group}"
+            ),
+            "metric 'ddllm.requests.duration' is not in ddllm's catalogue",
+        ),
+        (
+            "model_group_latency_p95.json",
+            lambda body: _time_slice(body).update(query_interval_seconds=120),
+            "query_interval_seconds",
+        ),
+        (
+            "model_group_latency_p95.json",
+            lambda body: _time_slice(body)["query"]["formulas"][0].update(formula="query2"),
+            "'query2' is not the name of a query of this SLO",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body["query"].update(denominator=body["query"]["denominator"].replace(".as_count()", "")),
+            "a metric SLO counts events: denominator must be a count with .as_count()",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body["query"].update(denominator=body["query"]["denominator"].replace("env,service,", "")),
+            "numerator and denominator must group by the same tags",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body["query"].update(
+                numerator=body["query"]["numerator"].replace("model_group}", "model_grup}")
+            ),
+            "cannot group ddllm.request.duration by 'model_grup'",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body["thresholds"][0].update(warning=99),
+            "the warning 99 must be above the target 99.5",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body["thresholds"][1].update(timeframe="7d"),
+            "two objectives for 7d",
+        ),
+        (
+            "model_group_availability.json",
+            lambda body: body.update(tags=["team:llm-platform"]),
+            "tags must include source:ddllm",
+        ),
+        (
+            "model_group_latency_p95.json",
+            lambda body: body.update(type="metric"),
+            "a metric SLO needs query.numerator and query.denominator",
+        ),
+    ],
+)
 def test_broken_slos_are_errors(tmp_path, capsys, file_name, change, message):
     assert_a_changed_copy_fails(tmp_path, capsys, assets.SLO, slo(file_name), change, message)
 
@@ -765,7 +937,8 @@ def test_the_readme_says_what_each_slo_measures_and_why():
         table = readme.read().split("<!-- SLO table:", 1)[1].split("\n\n", 1)[0]
     rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", table, re.MULTILINE)
     assert sorted(row[0] for row in rows) == sorted(
-        os.path.splitext(os.path.basename(asset["path"]))[0] for asset in shipped(assets.SLO))
+        os.path.splitext(os.path.basename(asset["path"]))[0] for asset in shipped(assets.SLO)
+    )
     for name, _, objective, why in rows:
         target = slo(name + ".json")["thresholds"][0]["target"]
         assert "%g %%" % target in objective, name

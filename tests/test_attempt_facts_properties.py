@@ -1,5 +1,6 @@
 """Property-based tests over what ddllm reads from LiteLLM: any kwargs, metadata, model
 string, header value or usage object gives facts of the right types, and nothing raises."""
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -7,13 +8,18 @@ from ddllm.instrument import attempt_facts
 from ddllm.instrument.attempt_facts import AttemptFacts
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=300), st.binary(max_size=50),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=300),
+    st.binary(max_size=50),
 )
 values = st.recursive(
     scalars,
     lambda children: st.one_of(
-        st.lists(children, max_size=4), st.tuples(children, children),
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
         st.dictionaries(st.text(max_size=20), children, max_size=4),
     ),
     max_leaves=12,
@@ -23,8 +29,17 @@ model_strings = st.one_of(
     st.builds(lambda p, m: "%s/%s" % (p, m), st.sampled_from(["openai", "anthropic", "gemini", "", "x"]), st.text()),
 )
 metadata_keys = st.sampled_from(
-    ["model_group", "deployment", "model_info", "attempted_retries", "attempted_fallbacks",
-     "previous_models", "api_base", "original_model_group"])
+    [
+        "model_group",
+        "deployment",
+        "model_info",
+        "attempted_retries",
+        "attempted_fallbacks",
+        "previous_models",
+        "api_base",
+        "original_model_group",
+    ]
+)
 metadata = st.one_of(values, st.dictionaries(metadata_keys, values, max_size=8))
 
 
@@ -37,8 +52,20 @@ def _optional(kind):
     model=st.one_of(model_strings, values),
     metadata=metadata,
     extra=st.dictionaries(
-        st.sampled_from(["custom_llm_provider", "api_base", "base_url", "model_info", "stream",
-                         "fallback_depth", "litellm_metadata"]), values, max_size=5),
+        st.sampled_from(
+            [
+                "custom_llm_provider",
+                "api_base",
+                "base_url",
+                "model_info",
+                "stream",
+                "fallback_depth",
+                "litellm_metadata",
+            ]
+        ),
+        values,
+        max_size=5,
+    ),
 )
 def test_read_start_accepts_anything(model, metadata, extra):
     facts = AttemptFacts()
@@ -55,9 +82,23 @@ def test_read_start_accepts_anything(model, metadata, extra):
 
 
 @settings(max_examples=300, deadline=None)
-@given(headers=st.one_of(values, st.dictionaries(
-    st.sampled_from(["x-ratelimit-remaining-requests", "llm_provider-x-ratelimit-remaining-tokens",
-                     "anthropic-ratelimit-requests-remaining", "other"]), values, max_size=4)))
+@given(
+    headers=st.one_of(
+        values,
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "x-ratelimit-remaining-requests",
+                    "llm_provider-x-ratelimit-remaining-tokens",
+                    "anthropic-ratelimit-requests-remaining",
+                    "other",
+                ]
+            ),
+            values,
+            max_size=4,
+        ),
+    )
+)
 def test_rate_limit_headers_with_junk_values(headers):
     facts = AttemptFacts()
     attempt_facts.read_rate_limits(headers, facts)
@@ -66,8 +107,12 @@ def test_rate_limit_headers_with_junk_values(headers):
 
 
 @settings(max_examples=300, deadline=None)
-@given(usage=st.one_of(values, st.builds(
-    lambda p, c: type("Usage", (), {"prompt_tokens": p, "completion_tokens": c})(), values, values)))
+@given(
+    usage=st.one_of(
+        values,
+        st.builds(lambda p, c: type("Usage", (), {"prompt_tokens": p, "completion_tokens": c})(), values, values),
+    )
+)
 def test_usage_with_missing_or_negative_fields(usage):
     facts = AttemptFacts()
     attempt_facts.read_usage(usage, facts)
@@ -97,8 +142,13 @@ def test_host_never_carries_credentials(url):
 def test_rate_limit_headers_of_an_httpx_error_response_in_any_case():
     import httpx
 
-    headers = httpx.Headers({"X-RateLimit-Remaining-Requests": "7", "LLM_Provider-X-RateLimit-Remaining-Tokens": "1200",
-                             "Content-Type": "application/json"})
+    headers = httpx.Headers(
+        {
+            "X-RateLimit-Remaining-Requests": "7",
+            "LLM_Provider-X-RateLimit-Remaining-Tokens": "1200",
+            "Content-Type": "application/json",
+        }
+    )
     facts = AttemptFacts()
     attempt_facts.read_rate_limits(headers, facts)
     assert (facts.remaining_requests, facts.remaining_tokens) == (7, 1200)
@@ -109,9 +159,11 @@ def test_reasoning_tokens_of_chat_and_responses_usage():
 
     chat = AttemptFacts()
     attempt_facts.read_usage(
-        Usage(prompt_tokens=3, completion_tokens=7, completion_tokens_details={"reasoning_tokens": 5}), chat)
+        Usage(prompt_tokens=3, completion_tokens=7, completion_tokens_details={"reasoning_tokens": 5}), chat
+    )
     assert (chat.input_tokens, chat.output_tokens, chat.reasoning_tokens) == (3, 7, 5)
     responses = AttemptFacts()
     attempt_facts.read_usage(
-        {"input_tokens": 2, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}}, responses)
+        {"input_tokens": 2, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}}, responses
+    )
     assert (responses.input_tokens, responses.output_tokens, responses.reasoning_tokens) == (2, 9, 4)

@@ -1,6 +1,7 @@
 """Attempt and request spans as the test agent receives them, for LiteLLM's mock provider
 (no HTTP): the Router's sync and async paths, `litellm.completion(fallbacks=...)`, plain
 calls, every model failing, and many concurrent requests."""
+
 import asyncio
 
 import litellm
@@ -61,7 +62,7 @@ def assert_rate_limited_then_fallback(request, attempts):
     assert first.get("error") == 1 and meta(first, "error.type").endswith("RateLimitError")
     # the innermost frames of the provider's error, laid out as Python prints a traceback
     stack = meta(first, "error.stack")
-    assert stack.startswith("Traceback (most recent call last):\n  File \"")
+    assert stack.startswith('Traceback (most recent call last):\n  File "')
     assert stack.endswith("\nRateLimitError: " + meta(first, "error.message"))
     assert 1 <= stack.count("\n  File ") <= 8
     assert meta(first, "http.status_code") == "429"
@@ -76,7 +77,9 @@ def assert_rate_limited_then_fallback(request, attempts):
     assert fallback.get("error", 0) == 0
     assert fallback["metrics"]["gen_ai.usage.input_tokens"] > 0
     assert fallback["metrics"]["gen_ai.usage.output_tokens"] > 0
-    assert meta(fallback, "llm.deployment.id") and meta(fallback, "llm.deployment.id") != meta(first, "llm.deployment.id")
+    assert meta(fallback, "llm.deployment.id") and meta(fallback, "llm.deployment.id") != meta(
+        first, "llm.deployment.id"
+    )
     assert all(span["parent_id"] == request["span_id"] for span in attempts)
 
 

@@ -1,4 +1,5 @@
 """Bad input: the caller sees exactly what LiteLLM alone gives, and the span records it."""
+
 import litellm
 import pytest
 from conftest import flush
@@ -49,7 +50,8 @@ def test_unknown_model_raises_litellms_exception_and_is_recorded(agent):
 def test_odd_metadata_shapes(agent, metadata):
     def call():
         return litellm.completion(
-            model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response="ok", metadata=metadata)
+            model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response="ok", metadata=metadata
+        )
 
     without, with_ddllm = with_and_without_ddllm(call)
     assert with_ddllm == without

@@ -8,6 +8,7 @@ quick) means no cooldown at all (`_should_run_cooldown_logic`: "time_to_cooldown
 effectively 0"). So the rate limits here say 30 seconds. Deployment `order` makes the first
 pick the rate-limited deployment every time, so nothing depends on a shuffle.
 """
+
 import asyncio
 
 import litellm
@@ -52,6 +53,7 @@ def two_deployment_router(provider, extra=(), **settings):
 
 def two_requests(router, use_async):
     if use_async:
+
         async def both():
             for _ in range(2):
                 await router.acompletion(model="primary", messages=MESSAGES)

@@ -2,6 +2,7 @@
 ddllm, whichever of the two patched first: streamed requests that fall back or fail on every
 deployment still arrive as whole traces, with exactly one LLM Observability `llm` event per
 provider call, each carrying ddllm's fallback tags."""
+
 import pytest
 from conftest import flush
 from spans_of import meta, requests_with_attempts

@@ -1,5 +1,6 @@
 """`ddtrace-run` on an application that never imports ddllm: the start-up hook patches
 LiteLLM, from the installed package and from a wheel installed into a fresh virtualenv."""
+
 import glob
 import os
 import subprocess
@@ -15,10 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_under_ddtrace_run(python, agent, script=None, expected_stdout=("hello", "hello"), **env_overrides):
-    env = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))}
     env.update(
         DD_TRACE_AGENT_URL=agent.url,
         DD_SERVICE="router-app",
@@ -32,7 +30,10 @@ def run_under_ddtrace_run(python, agent, script=None, expected_stdout=("hello", 
     env.update(env_overrides)
     completed = subprocess.run(
         [python, "-m", "ddtrace.commands.ddtrace_run", "python"] + (["-c", script] if script else [APP]),
-        env=env, capture_output=True, text=True, timeout=240,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     if expected_stdout is not None:
@@ -44,13 +45,14 @@ def assert_two_traced_requests(agent, ddtrace_litellm_spans=False):
     found = requests_with_attempts(agent.traces())
     assert len(found) == 2
     for request, attempts in found:
-        assert [span["resource"] for span in attempts] == [
-            "openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022"]
+        assert [span["resource"] for span in attempts] == ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022"]
         assert attempts[1]["meta"]["llm.fallback.reason"] == "RateLimitError"
     events = agent.llmobs_spans()
     llm_spans = [event for event in events if (event["meta"].get("span") or {}).get("kind") == "llm"]
     assert len(llm_spans) == 4  # one per provider call, whether ddtrace's litellm integration is on or not
-    assert all("llm.fallback.depth:0" in event["tags"] or "llm.fallback.depth:1" in event["tags"] for event in llm_spans)
+    assert all(
+        "llm.fallback.depth:0" in event["tags"] or "llm.fallback.depth:1" in event["tags"] for event in llm_spans
+    )
     names = [span["name"] for trace in agent.traces() for span in trace]
     if ddtrace_litellm_spans:
         assert "litellm.request" in names
@@ -96,7 +98,9 @@ def sdist_and_wheel(tmp_path_factory):
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), REPO],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     [sdist] = glob.glob(str(dist / "ddllm-*.tar.gz"))
     [wheel] = glob.glob(str(dist / "ddllm-*.whl"))
@@ -116,11 +120,24 @@ def fresh_venv_with_wheel(tmp_path_factory, sdist_and_wheel):
 def test_the_sdist_holds_what_builds_the_wheel_and_no_tests(sdist_and_wheel):
     with tarfile.open(sdist_and_wheel[0]) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
-    for needed in ("setup.cfg", "pyproject.toml", "build_commands.py", "MANIFEST.in", "ddllm.pth", "LICENSE", "README.md",
-                   "ddllm/__init__.py", "ddllm/instrument/patching.py", "ddllm/assets/files.py", "ddllm/cli/main.py"):
+    for needed in (
+        "setup.cfg",
+        "pyproject.toml",
+        "build_commands.py",
+        "MANIFEST.in",
+        "ddllm.pth",
+        "LICENSE",
+        "README.md",
+        "ddllm/__init__.py",
+        "ddllm/instrument/patching.py",
+        "ddllm/assets/files.py",
+        "ddllm/cli/main.py",
+    ):
         assert needed in names, needed
     for folder in ("dashboards", "monitors", "slos"):
-        shipped = {"%s/%s" % (folder, os.path.basename(path)) for path in glob.glob(os.path.join(REPO, folder, "*.json"))}
+        shipped = {
+            "%s/%s" % (folder, os.path.basename(path)) for path in glob.glob(os.path.join(REPO, folder, "*.json"))
+        }
         assert shipped and shipped <= names
     assert not [name for name in names if name.startswith("tests/")]
 
@@ -128,7 +145,9 @@ def test_the_sdist_holds_what_builds_the_wheel_and_no_tests(sdist_and_wheel):
 def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_with_wheel):
     located = subprocess.run(
         [fresh_venv_with_wheel, "-c", "import ddllm; print(ddllm.__file__)"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     assert REPO not in located and "/venv/" in located
     run_under_ddtrace_run(fresh_venv_with_wheel, agent)
@@ -138,12 +157,18 @@ def test_wheel_in_fresh_virtualenv_works_under_ddtrace_run(agent, fresh_venv_wit
 def test_the_installed_wheel_validates_its_own_assets(fresh_venv_with_wheel, tmp_path):
     """From a plain install, run away from the checkout: the JSON can only come from the package."""
     completed = subprocess.run(
-        [fresh_venv_with_wheel, "-m", "ddllm", "validate"], capture_output=True, text=True, timeout=120,
+        [fresh_venv_with_wheel, "-m", "ddllm", "validate"],
+        capture_output=True,
+        text=True,
+        timeout=120,
         cwd=str(tmp_path),
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    shipped = [path for folder in ("dashboards", "monitors", "slos")
-               for path in glob.glob(os.path.join(REPO, folder, "*.json"))]
+    shipped = [
+        path
+        for folder in ("dashboards", "monitors", "slos")
+        for path in glob.glob(os.path.join(REPO, folder, "*.json"))
+    ]
     assert "%d files, 0 errors" % len(shipped) in completed.stdout
 
 
@@ -165,12 +190,23 @@ def test_an_editable_install_keeps_the_start_up_hook(tmp_path):
     with open(os.path.join(site_packages, "ddllm.pth")) as hook:
         assert hook.read().strip() == "import ddllm._startup"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DD_", "DDLLM_", "PYTHONPATH"))}
-    env.update(DD_TRACE_ENABLED="false", DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
-               DD_REMOTE_CONFIGURATION_ENABLED="false")
+    env.update(
+        DD_TRACE_ENABLED="false", DD_INSTRUMENTATION_TELEMETRY_ENABLED="false", DD_REMOTE_CONFIGURATION_ENABLED="false"
+    )
     completed = subprocess.run(
-        [python, "-m", "ddtrace.commands.ddtrace_run", python, "-c",
-         "import litellm, ddllm; print(ddllm.__file__); print(ddllm.is_patched())"],
-        env=env, capture_output=True, text=True, timeout=240, cwd=str(tmp_path),
+        [
+            python,
+            "-m",
+            "ddtrace.commands.ddtrace_run",
+            python,
+            "-c",
+            "import litellm, ddllm; print(ddllm.__file__); print(ddllm.is_patched())",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=str(tmp_path),
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert completed.stdout.split() == [os.path.join(REPO, "ddllm", "__init__.py"), "True"]
@@ -190,12 +226,18 @@ def test_patch_before_litellm_is_imported_under_ddtrace_run_wraps_once_with_the_
     """ddllm.patch() imports litellm; under ddtrace-run that import runs the start-up hook,
     which calls patch() again on the same thread. The outer call alone wraps."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DD_", "DDLLM_"))}
-    env.update(DD_TRACE_AGENT_URL=agent.url, DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
-               DD_REMOTE_CONFIGURATION_ENABLED="false",
-               PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""))
+    env.update(
+        DD_TRACE_AGENT_URL=agent.url,
+        DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
+        DD_REMOTE_CONFIGURATION_ENABLED="false",
+        PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+    )
     completed = subprocess.run(
         [sys.executable, "-m", "ddtrace.commands.ddtrace_run", "python", "-c", PATCH_BEFORE_IMPORT],
-        env=env, capture_output=True, text=True, timeout=240,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     assert completed.stdout.split() == ["1", "udp://127.0.0.1:9"]

@@ -1,6 +1,7 @@
 """`ddllm demo` (and `make demo`): a few dozen requests against the embedded fake provider,
 with no agent and no network. The figures it writes (computed from the DogStatsD samples it
 captured) agree with the spans, which these tests collect on their own."""
+
 import collections
 import http.server
 import io
@@ -53,8 +54,14 @@ def _hops(spans):
     for attempts in _attempts_by_trace(spans):
         for previous, span in zip(attempts, attempts[1:]):
             if span.get_tag("llm.fallback.depth") != previous.get_tag("llm.fallback.depth"):
-                hops[(span.get_tag("llm.fallback.from"), span.resource, span.get_tag("llm.fallback.reason"),
-                      span.get_tag("llm.fallback.type"))] += 1
+                hops[
+                    (
+                        span.get_tag("llm.fallback.from"),
+                        span.resource,
+                        span.get_tag("llm.fallback.reason"),
+                        span.get_tag("llm.fallback.type"),
+                    )
+                ] += 1
     return hops
 
 
@@ -72,9 +79,10 @@ def test_demo_json_agrees_with_the_spans(tmp_path, capsys, collector, patched):
     assert summary["attempts"] == dict(collections.Counter(span.resource for span in attempt_spans))
     assert summary["spans"]["attempts"] == len(attempt_spans)
     assert {model: figures["count"] for model, figures in summary["latency"].items()} == summary["attempts"]
-    assert summary["rate_limited"] == {model: sum(1 for s in attempt_spans if s.resource == model and
-                                                  s.get_tag("llm.outcome") == "rate_limited")
-                                       for model in summary["attempts"]}
+    assert summary["rate_limited"] == {
+        model: sum(1 for s in attempt_spans if s.resource == model and s.get_tag("llm.outcome") == "rate_limited")
+        for model in summary["attempts"]
+    }
     metric_hops = {(hop["from"], hop["to"], hop["reason"], hop["type"]): hop["count"] for hop in summary["fallbacks"]}
     assert metric_hops == dict(_hops(collector.spans))
     reasons = collections.Counter()
@@ -99,7 +107,8 @@ def test_the_demo_lists_every_dashboard_monitor_and_slo_push_would_create():
     listing = demo_assets.shipped()
     for kind, heading in demo_assets.HEADINGS:
         assert [entry["name"] for entry in listing[heading]] == [
-            asset["name"] for asset in assets.load_assets() if asset["kind"] == kind]
+            asset["name"] for asset in assets.load_assets() if asset["kind"] == kind
+        ]
     kinds = {entry["name"]: entry.get("kind") for entries in listing.values() for entry in entries}
     assert kinds["ddllm: p95 latency of non-streamed attempts above its own normal per provider and model"] == "anomaly"
     assert kinds["ddllm: tokens headroom forecast to run out per provider and model"] == "forecast"
@@ -112,10 +121,14 @@ def test_the_demo_lists_every_dashboard_monitor_and_slo_push_would_create():
 
 def test_counts_do_not_depend_on_timing():
     """Async requests run concurrently, yet each model sees the same attempts, run after run."""
+
     def counts():
         traces, samples = demo.run_demo(25, seed=11, progress=demo.Progress(25, stream=io.StringIO()))
-        return collections.Counter((s.name, s.tags.get("model"), s.tags.get("outcome"), s.tags.get("reason"))
-                                   for s in samples if s.name in ("ddllm.attempt.duration", "ddllm.fallback"))
+        return collections.Counter(
+            (s.name, s.tags.get("model"), s.tags.get("outcome"), s.tags.get("reason"))
+            for s in samples
+            if s.name in ("ddllm.attempt.duration", "ddllm.fallback")
+        )
 
     assert counts() == counts()
     assert not ddllm.is_patched()
@@ -123,7 +136,8 @@ def test_counts_do_not_depend_on_timing():
 
 def test_make_demo_runs_on_its_own():
     completed = subprocess.run(
-        [sys.executable, "-m", "ddllm.cli.demo", "--requests", "20"], capture_output=True, text=True, timeout=120)
+        [sys.executable, "-m", "ddllm.cli.demo", "--requests", "20"], capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     for heading in ("Attempt trees", "Per model", "Fallback flow", "Requests"):
         assert heading in completed.stdout
@@ -135,7 +149,10 @@ def test_make_demo_runs_on_its_own():
 def test_demo_sends_to_a_real_agent(agent):
     completed = subprocess.run(
         [sys.executable, "-m", "ddllm.cli.demo", "--requests", "12", "--agent", agent.url],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "Traces sent to the agent at %s" % agent.url in completed.stdout
     names = [span["name"] for trace in agent.traces() for span in trace]
@@ -143,17 +160,32 @@ def test_demo_sends_to_a_real_agent(agent):
     assert names.count("llm.attempt") >= 12
 
 
-@pytest.mark.parametrize("arguments, said", [
-    (["--json", "/nonexistent/dir/out.json"], "--json /nonexistent/dir/out.json: the folder /nonexistent/dir does not exist"),
-    (["--json", "{tmp}"], "is a folder; name a file in it"),
-    (["--agent", "garbage"], "--agent garbage is not an http://, https:// or unix:// URL"),
-    (["--agent", "http://localhost:http"], "the port is not a number from 1 to 65535"),
-    (["--agent", "http://:8126"], "no host"),
-    (["--agent", "unix://"], "no socket path"),
-    (["--requests", "0"], "--requests must be at least 1"),
-    (["--trees", "-1"], "--trees must be 0 or more"),
-], ids=["json-folder-missing", "json-is-a-folder", "agent-garbage", "agent-port", "agent-host", "agent-socket",
-        "requests", "trees"])
+@pytest.mark.parametrize(
+    "arguments, said",
+    [
+        (
+            ["--json", "/nonexistent/dir/out.json"],
+            "--json /nonexistent/dir/out.json: the folder /nonexistent/dir does not exist",
+        ),
+        (["--json", "{tmp}"], "is a folder; name a file in it"),
+        (["--agent", "garbage"], "--agent garbage is not an http://, https:// or unix:// URL"),
+        (["--agent", "http://localhost:http"], "the port is not a number from 1 to 65535"),
+        (["--agent", "http://:8126"], "no host"),
+        (["--agent", "unix://"], "no socket path"),
+        (["--requests", "0"], "--requests must be at least 1"),
+        (["--trees", "-1"], "--trees must be 0 or more"),
+    ],
+    ids=[
+        "json-folder-missing",
+        "json-is-a-folder",
+        "agent-garbage",
+        "agent-port",
+        "agent-host",
+        "agent-socket",
+        "requests",
+        "trees",
+    ],
+)
 def test_bad_arguments_are_refused_before_any_request(capsys, collector, tmp_path, arguments, said):
     arguments = [argument.replace("{tmp}", str(tmp_path)) for argument in arguments]
     assert cli.main(["demo", "--requests", "5"] + arguments) == 2
@@ -204,7 +236,10 @@ def test_traces_the_agent_does_not_take_are_a_failure():
     try:
         completed = subprocess.run(
             [sys.executable, "-m", "ddllm.cli.demo", "--requests", "3", "--agent", url],
-            capture_output=True, text=True, timeout=120)
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.shutdown()
         server.server_close()

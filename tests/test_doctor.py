@@ -1,5 +1,6 @@
 """`ddllm doctor` against the session's real test agent and real sockets on loopback, and
 against nothing listening."""
+
 import argparse
 import functools
 import http.server
@@ -25,7 +26,12 @@ def environment(monkeypatch):
     """Only the settings a test sets, beyond the session's agent URL and service tags."""
     for name in list(os.environ):
         if name.startswith(("DDLLM_", "DD_LLMOBS_")) or name in (
-            "DD_API_KEY", "DD_APP_KEY", "DD_SITE", "DD_TRACE_ENABLED", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT",
+            "DD_API_KEY",
+            "DD_APP_KEY",
+            "DD_SITE",
+            "DD_TRACE_ENABLED",
+            "DD_AGENT_HOST",
+            "DD_DOGSTATSD_PORT",
         ):
             monkeypatch.delenv(name)
     return monkeypatch
@@ -77,7 +83,8 @@ def test_an_agent_that_answers_and_a_listening_dogstatsd_are_ok(capsys, agent, d
     findings = findings_named(document)
     assert findings["trace agent"]["status"] == "ok"
     assert findings["trace agent"]["detail"] == (
-        "%s answers (agent test, LLM Observability proxy available)" % agent.url)
+        "%s answers (agent test, LLM Observability proxy available)" % agent.url
+    )
     assert findings["dogstatsd"]["status"] == "ok", findings["dogstatsd"]
     assert "no refusal" in findings["dogstatsd"]["detail"]
     assert dogstatsd_receiver.recv(1024) == b"ddllm.doctor.check:1|c"
@@ -110,7 +117,8 @@ class QuietFileHandler(http.server.SimpleHTTPRequestHandler):
 def test_an_http_server_without_info_is_taken_for_an_old_agent(capsys, dogstatsd_receiver, environment):
     empty_directory = tempfile.mkdtemp()
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietFileHandler, directory=empty_directory))
+        ("127.0.0.1", 0), functools.partial(QuietFileHandler, directory=empty_directory)
+    )
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
     try:
@@ -270,19 +278,25 @@ def test_a_process_started_by_ddtrace_run_patches_litellm(capsys, agent, dogstat
 def test_python_m_ddllm_doctor(nothing_listening):
     completed = subprocess.run(
         [sys.executable, "-m", "ddllm.cli.doctor", "--json", "--no-subprocess", "--timeout", PROBE_TIMEOUT],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     document = json.loads(completed.stdout)
     assert completed.returncode == 1
     assert findings_named(document)["trace agent"]["status"] == "problem"
 
 
-@pytest.mark.parametrize("arguments, said", [
-    (["--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
-    (["--timeout", "soon"], "argument --timeout: 'soon' is not a positive number of seconds"),
-    (["--ddtrace-run-timeout", "0"], "argument --ddtrace-run-timeout: '0' is not a positive number of seconds"),
-    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
-], ids=["negative-timeout", "word-timeout", "zero-ddtrace-run-timeout", "unknown-option"])
+@pytest.mark.parametrize(
+    "arguments, said",
+    [
+        (["--timeout", "-1"], "argument --timeout: '-1' is not a positive number of seconds"),
+        (["--timeout", "soon"], "argument --timeout: 'soon' is not a positive number of seconds"),
+        (["--ddtrace-run-timeout", "0"], "argument --ddtrace-run-timeout: '0' is not a positive number of seconds"),
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    ],
+    ids=["negative-timeout", "word-timeout", "zero-ddtrace-run-timeout", "unknown-option"],
+)
 def test_bad_arguments_are_a_usage_error(capsys, arguments, said):
     from ddllm.cli import main as cli
 

@@ -1,5 +1,6 @@
 """`ddllm doctor --check-percentiles` asks Datadog (here the fake API on 127.0.0.1) whether
 percentiles are on for each of ddllm's distributions, and says what to do when they are not."""
+
 import argparse
 import json
 
@@ -42,8 +43,12 @@ def test_off_percentiles_are_a_problem_with_the_fix(datadog, capsys):
 
 def test_percentiles_on_everywhere_are_ok(datadog, capsys):
     for name in catalogue.DISTRIBUTIONS:
-        status, _ = datadog.handle("POST", "/api/v2/metrics/%s/tags" % name, HEADERS, {"data": {
-            "type": "manage_tags", "id": name, "attributes": percentiles.deny_list_attributes()}})
+        status, _ = datadog.handle(
+            "POST",
+            "/api/v2/metrics/%s/tags" % name,
+            HEADERS,
+            {"data": {"type": "manage_tags", "id": name, "attributes": percentiles.deny_list_attributes()}},
+        )
         assert status == 201
     finding = percentile_finding(capsys, "--check-percentiles")
     assert finding["status"] == "ok", finding

@@ -2,6 +2,7 @@
 litellm integration only in processes that `ddtrace-run` starts, and sets no variable, so a
 plain `python` in the same environment and every child process start as the user configured
 them."""
+
 import json
 import os
 import subprocess
@@ -35,7 +36,12 @@ def _clean_environment():
 def test_a_plain_python_sees_no_change():
     completed = subprocess.run(
         [sys.executable, "-c", "import json, os, sys; print(json.dumps([dict(os.environ), sorted(sys.modules)]))"],
-        env=_clean_environment(), capture_output=True, text=True, timeout=60, check=True)
+        env=_clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     environ, modules = json.loads(completed.stdout)
     assert _variables_of_ours(environ) == []
     assert not [name for name in modules if name.startswith(("ddtrace", "litellm", "ddllm.instrument"))]
@@ -68,17 +74,23 @@ def test_a_child_in_an_environment_without_ddllm_keeps_ddtraces_litellm_tracing(
     child_python = str(venv / "bin" / "python")
     site_packages = subprocess.run(
         [child_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     parent_site = subprocess.run(
         [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # the parent's packages, but not its `.pth` files: no ddllm start-up hook there
     with open(os.path.join(site_packages, "parent_packages.pth"), "w") as path_file:
         path_file.write(parent_site + "\n")
     child = (
         "import subprocess, sys; "
         "print(subprocess.run([%r, '-m', 'ddtrace.commands.ddtrace_run', %r, '-c', "
-        "'import litellm, sys; print(bool(getattr(litellm, \"_datadog_patch\", False)), \"ddllm._startup\" in sys.modules)'], "
+        '\'import litellm, sys; print(bool(getattr(litellm, "_datadog_patch", False)), "ddllm._startup" in sys.modules)\'], '
         "capture_output=True, text=True, check=True).stdout)" % (child_python, child_python)
     )
     completed = run_under_ddtrace_run(sys.executable, agent, script=child, expected_stdout=None)

@@ -1,5 +1,6 @@
 """The error stack on a failed attempt's span: the innermost frames in the layout of Python's
 own tracebacks, kept per failure place so a 429 storm does not format the same stack again."""
+
 import traceback
 
 from ddllm.instrument import spans
@@ -30,8 +31,10 @@ def recurse(depth):
 def python_layout(tb, frames):
     """Python's traceback layout of the innermost `frames` frames, every frame printed (no
     "[Previous line repeated]" folding) and without 3.11's caret lines."""
-    return "".join('  File "%s", line %d, in %s\n    %s\n' % (frame.filename, frame.lineno, frame.name, frame.line)
-                   for frame in traceback.extract_tb(tb)[-frames:])
+    return "".join(
+        '  File "%s", line %d, in %s\n    %s\n' % (frame.filename, frame.lineno, frame.name, frame.line)
+        for frame in traceback.extract_tb(tb)[-frames:]
+    )
 
 
 def test_stack_text_is_pythons_layout_of_the_innermost_frames():

@@ -32,6 +32,7 @@ background thread is held for the module: its work runs on the test's thread aft
 call, so what it reports is seen with the call that queued it. SKIPPED names what cannot be
 meaningfully faulted, KNOWN_GAPS the places where the promise does not hold yet.
 """
+
 import ast
 import asyncio
 import functools
@@ -60,21 +61,38 @@ MESSAGES = [{"role": "user", "content": "Say hi"}]
 # What cannot be meaningfully faulted, and why (keep this short: everything else is faulted).
 SKIPPED = {
     # The net itself: what swallows and reports a fault cannot be the fault it swallows.
-    "safety.report_once", "safety.guarded",
+    "safety.report_once",
+    "safety.guarded",
     # The wrappers' shells, which call LiteLLM's function: they are the caller's call. Their
     # after-steps are theirs: the last resort that closes what tracing's faulted steps left.
-    "patching._traced_request", "patching._traced_request_async",
-    "patching._traced_attempt", "patching._traced_attempt_async", "patching._proxy_of",
-    "patching._request_failed", "patching._request_result", "patching._close_request",
-    "patching._attempt_failed", "patching._attempt_result", "patching._close_attempt",
-    "patching._callbacks_detached", "patching._async_callbacks_detached",  # run LiteLLM's callbacks
-    "patching._Request.end", "patching._Attempt.end",  # the shells' after-steps for a streamed result
+    "patching._traced_request",
+    "patching._traced_request_async",
+    "patching._traced_attempt",
+    "patching._traced_attempt_async",
+    "patching._proxy_of",
+    "patching._request_failed",
+    "patching._request_result",
+    "patching._close_request",
+    "patching._attempt_failed",
+    "patching._attempt_result",
+    "patching._close_attempt",
+    "patching._callbacks_detached",
+    "patching._async_callbacks_detached",  # run LiteLLM's callbacks
+    "patching._Request.end",
+    "patching._Attempt.end",  # the shells' after-steps for a streamed result
     # The stream proxy's own protocol, through which the caller reads LiteLLM's stream: the
     # caller's calls on the stream, as the shells are its call of LiteLLM.
-    "streams.TracedStream.__iter__", "streams.TracedStream.__next__", "streams.TracedStream.__aiter__",
-    "streams.TracedStream.__anext__", "streams.TracedStream.close", "streams.TracedStream.aclose",
-    "streams.TracedStream.__enter__", "streams.TracedStream.__exit__",
-    "streams.TracedStream.__aenter__", "streams.TracedStream.__aexit__", "streams._not_a_context_manager",
+    "streams.TracedStream.__iter__",
+    "streams.TracedStream.__next__",
+    "streams.TracedStream.__aiter__",
+    "streams.TracedStream.__anext__",
+    "streams.TracedStream.close",
+    "streams.TracedStream.aclose",
+    "streams.TracedStream.__enter__",
+    "streams.TracedStream.__exit__",
+    "streams.TracedStream.__aenter__",
+    "streams.TracedStream.__aexit__",
+    "streams._not_a_context_manager",
     # Called from a finalizer only, which must not log (its thread may hold the logging lock):
     # a fault there is swallowed unreported, and the ending it woke for runs at the next wake.
     "background.wake_from_finalizer",
@@ -138,9 +156,7 @@ def _guards_itself(function):
         body = body[1:]
     if len(body) != 1 or not isinstance(body[0], ast.Try):
         return False
-    handled = {
-        handler.type.id if isinstance(handler.type, ast.Name) else None for handler in body[0].handlers
-    }
+    handled = {handler.type.id if isinstance(handler.type, ast.Name) else None for handler in body[0].handlers}
     return bool(handled & {None, "Exception", "BaseException"})
 
 
@@ -173,8 +189,9 @@ def _fault_code(free_variables, is_async):
 
 def _unfaulted(function):
     """A copy of a runtime function (the test's own, or the original a fault runs), out of reach of the faults."""
-    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__,
-                              function.__defaults__, function.__closure__)
+    copy = types.FunctionType(
+        function.__code__, function.__globals__, function.__name__, function.__defaults__, function.__closure__
+    )
     copy.__kwdefaults__ = function.__kwdefaults__
     return copy
 
@@ -240,11 +257,22 @@ class injected:
 def _router():
     return Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": "sk-test-primary", "mock_response": "litellm.RateLimitError"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-test-backup",
-                "mock_response": "hello from backup"}},
+            {
+                "model_name": "primary",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": "sk-test-primary",
+                    "mock_response": "litellm.RateLimitError",
+                },
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_key": "sk-test-backup",
+                    "mock_response": "hello from backup",
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -261,8 +289,9 @@ def _streamed_text(stream):
 
 
 def call_sync(router, loop):
-    return _content(litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test",
-                                       mock_response="hi"))
+    return _content(
+        litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response="hi")
+    )
 
 
 def call_async(router, loop):  # the Router's async fallback
@@ -282,8 +311,9 @@ def call_stream_abandoned(router, loop):
 
 
 def call_stream_with(router, loop):
-    with litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test",
-                            mock_response="hello there", stream=True) as stream:
+    with litellm.completion(
+        model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response="hello there", stream=True
+    ) as stream:
         return _streamed_text(stream)
 
 
@@ -292,13 +322,19 @@ def call_fallback(router, loop):
 
 
 def call_all_fail(router, loop):  # a module-level request whose every model fails
-    litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test",
-                       mock_response="litellm.RateLimitError", fallbacks=["openai/gpt-4o"])
+    litellm.completion(
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        api_key="sk-test",
+        mock_response="litellm.RateLimitError",
+        fallbacks=["openai/gpt-4o"],
+    )
 
 
 def call_embeddings(router, loop):
-    response = litellm.embedding(model="openai/text-embedding-3-small", input=["hi"], api_key="sk-test",
-                                 mock_response=[0.1, 0.2])
+    response = litellm.embedding(
+        model="openai/text-embedding-3-small", input=["hi"], api_key="sk-test", mock_response=[0.1, 0.2]
+    )
     return response.__class__.__name__, [item["embedding"] for item in response.data]
 
 
@@ -307,8 +343,17 @@ def call_responses(router, loop):
     return response.__class__.__name__, [part.text for item in response.output for part in item.content]
 
 
-CALLS = [call_sync, call_async, call_stream_read, call_stream_abandoned, call_stream_with, call_fallback,
-         call_all_fail, call_embeddings, call_responses]
+CALLS = [
+    call_sync,
+    call_async,
+    call_stream_read,
+    call_stream_abandoned,
+    call_stream_with,
+    call_fallback,
+    call_all_fail,
+    call_embeddings,
+    call_responses,
+]
 
 
 def _outcome(call, router, loop):
@@ -465,8 +510,10 @@ def calls_setup():
 def test_the_enumeration_finds_the_runtime(calls_setup):
     reached = calls_setup[3]
     pairs = sum(len(calls) for calls in reached.values())
-    print("\nfault injection: %d functions of the runtime, %d of them reached by the %d calls: "
-          "%d (function, call) pairs faulted, in two modes" % (len(FUNCTIONS), len(reached), len(CALLS), pairs))
+    print(
+        "\nfault injection: %d functions of the runtime, %d of them reached by the %d calls: "
+        "%d (function, call) pairs faulted, in two modes" % (len(FUNCTIONS), len(reached), len(CALLS), pairs)
+    )
     assert len(FUNCTIONS) >= MINIMUM_FUNCTIONS
     assert len(reached) >= MINIMUM_REACHED and pairs >= MINIMUM_PAIRS
     assert "tracing.begin_attempt" in FUNCTIONS and "streams.TracedStream._self_end" in FUNCTIONS
@@ -489,10 +536,13 @@ def test_without_faults_ddllm_changes_nothing(calls_setup, patched, monkeypatch)
         assert started, "%s went round ddllm: the faults would not be reached" % call.__name__
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[name])) if name in KNOWN_GAPS else name
-    for name in FUNCTIONS
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[name])) if name in KNOWN_GAPS else name
+        for name in FUNCTIONS
+    ],
+)
 def test_a_fault_inside_changes_nothing_for_the_caller(calls_setup, patched, name, monkeypatch, caplog):
     router, loop, expected, reached = calls_setup
     function = FUNCTIONS[name]

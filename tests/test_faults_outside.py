@@ -1,6 +1,7 @@
 """Faults outside ddllm: the trace agent down, answering 500, or accepting and never answering;
 DogStatsD with nobody listening. The application under ddtrace-run gets its answers, exits
 0 without hanging (the subprocess time limit is only a guard), and no error of ddllm's shows."""
+
 import socket
 import sys
 import threading
@@ -83,7 +84,8 @@ def broken_agent(request):
 
 def test_application_runs_on_when_the_agent_and_dogstatsd_fail(broken_agent):
     completed = run_under_ddtrace_run(
-        sys.executable, broken_agent,
+        sys.executable,
+        broken_agent,
         DD_DOGSTATSD_URL="udp://127.0.0.1:%d" % _closed_port(socket.SOCK_DGRAM),
         DD_TRACE_WRITER_INTERVAL_SECONDS="0.2",
     )

@@ -1,6 +1,7 @@
 """Attempts over real HTTP: LiteLLM calls the fake OpenAI and Anthropic provider on loopback,
 which answers with recorded bodies and headers and injects the faults fallbacks exist for.
 What the test agent received is checked against what the provider was asked."""
+
 import asyncio
 import inspect
 import threading
@@ -89,7 +90,8 @@ def test_recorded_openai_answer_gives_tokens_headroom_and_response_model(agent, 
     flush()
     scripted, recorded = sorted(
         (span for trace in agent.traces() for span in trace if span["name"] == "llm.attempt"),
-        key=lambda span: span["start"])
+        key=lambda span: span["start"],
+    )
     assert scripted["metrics"]["llm.ratelimit.remaining_requests"] == 42
     assert scripted["metrics"]["llm.ratelimit.remaining_tokens"] == 1234
     assert recorded["metrics"]["llm.ratelimit.remaining_requests"] == 14999
@@ -124,7 +126,8 @@ def test_async_stream_cut_mid_way_falls_back_mid_stream(agent, patched, provider
     provider.script(OPENAI_MODEL, Answer.cut_stream(after=2))
     # LiteLLM continues a cut answer only when asked, on a model it knows takes an assistant prefill
     router = openai_to_anthropic_router(
-        provider, num_retries=0, backup_model="claude-haiku-4-5", enable_mid_stream_fallback_continuation=True)
+        provider, num_retries=0, backup_model="claude-haiku-4-5", enable_mid_stream_fallback_continuation=True
+    )
 
     async def stream_and_read():
         stream = await router.acompletion(model="primary", messages=MESSAGES, stream=True)
@@ -234,10 +237,13 @@ def test_provider_timeout_is_outcome_timeout(agent, patched, provider):
     assert meta(attempt, "llm.outcome") == "timeout"
 
 
-@pytest.mark.parametrize("fault,setting,fallback_type", [
-    ("context_length", "context_window_fallbacks", "context_window"),
-    ("content_filter", "content_policy_fallbacks", "content_policy"),
-])
+@pytest.mark.parametrize(
+    "fault,setting,fallback_type",
+    [
+        ("context_length", "context_window_fallbacks", "context_window"),
+        ("content_filter", "content_policy_fallbacks", "content_policy"),
+    ],
+)
 def test_refusals_fall_back_with_their_type(agent, patched, provider, fault, setting, fallback_type):
     provider.script(OPENAI_MODEL, Answer(fault))
     router = openai_to_anthropic_router(provider, num_retries=0, fallbacks=[], **{setting: [{"primary": ["backup"]}]})

@@ -1,5 +1,6 @@
 """The runtime a production process loads (`ddllm.instrument`) imports nothing of the
 tooling (`ddllm.assets`, `ddllm.cli`), directly or through another module."""
+
 import ast
 import pathlib
 import re
@@ -74,7 +75,7 @@ def test_no_import_cycle():
     def visit(module, path):
         for target in graph.get(module, ()):
             if target in path:
-                cycle = path[path.index(target):]
+                cycle = path[path.index(target) :]
                 start = cycle.index(min(cycle))
                 cycles.add(" -> ".join(cycle[start:] + cycle[:start] + [min(cycle)]))
             elif len(path) < 12:
@@ -91,8 +92,11 @@ def test_no_module_imports_another_modules_private_names():
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ddllm"):
-                offenders += ["%s: from %s import %s" % (path.name, node.module, alias.name)
-                              for alias in node.names if alias.name.startswith("_") and alias.name != "__version__"]
+                offenders += [
+                    "%s: from %s import %s" % (path.name, node.module, alias.name)
+                    for alias in node.names
+                    if alias.name.startswith("_") and alias.name != "__version__"
+                ]
     assert not offenders, offenders
 
 
@@ -100,14 +104,20 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # A name in the repository's own terms: a path under one of its top-level folders, or a
 # document's file name (README.md, design.md, ...).
 TOP_LEVEL_FOLDERS = ("ddllm", "tests", "docs", "benchmarks", "dashboards", "monitors", "slos", "constraints", ".ci")
-REPOSITORY_PATH = re.compile(r"(?<![\w./-])((?:%s)/[\w./-]*\w|[\w-]+\.md)\b" % "|".join(
-    re.escape(folder) for folder in TOP_LEVEL_FOLDERS))
+REPOSITORY_PATH = re.compile(
+    r"(?<![\w./-])((?:%s)/[\w./-]*\w|[\w-]+\.md)\b" % "|".join(re.escape(folder) for folder in TOP_LEVEL_FOLDERS)
+)
 
 
 def _tracked_text_files():
     """The repository's text files, tracked or about to be (untracked but not ignored)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.split("\0")):
         path = REPO / name
         if path.is_file() and path.suffix in (".py", ".md", ".txt", ".cfg", ".toml", ".in", ".json", ""):

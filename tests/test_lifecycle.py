@@ -1,5 +1,6 @@
 """Lifecycle: forked workers (gunicorn-style) trace their own calls; the interpreter's exit
 flushes what is left."""
+
 import os
 import subprocess
 import sys
@@ -42,8 +43,11 @@ FORK_WITH_LOCKS_HELD = os.path.join(os.path.dirname(__file__), "apps", "fork_wit
 def test_a_worker_forked_while_another_thread_holds_ddllms_locks_serves(agent):
     code, worker = _run_app(agent, FORK_WITH_LOCKS_HELD).split()
     assert code == "0", "the worker ended with %s (3: stuck on a lock its parent's thread held)" % code
-    served = [(request, attempts) for request, attempts in requests_with_attempts(agent.traces())
-              if request["metrics"].get("process_id") == float(worker)]
+    served = [
+        (request, attempts)
+        for request, attempts in requests_with_attempts(agent.traces())
+        if request["metrics"].get("process_id") == float(worker)
+    ]
     assert sorted(request["meta"]["llm.outcome"] for request, _ in served) == ["cancelled", "success"]
 
 
@@ -53,8 +57,11 @@ _PATCH = "import ddllm; ddllm.patch()"
 _RUN_APP = "import runpy; runpy.run_path(%r)" % APP
 
 
-@pytest.mark.parametrize("first, second", [(_PATCH, _ENABLE_LLMOBS), (_ENABLE_LLMOBS, _PATCH)],
-                         ids=["patch-then-llmobs", "llmobs-then-patch"])
+@pytest.mark.parametrize(
+    "first, second",
+    [(_PATCH, _ENABLE_LLMOBS), (_ENABLE_LLMOBS, _PATCH)],
+    ids=["patch-then-llmobs", "llmobs-then-patch"],
+)
 def test_the_last_call_before_exit_reaches_llm_observability_complete(agent, first, second):
     _run_app(agent, None, "; ".join((first, second, _RUN_APP)))
     assert_last_call_complete(agent)
@@ -70,8 +77,11 @@ def assert_last_call_complete(agent):
     of each fallback holds its output, token counts and fallback tags. (With `LLMObs.enable()`
     outside ddtrace-run, ddtrace's litellm integration traces the calls too: the event is its
     span's, named as it names it, which ddllm annotates.)"""
-    served = [event for event in agent.llmobs_spans()
-              if (event["meta"].get("span") or {}).get("kind") == "llm" and "llm.fallback.depth:1" in event["tags"]]
+    served = [
+        event
+        for event in agent.llmobs_spans()
+        if (event["meta"].get("span") or {}).get("kind") == "llm" and "llm.fallback.depth:1" in event["tags"]
+    ]
     assert len(served) == 2
     for event in served:
         assert event["meta"]["output"]["messages"][0]["content"] == "hello"

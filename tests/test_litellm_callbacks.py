@@ -1,6 +1,7 @@
 """LiteLLM's own logging callbacks see the kwargs they see without ddllm: ddllm reads LiteLLM's
 `litellm_trace_id` and never sets it, so a user's callback and the proxy's spend logs keep
 LiteLLM's own UUID."""
+
 import asyncio
 import uuid
 

@@ -1,6 +1,7 @@
 """LLM Observability: exactly one `llm` span per provider call, ours, under the request's
 `workflow` span, whether ddtrace's own litellm integration is off, patched before ddllm or
 patched after it."""
+
 import pytest
 from conftest import flush
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
@@ -50,7 +51,10 @@ async def test_one_llm_span_per_attempt_with_fallback_tags(agent, instrumentatio
     by_number = {int(_tags(event)["llm.attempt.number"]): event for event in llm_spans}
     assert [by_number[n]["meta"]["model_provider"] for n in (1, 2, 3)] == ["openai", "openai", "anthropic"]
     assert [by_number[n]["meta"]["model_name"] for n in (1, 2, 3)] == [
-        "gpt-4o-mini", "gpt-4o-mini", "claude-3-5-haiku-20241022"]
+        "gpt-4o-mini",
+        "gpt-4o-mini",
+        "claude-3-5-haiku-20241022",
+    ]
     fallback = _tags(by_number[3])
     assert fallback["llm.fallback.is_fallback"] == "true"
     assert fallback["llm.fallback.depth"] == "1"

@@ -2,6 +2,7 @@
 LiteLLM's OpenAI attempts go through the OpenAI SDK, which that integration traces as `llm`
 spans of its own (with provider `unknown` for a non-OpenAI base URL). Each provider call must
 still be exactly one `llm` span, with the right provider and the fallback tags."""
+
 import pytest
 from conftest import flush
 from test_http_provider import MESSAGES, OPENAI_MODEL, openai_to_anthropic_router
@@ -45,7 +46,10 @@ async def test_one_llm_span_per_http_call_with_openai_integration(agent, provide
     by_number = {int(_tags(event)["llm.attempt.number"]): event for event in llm_spans}
     assert [by_number[n]["meta"]["model_provider"] for n in (1, 2, 3)] == ["openai", "openai", "anthropic"]
     assert [by_number[n]["meta"]["model_name"] for n in (1, 2, 3)] == [
-        OPENAI_MODEL, OPENAI_MODEL, "claude-3-5-haiku-20241022"]
+        OPENAI_MODEL,
+        OPENAI_MODEL,
+        "claude-3-5-haiku-20241022",
+    ]
     assert _tags(by_number[3])["llm.fallback.reason"] == "RateLimitError"
     assert by_number[3]["metrics"]["input_tokens"] == 13
     assert by_number[3]["metrics"]["output_tokens"] == 21

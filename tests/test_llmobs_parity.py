@@ -6,32 +6,58 @@ narrowly. The `llm` spans are compared in order, the Router's workflow span with
 
 LLM Observability runs with integrations_enabled=False (conftest): ddtrace's openai
 integration stays off, so this compares the litellm layer alone."""
+
 import asyncio
 import json
 
 import litellm
 import pytest
 from conftest import flush
-from test_http_provider import ANTHROPIC_MODEL, MESSAGES, OPENAI_MODEL, anthropic_params, openai_params, \
-    openai_to_anthropic_router
+from test_http_provider import (
+    ANTHROPIC_MODEL,
+    MESSAGES,
+    OPENAI_MODEL,
+    anthropic_params,
+    openai_params,
+    openai_to_anthropic_router,
+)
 from test_operations_http import two_group_router
 
 import ddllm
 from ddllm.cli.fake_provider import Answer
 
 ANSWER = "Not much, just here to chat and help with anything you might need. How are you doing?"
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "The weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
 WEATHER_CALL = ("get_weather", {"city": "Paris"})
 # A conversation that already called the tool once: a tool call and its result in the input.
 TOOL_MESSAGES = MESSAGES + [
-    {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
-        "name": "get_weather", "arguments": json.dumps({"city": "Lyon"})}}]},
+    {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": json.dumps({"city": "Lyon"})},
+            }
+        ],
+    },
     {"role": "tool", "tool_call_id": "call_1", "content": "sunny, 21C"},
     {"role": "user", "content": [{"type": "text", "text": "And in Paris?"}]},
 ]
-CACHED_AND_REASONING = {"prompt_tokens_details": {"cached_tokens": 5}, "completion_tokens_details": {"reasoning_tokens": 3}}
+CACHED_AND_REASONING = {
+    "prompt_tokens_details": {"cached_tokens": 5},
+    "completion_tokens_details": {"reasoning_tokens": 3},
+}
 
 
 def _ddtrace_litellm():
@@ -76,7 +102,8 @@ def _parsed(value):
 def _is_empty_answer(value):
     """ddtrace's output of a call that failed: one message without content."""
     return isinstance(value, dict) and all(
-        all(not text for text in message.values()) for message in value.get("messages", [{"x": "x"}]))
+        all(not text for text in message.values()) for message in value.get("messages", [{"x": "x"}])
+    )
 
 
 def _differences(theirs, ours, path=""):
@@ -93,8 +120,11 @@ def _differences(theirs, ours, path=""):
     theirs, ours = _parsed(theirs), _parsed(ours)
     if theirs is None:
         return []
-    if isinstance(theirs, str) and isinstance(ours, dict) and theirs == " ".join(
-            "%s=%r" % item for item in ours.items()):
+    if (
+        isinstance(theirs, str)
+        and isinstance(ours, dict)
+        and theirs == " ".join("%s=%r" % item for item in ours.items())
+    ):
         return []  # a pydantic setting as its text in theirs (older ddtrace), as its fields in ours
     if path == ".error.stack":
         last = [text.strip().splitlines()[-1].partition(": ")[2] for text in (theirs, ours)]
@@ -114,8 +144,11 @@ def _differences(theirs, ours, path=""):
     if isinstance(theirs, list):
         if not isinstance(ours, list) or len(ours) != len(theirs):
             return ["%s: %r, ours %r" % (path, theirs, ours)]
-        return [found for index, (item, our_item) in enumerate(zip(theirs, ours))
-                for found in _differences(item, our_item, "%s[%d]" % (path, index))]
+        return [
+            found
+            for index, (item, our_item) in enumerate(zip(theirs, ours))
+            for found in _differences(item, our_item, "%s[%d]" % (path, index))
+        ]
     return [] if theirs == ours else ["%s: %r, ours %r" % (path, theirs, ours)]
 
 
@@ -129,7 +162,8 @@ def assert_nothing_lost(theirs, ours):
         assert len(our_events) == len(their_events), (kind, their_events, our_events)
         for their_event, our_event in zip(their_events, our_events):
             found = _differences(their_event["meta"], our_event["meta"]) + _differences(
-                their_event["metrics"], our_event["metrics"], ".metrics")
+                their_event["metrics"], our_event["metrics"], ".metrics"
+            )
             assert not found, "%s %s: %s" % (kind, their_event["name"], found)
 
 
@@ -184,20 +218,27 @@ def test_router_fallback_every_attempt(agent, provider):
 
     theirs, ours = compare(agent, call, MESSAGES[0]["content"])
     assert [event["meta"]["model_provider"] for event in ours if _kind(event) == "llm"] == [
-        "openai", "openai", "anthropic"]
+        "openai",
+        "openai",
+        "anthropic",
+    ]
 
 
 @pytest.mark.parametrize("routed", [False, True], ids=["litellm", "router"])
 def test_stream(agent, provider, routed):
     if routed and not hasattr(_ddtrace_litellm(), "_handle_router_stream_response"):
-        pytest.skip("this ddtrace's integration fails a Router stream (no `handler` on LiteLLM's "
-                    "FallbackStreamWrapper) and leaves its span open: nothing to compare")
+        pytest.skip(
+            "this ddtrace's integration fails a Router stream (no `handler` on LiteLLM's "
+            "FallbackStreamWrapper) and leaves its span open: nothing to compare"
+        )
+
     def call():
         if routed:
             stream = openai_to_anthropic_router(provider).completion(model="primary", messages=MESSAGES, stream=True)
         else:
             stream = litellm.completion(
-                messages=MESSAGES, stream=True, stream_options={"include_usage": True}, **openai_params(provider))
+                messages=MESSAGES, stream=True, stream_options={"include_usage": True}, **openai_params(provider)
+            )
         assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == ANSWER
 
     theirs, ours = compare(agent, call, MESSAGES[0]["content"], ANSWER)
@@ -210,7 +251,8 @@ def test_tool_call_answered_and_tool_result_in_the_input(agent, provider, stream
     def call():
         provider.script(OPENAI_MODEL, Answer.ok(tool_call=WEATHER_CALL, usage=CACHED_AND_REASONING))
         response = litellm.completion(
-            messages=TOOL_MESSAGES, tools=TOOLS, tool_choice="auto", stream=stream, **openai_params(provider))
+            messages=TOOL_MESSAGES, tools=TOOLS, tool_choice="auto", stream=stream, **openai_params(provider)
+        )
         if stream:
             for _chunk in response:
                 pass
@@ -220,7 +262,8 @@ def test_tool_call_answered_and_tool_result_in_the_input(agent, provider, stream
     [llm] = [event for event in ours if _kind(event) == "llm"]
     [answer] = llm["meta"]["output"]["messages"]
     assert answer["tool_calls"] == [
-        {"name": "get_weather", "arguments": {"city": "Paris"}, "tool_id": "call_fake0123456789", "type": "function"}]
+        {"name": "get_weather", "arguments": {"city": "Paris"}, "tool_id": "call_fake0123456789", "type": "function"}
+    ]
     assert llm["meta"]["input"]["messages"][2]["tool_results"][0]["result"] == "sunny, 21C"
     assert llm["meta"]["input"]["messages"][3]["content"] == "And in Paris?"  # a content list, as text
     assert llm["meta"]["metadata"]["finish_reason"] == "tool_calls"
@@ -231,7 +274,9 @@ def test_cache_and_reasoning_tokens(agent, provider):
     def call():
         provider.script(OPENAI_MODEL, Answer.ok(usage=CACHED_AND_REASONING))
         litellm.completion(messages=MESSAGES, **openai_params(provider))
-        provider.script(ANTHROPIC_MODEL, Answer.ok(usage={"cache_creation_input_tokens": 7, "cache_read_input_tokens": 5}))
+        provider.script(
+            ANTHROPIC_MODEL, Answer.ok(usage={"cache_creation_input_tokens": 7, "cache_read_input_tokens": 5})
+        )
         litellm.completion(messages=MESSAGES, **anthropic_params(provider))
 
     theirs, ours = compare(agent, call, MESSAGES[0]["content"])
@@ -248,7 +293,8 @@ def test_text_completion(agent, provider):
 
     theirs, ours = compare(agent, call, "Say hi", ANSWER)
     assert [event["meta"]["input"] for event in ours if _kind(event) == "llm"] == [
-        {"messages": [{"content": "Say hi", "role": ""}]}] * 2
+        {"messages": [{"content": "Say hi", "role": ""}]}
+    ] * 2
 
 
 def test_embeddings(agent, provider):
@@ -256,7 +302,8 @@ def test_embeddings(agent, provider):
 
     def call():
         two_group_router(provider, "text-embedding-3-small", "text-embedding-3-large").embedding(
-            model="primary", input=inputs)
+            model="primary", input=inputs
+        )
 
     theirs = events_of(agent, "ddtrace", call)
     ours = events_of(agent, "ddllm", call)
@@ -274,7 +321,8 @@ def test_embeddings(agent, provider):
 def test_responses_api(agent, provider):
     def call():
         two_group_router(provider, "o4-mini", "gpt-4.1").responses(
-            model="primary", input="Say hi", instructions="Be brief", max_output_tokens=40)
+            model="primary", input="Say hi", instructions="Be brief", max_output_tokens=40
+        )
 
     skip_where_litellm_needs_mcp(call)
     theirs = events_of(agent, "ddtrace", call)
@@ -283,7 +331,9 @@ def test_responses_api(agent, provider):
     assert_nothing_lost(theirs, ours)  # ddtrace's integration makes no Responses API span today
     [llm] = [event for event in ours if _kind(event) == "llm"]
     assert llm["meta"]["input"]["messages"] == [
-        {"content": "Be brief", "role": "system"}, {"content": "Say hi", "role": "user"}]
+        {"content": "Be brief", "role": "system"},
+        {"content": "Say hi", "role": "user"},
+    ]
     assert llm["meta"]["output"]["messages"] == [{"content": ANSWER, "role": "assistant"}]
     assert llm["meta"]["metadata"]["max_output_tokens"] == 40
     assert (llm["metrics"]["input_tokens"], llm["metrics"]["output_tokens"]) == (13, 21)

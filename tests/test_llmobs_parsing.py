@@ -2,6 +2,7 @@
 first that LLM Observability will parse the input and output: it drops the rest of a call
 whose messages it cannot parse. The check must agree with ddtrace's own parser, on every
 supported ddtrace: generated values, each given to both."""
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,15 +13,44 @@ from ddllm.instrument.llmobs import _parses_as_documents, _parses_as_messages
 _ANY = st.one_of(st.none(), st.text(max_size=3), st.integers(), st.just(["x"]), st.just({"k": 1}))
 _TEXT_OR_ANY = st.one_of(st.text(max_size=3), _ANY)
 
-_TOOL_CALLS = st.one_of(_ANY, st.lists(st.one_of(_ANY, st.fixed_dictionaries(
-    {}, optional={"name": _TEXT_OR_ANY, "arguments": _ANY, "tool_id": _TEXT_OR_ANY, "type": _TEXT_OR_ANY})),
-    max_size=2))
-_TOOL_RESULTS = st.one_of(_ANY, st.lists(st.one_of(_ANY, st.fixed_dictionaries(
-    {}, optional={"result": _TEXT_OR_ANY, "name": _TEXT_OR_ANY, "tool_id": _TEXT_OR_ANY, "type": _TEXT_OR_ANY})),
-    max_size=2))
-_MESSAGE = st.one_of(st.text(max_size=3), _ANY, st.fixed_dictionaries(
-    {}, optional={"content": _TEXT_OR_ANY, "role": _TEXT_OR_ANY, "tool_calls": _TOOL_CALLS,
-                  "tool_results": _TOOL_RESULTS}))
+_TOOL_CALLS = st.one_of(
+    _ANY,
+    st.lists(
+        st.one_of(
+            _ANY,
+            st.fixed_dictionaries(
+                {}, optional={"name": _TEXT_OR_ANY, "arguments": _ANY, "tool_id": _TEXT_OR_ANY, "type": _TEXT_OR_ANY}
+            ),
+        ),
+        max_size=2,
+    ),
+)
+_TOOL_RESULTS = st.one_of(
+    _ANY,
+    st.lists(
+        st.one_of(
+            _ANY,
+            st.fixed_dictionaries(
+                {},
+                optional={"result": _TEXT_OR_ANY, "name": _TEXT_OR_ANY, "tool_id": _TEXT_OR_ANY, "type": _TEXT_OR_ANY},
+            ),
+        ),
+        max_size=2,
+    ),
+)
+_MESSAGE = st.one_of(
+    st.text(max_size=3),
+    _ANY,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "content": _TEXT_OR_ANY,
+            "role": _TEXT_OR_ANY,
+            "tool_calls": _TOOL_CALLS,
+            "tool_results": _TOOL_RESULTS,
+        },
+    ),
+)
 _DOCUMENT = st.one_of(st.text(max_size=3), _ANY, st.fixed_dictionaries({}, optional={"text": _TEXT_OR_ANY}))
 
 

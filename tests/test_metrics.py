@@ -2,6 +2,7 @@
 receives them from the `datadog` client, for real LiteLLM calls through LiteLLM's mock
 provider: names, types, values and tags of retries, fallbacks, streams, all-fail requests and
 rate-limit headers; unified service tags; the tag cap; fork; and an agent that is not there."""
+
 import asyncio
 import collections
 import logging
@@ -78,8 +79,10 @@ def tags_of(samples, *keys):
 
 
 def deployment(group, model, mock_response):
-    return {"model_name": group, "litellm_params": {
-        "model": model, "api_key": "sk-test-" + group, "mock_response": mock_response}}
+    return {
+        "model_name": group,
+        "litellm_params": {"model": model, "api_key": "sk-test-" + group, "mock_response": mock_response},
+    }
 
 
 def retry_then_fallback_router():
@@ -100,8 +103,9 @@ def retry_then_fallback_router():
 
 def assert_retry_then_fallback(samples):
     durations = named(samples, "ddllm.attempt.duration")
-    assert tags_of(durations, "provider", "model", "model_group", "operation", "outcome", "fallback", "stream",
-                   "error_type") == [
+    assert tags_of(
+        durations, "provider", "model", "model_group", "operation", "outcome", "fallback", "stream", "error_type"
+    ) == [
         (*OPENAI, "primary", "chat", "error", "false", "false", "InternalServerError"),
         (*OPENAI, "primary", "chat", "error", "false", "false", "InternalServerError"),
         (*ANTHROPIC, "backup", "chat", "success", "true", "false", "none"),
@@ -117,10 +121,12 @@ def assert_retry_then_fallback(samples):
     [fallback] = named(samples, "ddllm.fallback")
     assert fallback.value == 1
     assert tags_of([fallback], "from_model", "to_model", "reason", "type", "model_group") == [
-        ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022", "InternalServerError", "default", "backup")]
+        ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022", "InternalServerError", "default", "backup")
+    ]
     [request] = named(samples, "ddllm.request.duration")
-    assert tags_of([request], "provider", "model", "model_group", "operation", "outcome", "fallback_used",
-                   "attempts") == [(*ANTHROPIC, "primary", "chat", "success", "true", "3")]
+    assert tags_of(
+        [request], "provider", "model", "model_group", "operation", "outcome", "fallback_used", "attempts"
+    ) == [(*ANTHROPIC, "primary", "chat", "success", "true", "3")]
     assert request.value >= sum(sample.value for sample in durations)
 
 
@@ -141,7 +147,10 @@ async def test_router_async_retry_then_fallback(dsd):
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_completion_with_fallbacks(dsd, use_async):
     call = dict(
-        model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response=RATE_LIMITED,
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        api_key="sk-test",
+        mock_response=RATE_LIMITED,
         fallbacks=[{"model": "anthropic/claude-3-5-haiku-20241022", "mock_response": "from fallback"}],
     )
     response = asyncio.run(litellm.acompletion(**call)) if use_async else litellm.completion(**call)
@@ -149,15 +158,19 @@ def test_completion_with_fallbacks(dsd, use_async):
     samples = sent(dsd)
     durations = named(samples, "ddllm.attempt.duration")
     assert tags_of(durations, "provider", "model", "outcome", "fallback") == [
-        (*OPENAI, "rate_limited", "false"), (*ANTHROPIC, "success", "true")]
+        (*OPENAI, "rate_limited", "false"),
+        (*ANTHROPIC, "success", "true"),
+    ]
     assert all("model_group" not in sample.tags for sample in durations)  # not routed
     [fallback] = named(samples, "ddllm.fallback")
     assert tags_of([fallback], "from_model", "to_model", "reason") == [
-        ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022", "RateLimitError")]
+        ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022", "RateLimitError")
+    ]
     [request] = named(samples, "ddllm.request.duration")
     # model_group of a request is what the caller asked for: here the primary model.
     assert tags_of([request], "model_group", "model", "attempts", "fallback_used") == [
-        ("openai/gpt-4o-mini", ANTHROPIC[1], "2", "true")]
+        ("openai/gpt-4o-mini", ANTHROPIC[1], "2", "true")
+    ]
 
 
 def test_plain_completion_is_attempt_metrics_only(dsd):
@@ -165,16 +178,21 @@ def test_plain_completion_is_attempt_metrics_only(dsd):
     samples = sent(dsd)
     [duration] = named(samples, "ddllm.attempt.duration")
     assert tags_of([duration], "provider", "model", "outcome", "fallback", "error_type") == [
-        (*OPENAI, "success", "false", "none")]
+        (*OPENAI, "success", "false", "none")
+    ]
     assert "model_group" not in duration.tags
     assert named(samples, "ddllm.request.duration") == named(samples, "ddllm.fallback") == []
 
 
 def test_every_model_fails(dsd):
     router = Router(
-        model_list=[deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
-                    deployment("backup", "openai/gpt-4.1-nano", "litellm.InternalServerError")],
-        fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0,
+        model_list=[
+            deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
+            deployment("backup", "openai/gpt-4.1-nano", "litellm.InternalServerError"),
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
     )
     with pytest.raises(litellm.RateLimitError):
         router.completion(model="primary", messages=MESSAGES)
@@ -187,19 +205,25 @@ def test_every_model_fails(dsd):
     assert named(samples, "ddllm.attempt.tokens.input") == []
     [fallback] = named(samples, "ddllm.fallback")
     assert tags_of([fallback], "from_model", "to_model", "reason") == [
-        ("openai/gpt-4o-mini", "openai/gpt-4.1-nano", "RateLimitError")]
+        ("openai/gpt-4o-mini", "openai/gpt-4.1-nano", "RateLimitError")
+    ]
     [request] = named(samples, "ddllm.request.duration")
     assert tags_of([request], "model", "model_group", "outcome", "fallback_used", "attempts") == [
-        ("gpt-4.1-nano", "primary", "rate_limited", "true", "2")]
+        ("gpt-4.1-nano", "primary", "rate_limited", "true", "2")
+    ]
 
 
 def test_four_attempts_and_more_share_one_bucket(dsd):
     router = Router(
-        model_list=[deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
-                    deployment("second", "openai/gpt-4.1-nano", RATE_LIMITED),
-                    deployment("third", "anthropic/claude-3-haiku-20240307", "litellm.InternalServerError"),
-                    deployment("fourth", "anthropic/claude-3-5-haiku-20241022", "hello")],
-        fallbacks=[{"primary": ["second", "third", "fourth"]}], num_retries=0, retry_after=0,
+        model_list=[
+            deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
+            deployment("second", "openai/gpt-4.1-nano", RATE_LIMITED),
+            deployment("third", "anthropic/claude-3-haiku-20240307", "litellm.InternalServerError"),
+            deployment("fourth", "anthropic/claude-3-5-haiku-20241022", "hello"),
+        ],
+        fallbacks=[{"primary": ["second", "third", "fourth"]}],
+        num_retries=0,
+        retry_after=0,
     )
     router.completion(model="primary", messages=MESSAGES)
     samples = sent(dsd)
@@ -216,21 +240,31 @@ def test_four_attempts_and_more_share_one_bucket(dsd):
 
 def test_streams_send_time_to_first_token(dsd):
     stream = Router(
-        model_list=[deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
-                    deployment("backup", "anthropic/claude-3-5-haiku-20241022", "streamed words from backup")],
-        fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0,
+        model_list=[
+            deployment("primary", "openai/gpt-4o-mini", RATE_LIMITED),
+            deployment("backup", "anthropic/claude-3-5-haiku-20241022", "streamed words from backup"),
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
     ).completion(model="primary", messages=MESSAGES, stream=True)
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
-    plain = litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test",
-                               mock_response="a plain stream", stream=True)
+    plain = litellm.completion(
+        model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response="a plain stream", stream=True
+    )
     assert sum(1 for _ in plain) > 0
     samples = sent(dsd)
     ttft = named(samples, "ddllm.attempt.time_to_first_token")
     assert tags_of(ttft, "provider", "model", "model_group", "fallback") == [
-        (*ANTHROPIC, "backup", "true"), (*OPENAI, None, "false")]
+        (*ANTHROPIC, "backup", "true"),
+        (*OPENAI, None, "false"),
+    ]
     durations = named(samples, "ddllm.attempt.duration")
     assert tags_of(durations, "model", "stream", "outcome") == [
-        (OPENAI[1], "true", "rate_limited"), (ANTHROPIC[1], "true", "success"), (OPENAI[1], "true", "success")]
+        (OPENAI[1], "true", "rate_limited"),
+        (ANTHROPIC[1], "true", "success"),
+        (OPENAI[1], "true", "success"),
+    ]
     for first_token, duration in zip(ttft, durations[1:]):
         assert 0 < first_token.value <= duration.value
     [request] = named(samples, "ddllm.request.duration")
@@ -239,26 +273,38 @@ def test_streams_send_time_to_first_token(dsd):
 
 def test_rate_limit_headers_on_success_and_on_429(dsd):
     response = ModelResponse(
-        model="gpt-4o-mini", choices=[{"message": {"role": "assistant", "content": "hi"}}],
+        model="gpt-4o-mini",
+        choices=[{"message": {"role": "assistant", "content": "hi"}}],
         usage={"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
     )
     response._hidden_params["additional_headers"] = {
-        "x-ratelimit-remaining-requests": "99", "x-ratelimit-remaining-tokens": "149984"}
+        "x-ratelimit-remaining-requests": "99",
+        "x-ratelimit-remaining-tokens": "149984",
+    }
     litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response=response)
     rate_limited = litellm.RateLimitError(
-        message="rate limited", llm_provider="anthropic", model=ANTHROPIC[1],
+        message="rate limited",
+        llm_provider="anthropic",
+        model=ANTHROPIC[1],
         response=httpx.Response(
-            429, request=httpx.Request("POST", "https://api.anthropic.com/v1/messages"),
-            headers={"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-tokens-remaining": "17"}),
+            429,
+            request=httpx.Request("POST", "https://api.anthropic.com/v1/messages"),
+            headers={"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-tokens-remaining": "17"},
+        ),
     )
     with pytest.raises(litellm.RateLimitError):
-        litellm.completion(model="anthropic/" + ANTHROPIC[1], messages=MESSAGES, api_key="sk-test",
-                           mock_response=rate_limited)
+        litellm.completion(
+            model="anthropic/" + ANTHROPIC[1], messages=MESSAGES, api_key="sk-test", mock_response=rate_limited
+        )
     samples = sent(dsd)
     assert [(s.tags["provider"], s.value) for s in named(samples, "ddllm.ratelimit.remaining_requests")] == [
-        ("openai", 99), ("anthropic", 0)]
+        ("openai", 99),
+        ("anthropic", 0),
+    ]
     assert [(s.tags["provider"], s.value) for s in named(samples, "ddllm.ratelimit.remaining_tokens")] == [
-        ("openai", 149984), ("anthropic", 17)]
+        ("openai", 149984),
+        ("anthropic", 17),
+    ]
     assert [s.value for s in named(samples, "ddllm.attempt.tokens.input")] == [5]
     assert [s.value for s in named(samples, "ddllm.attempt.tokens.output")] == [2]
     [cost] = named(samples, "ddllm.attempt.cost")
@@ -344,8 +390,10 @@ def test_bad_url_warns_once_and_uses_the_agent_host(receiver, monkeypatch, caplo
             ddllm.unpatch()
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     warnings = [m for m in messages if "DD_DOGSTATSD_URL" in m or "DogStatsD" in m]
-    assert warnings == ["ddllm: DD_DOGSTATSD_URL='tcp://127.0.0.1:8125' is not udp://host:port or "
-                        "unix:///path/to/socket; using the default 'udp://127.0.0.1:%d'" % receiver.port]
+    assert warnings == [
+        "ddllm: DD_DOGSTATSD_URL='tcp://127.0.0.1:8125' is not udp://host:port or "
+        "unix:///path/to/socket; using the default 'udp://127.0.0.1:%d'" % receiver.port
+    ]
     assert len(named(samples, "ddllm.attempt.duration")) == 3
 
 
@@ -369,12 +417,14 @@ def test_agent_not_there_one_warning_nothing_raised(where, caplog, tmp_path):
         try:
             for _ in range(4):  # one packet per flush: UDP reports a refusal on the next send
                 response = litellm.completion(
-                    model="openai/gpt-4o-mini", messages=MESSAGES, mock_response="hi", api_key="sk-test")
+                    model="openai/gpt-4o-mini", messages=MESSAGES, mock_response="hi", api_key="sk-test"
+                )
                 assert response.choices[0].message.content == "hi"
                 metrics.flush()
             with pytest.raises(litellm.RateLimitError):
-                litellm.completion(model="openai/gpt-4o-mini", messages=MESSAGES, mock_response=RATE_LIMITED,
-                                   api_key="sk-test")
+                litellm.completion(
+                    model="openai/gpt-4o-mini", messages=MESSAGES, mock_response=RATE_LIMITED, api_key="sk-test"
+                )
             metrics.flush()
         finally:
             ddllm.unpatch()
@@ -420,8 +470,10 @@ def test_tag_cap_from_environment_holds_on_every_metric(receiver, monkeypatch, c
     assert {sample.tags["model"] for sample in samples} == {"a", "b", "c", "other"}
     assert {sample.tags["provider"] for sample in samples} == {"openai"}
     warnings = [r.getMessage() for r in caplog.records if "distinct values" in r.getMessage()]
-    assert warnings == ["ddllm: metric tag 'model' reached 3 distinct values (DDLLM_METRIC_TAG_LIMIT); "
-                        "further new values are sent as 'other'"]
+    assert warnings == [
+        "ddllm: metric tag 'model' reached 3 distinct values (DDLLM_METRIC_TAG_LIMIT); "
+        "further new values are sent as 'other'"
+    ]
 
 
 def _call_in_child(model):
@@ -509,7 +561,14 @@ def test_pending_records_are_bounded(dsd, monkeypatch):
 
 
 class _FinishedRequest:
-    final_provider, final_model, resource, fallback_used, attempts, caller = "openai", "gpt-4o-mini", "primary", False, 1, None
+    final_provider, final_model, resource, fallback_used, attempts, caller = (
+        "openai",
+        "gpt-4o-mini",
+        "primary",
+        False,
+        1,
+        None,
+    )
     operation = "chat"
 
 

@@ -1,6 +1,7 @@
 """Metrics configuration: where DogStatsD is (DD_DOGSTATSD_URL, DD_AGENT_HOST /
 DD_DOGSTATSD_PORT, `patch(dogstatsd_url=...)`), and a child forked without the `datadog`
 package's fork hooks."""
+
 import logging
 import os
 import subprocess
@@ -15,30 +16,47 @@ from ddllm.instrument.config import DogStatsdTarget, parse_dogstatsd_url, read_d
 DEFAULT = DogStatsdTarget("localhost", 8125, None)
 
 
-@pytest.mark.parametrize("url,target", [
-    ("udp://127.0.0.1:8125", DogStatsdTarget("127.0.0.1", 8125, None)),
-    ("udp://datadog-agent:9125", DogStatsdTarget("datadog-agent", 9125, None)),
-    ("udp://datadog-agent", DogStatsdTarget("datadog-agent", 8125, None)),
-    ("udp://[::1]:8125", DogStatsdTarget("::1", 8125, None)),
-    (" UDP://host:1/ ", DogStatsdTarget("host", 1, None)),
-    ("unix:///var/run/datadog/dsd.socket", DogStatsdTarget(None, None, "/var/run/datadog/dsd.socket")),
-    ("unixgram:///tmp/dsd.socket", DogStatsdTarget(None, None, "unixgram:///tmp/dsd.socket")),
-    ("unixstream:///tmp/dsd.socket", DogStatsdTarget(None, None, "unixstream:///tmp/dsd.socket")),
-])
+@pytest.mark.parametrize(
+    "url,target",
+    [
+        ("udp://127.0.0.1:8125", DogStatsdTarget("127.0.0.1", 8125, None)),
+        ("udp://datadog-agent:9125", DogStatsdTarget("datadog-agent", 9125, None)),
+        ("udp://datadog-agent", DogStatsdTarget("datadog-agent", 8125, None)),
+        ("udp://[::1]:8125", DogStatsdTarget("::1", 8125, None)),
+        (" UDP://host:1/ ", DogStatsdTarget("host", 1, None)),
+        ("unix:///var/run/datadog/dsd.socket", DogStatsdTarget(None, None, "/var/run/datadog/dsd.socket")),
+        ("unixgram:///tmp/dsd.socket", DogStatsdTarget(None, None, "unixgram:///tmp/dsd.socket")),
+        ("unixstream:///tmp/dsd.socket", DogStatsdTarget(None, None, "unixstream:///tmp/dsd.socket")),
+    ],
+)
 def test_dogstatsd_urls(url, target):
     assert parse_dogstatsd_url(url) == target
 
 
-@pytest.mark.parametrize("url", [
-    "udp://127.0.0.1:8125", "udp://[::1]:8125", "unix:///var/run/datadog/dsd.socket", "unixgram:///tmp/dsd.socket"])
+@pytest.mark.parametrize(
+    "url",
+    ["udp://127.0.0.1:8125", "udp://[::1]:8125", "unix:///var/run/datadog/dsd.socket", "unixgram:///tmp/dsd.socket"],
+)
 def test_a_target_reads_as_its_url(url):
     assert str(parse_dogstatsd_url(url)) == url
 
 
-@pytest.mark.parametrize("url", [
-    "127.0.0.1:8125", "tcp://host:8125", "udp://host:notaport", "udp://host:70000", "udp://:8125",
-    "udp://host:8125/path", "unix://", "http://localhost:8126", "", None, 8125,
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "127.0.0.1:8125",
+        "tcp://host:8125",
+        "udp://host:notaport",
+        "udp://host:70000",
+        "udp://:8125",
+        "udp://host:8125/path",
+        "unix://",
+        "http://localhost:8126",
+        "",
+        None,
+        8125,
+    ],
+)
 def test_bad_dogstatsd_urls(url):
     assert parse_dogstatsd_url(url) is None
 
@@ -47,10 +65,12 @@ def test_target_from_environment_in_datadog_order(caplog):
     with caplog.at_level(logging.WARNING, logger="ddllm"):
         assert read_dogstatsd_target({}) == DEFAULT
         assert str(read_dogstatsd_target({})) == "udp://localhost:8125"
-        assert read_dogstatsd_target({"DD_AGENT_HOST": "10.0.0.7", "DD_DOGSTATSD_PORT": "18125"}) == \
-            DogStatsdTarget("10.0.0.7", 18125, None)
-        assert read_dogstatsd_target({"DD_AGENT_HOST": "10.0.0.7", "DD_DOGSTATSD_URL": "udp://1.2.3.4:5"}) == \
-            DogStatsdTarget("1.2.3.4", 5, None)
+        assert read_dogstatsd_target({"DD_AGENT_HOST": "10.0.0.7", "DD_DOGSTATSD_PORT": "18125"}) == DogStatsdTarget(
+            "10.0.0.7", 18125, None
+        )
+        assert read_dogstatsd_target(
+            {"DD_AGENT_HOST": "10.0.0.7", "DD_DOGSTATSD_URL": "udp://1.2.3.4:5"}
+        ) == DogStatsdTarget("1.2.3.4", 5, None)
         assert read_dogstatsd_target({"DD_DOGSTATSD_URL": "  "}) == DEFAULT
     assert caplog.records == []
 
@@ -73,7 +93,8 @@ def test_patch_option_wins_over_environment_and_a_bad_one_warns(caplog):
         assert config.load(environ, dogstatsd_url="somewhere").dogstatsd == DogStatsdTarget("1.2.3.4", 5, None)
     assert [record.getMessage() for record in caplog.records] == [
         "ddllm: patch(dogstatsd_url='somewhere') is not udp://host:port or unix:///path/to/socket; "
-        "using udp://1.2.3.4:5"]
+        "using udp://1.2.3.4:5"
+    ]
 
 
 _CHILD_WITHOUT_DATADOG_FORK_HOOKS = textwrap.dedent("""
@@ -108,8 +129,13 @@ _CHILD_WITHOUT_DATADOG_FORK_HOOKS = textwrap.dedent("""
 def test_forked_child_without_datadog_fork_hooks_makes_its_own_client():
     tests = os.path.dirname(os.path.abspath(__file__))
     environment = dict(os.environ, DD_DOGSTATSD_DISABLE_FORK_SUPPORT="true")
-    result = subprocess.run([sys.executable, "-c", _CHILD_WITHOUT_DATADOG_FORK_HOOKS, tests],
-                            env=environment, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD_WITHOUT_DATADOG_FORK_HOOKS, tests],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "['child', 'parent']"
 

@@ -1,6 +1,7 @@
 """Metrics of attempts over real HTTP: the fake provider's 429s with OpenAI's rate-limit
 headers, then a streamed Anthropic fallback with Anthropic's recorded headers, as the UDP
 socket receives them."""
+
 import asyncio
 
 from dogstatsd_receiver import named
@@ -34,13 +35,23 @@ def test_rate_limited_retry_then_streamed_fallback(dsd, provider):
     remaining = [(s.tags["provider"], s.value) for s in named(samples, "ddllm.ratelimit.remaining_requests")]
     assert remaining == [("openai", 0), ("openai", 0), ("anthropic", 3999)]
     assert [(s.tags["provider"], s.value) for s in named(samples, "ddllm.ratelimit.remaining_tokens")][-1] == (
-        "anthropic", 5000)
+        "anthropic",
+        5000,
+    )
     [ttft] = named(samples, "ddllm.attempt.time_to_first_token")
     assert ttft.tags["model"] == ANTHROPIC_MODEL and ttft.tags["fallback"] == "true"
     assert ttft.value >= 0.05  # the injected delay before the first byte
     [hop] = named(samples, "ddllm.fallback")
     assert (hop.tags["from_model"], hop.tags["to_model"], hop.tags["reason"], hop.tags["type"]) == (
-        OPENAI_TARGET, ANTHROPIC_TARGET, "RateLimitError", "default")
+        OPENAI_TARGET,
+        ANTHROPIC_TARGET,
+        "RateLimitError",
+        "default",
+    )
     [request] = named(samples, "ddllm.request.duration")
-    assert (request.tags["outcome"], request.tags["fallback_used"], request.tags["attempts"]) == ("success", "true", "3")
+    assert (request.tags["outcome"], request.tags["fallback_used"], request.tags["attempts"]) == (
+        "success",
+        "true",
+        "3",
+    )
     assert request.tags["model_group"] == "primary" and request.tags["provider"] == "anthropic"

@@ -1,4 +1,5 @@
 """Tag normalisation (shared by spans and metrics) and the per-key cardinality cap."""
+
 import logging
 import re
 import threading
@@ -51,14 +52,21 @@ def test_cap_keeps_the_first_values_per_key_and_warns_once_per_key(caplog):
     assert len(set(provider_tags)) == 5
     assert cap.kept_values("model") == {"model-%d" % index for index in range(200)}
     warnings = [record.getMessage() for record in caplog.records]
-    assert warnings == ["ddllm: metric tag 'model' reached 200 distinct values (DDLLM_METRIC_TAG_LIMIT); "
-                        "further new values are sent as 'other'"]
+    assert warnings == [
+        "ddllm: metric tag 'model' reached 200 distinct values (DDLLM_METRIC_TAG_LIMIT); "
+        "further new values are sent as 'other'"
+    ]
 
 
 def test_cap_counts_normalised_values():
     cap = TagCardinalityCap(2)
     assert [cap.tag("model", raw) for raw in ("a b", "a_b", "a@b", "c", "d")] == [
-        "model:a_b", "model:a_b", "model:a_b", "model:c", "model:other"]
+        "model:a_b",
+        "model:a_b",
+        "model:a_b",
+        "model:c",
+        "model:other",
+    ]
 
 
 def test_cap_holds_under_concurrent_new_values():

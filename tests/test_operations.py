@@ -1,5 +1,6 @@
 """Beyond chat: text completion and embeddings get the same request and attempt spans,
 with their own facts (embeddings: input count and dimensions, no output tokens)."""
+
 import litellm
 from conftest import flush
 from litellm import Router
@@ -11,10 +12,18 @@ def test_router_text_completion_fallback(agent, patched):
 
     router = Router(
         model_list=[
-            {"model_name": "t1", "litellm_params": {
-                "model": "openai/gpt-3.5-turbo-instruct", "api_key": "sk-t", "mock_response": "litellm.RateLimitError"}},
-            {"model_name": "t2", "litellm_params": {
-                "model": "openai/davinci-002", "api_key": "sk-t", "mock_response": "done"}},
+            {
+                "model_name": "t1",
+                "litellm_params": {
+                    "model": "openai/gpt-3.5-turbo-instruct",
+                    "api_key": "sk-t",
+                    "mock_response": "litellm.RateLimitError",
+                },
+            },
+            {
+                "model_name": "t2",
+                "litellm_params": {"model": "openai/davinci-002", "api_key": "sk-t", "mock_response": "done"},
+            },
         ],
         fallbacks=[{"t1": ["t2"]}],
         num_retries=0,
@@ -29,8 +38,11 @@ def test_router_text_completion_fallback(agent, patched):
 
 
 async def test_router_embedding_attempt_facts(agent, patched):
-    router = Router(model_list=[{"model_name": "embed", "litellm_params": {
-        "model": "openai/text-embedding-3-small", "api_key": "sk-e"}}])
+    router = Router(
+        model_list=[
+            {"model_name": "embed", "litellm_params": {"model": "openai/text-embedding-3-small", "api_key": "sk-e"}}
+        ]
+    )
     await router.aembedding(model="embed", input=["one", "two", "three"], mock_response=[0.1, 0.2, 0.3, 0.4])
     flush()
     [(request, [attempt])] = requests_with_attempts(agent.traces())

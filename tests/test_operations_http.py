@@ -1,6 +1,7 @@
 """Text completion, embeddings and the Responses API over real HTTP, through the Router (sync
 and async) and through `litellm.*` with `fallbacks=`: the same request and attempt spans as
 chat, with each operation's own facts."""
+
 import asyncio
 
 import litellm
@@ -19,10 +20,24 @@ def two_group_router(provider, primary, backup):
     # 429 itself, inside one LiteLLM attempt (two HTTP calls, one attempt for the Router)
     return Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/" + primary, "api_base": provider.openai_base, "api_key": KEY, "max_retries": 0}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "openai/" + backup, "api_base": provider.openai_base, "api_key": KEY, "max_retries": 0}},
+            {
+                "model_name": "primary",
+                "litellm_params": {
+                    "model": "openai/" + primary,
+                    "api_base": provider.openai_base,
+                    "api_key": KEY,
+                    "max_retries": 0,
+                },
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "openai/" + backup,
+                    "api_base": provider.openai_base,
+                    "api_key": KEY,
+                    "max_retries": 0,
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -47,7 +62,8 @@ def assert_rate_limited_then_fallback(request, attempts, primary, backup, operat
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_router_embedding_input_count_dimensions_and_a_429_retried_inside_one_attempt(
-        agent, patched, provider, use_async):
+    agent, patched, provider, use_async
+):
     """LiteLLM 1.110 sends embeddings through the OpenAI SDK, which retries a 429 itself: the
     Router (and so ddllm) sees one successful attempt for two HTTP calls."""
     primary, backup = "text-embedding-3-large", "text-embedding-3-small"

@@ -1,5 +1,6 @@
 """Outcomes that are not errors of the provider: a timeout, and the caller cancelling the
 awaiting task (CancelledError propagates, the attempt is `cancelled`, spans finish)."""
+
 import asyncio
 
 import litellm
@@ -14,8 +15,14 @@ def attempts(agent):
 
 async def test_timeout_outcome(agent, patched):
     with pytest.raises(litellm.Timeout):
-        await litellm.acompletion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                  api_key="sk", mock_response="late", mock_timeout=True, timeout=0.01)
+        await litellm.acompletion(
+            model="openai/gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            api_key="sk",
+            mock_response="late",
+            mock_timeout=True,
+            timeout=0.01,
+        )
     flush()
     [attempt] = attempts(agent)
     assert meta(attempt, "llm.outcome") == "timeout"
@@ -27,8 +34,13 @@ async def test_cancelled_task_propagates_and_attempt_is_cancelled(agent, patched
 
     async def call():
         started.set()
-        return await litellm.acompletion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                                         api_key="sk", mock_response="slow", mock_delay=30)
+        return await litellm.acompletion(
+            model="openai/gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            api_key="sk",
+            mock_response="slow",
+            mock_delay=30,
+        )
 
     task = asyncio.create_task(call())
     await started.wait()

@@ -1,5 +1,6 @@
 """patch()/unpatch(): idempotent, and removing exactly our wrappers wherever they sit among
 ddtrace's."""
+
 import litellm
 import pytest
 from ddtrace.contrib.internal.litellm import patch as ddtrace_litellm

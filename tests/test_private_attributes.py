@@ -14,6 +14,7 @@ patch and unpatch guard); LiteLLM's responses' `_hidden_params` (its cost calcul
 logging and stream handler read them); and `LLMObs._instance._llmobs_context_provider`
 beyond what its case below does (LLM Observability reads it to start every span of its own).
 """
+
 import importlib
 import logging
 

@@ -12,6 +12,7 @@ request: one trace whose root is the proxy's `fastapi.request` span (none lost),
 `llm.request` under it, exactly one `llm.attempt` under that per provider call, and exactly
 one LLM Observability model event per provider call, carrying the fallback tags.
 """
+
 import json
 import signal
 import socket
@@ -23,7 +24,15 @@ import pytest
 from conftest import TEST_AGENT
 from dogstatsd_receiver import DogStatsdReceiver
 from proxy_server import (
-    CASE_HEADER, CASE_TAG, EMBEDDING_MODEL, FALLBACK_MODEL, PRIMARY_MODEL, VOICE_MODELS, ProxyServer, poll, running,
+    CASE_HEADER,
+    CASE_TAG,
+    EMBEDDING_MODEL,
+    FALLBACK_MODEL,
+    PRIMARY_MODEL,
+    VOICE_MODELS,
+    ProxyServer,
+    poll,
+    running,
     traces_of_case,
 )
 from spans_of import _descends_from, by_name
@@ -55,8 +64,14 @@ def dogstatsd():
 def proxies(provider_server, dogstatsd, tmp_path_factory):
     servers = {
         name: ProxyServer(
-            tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url,
-            workers=settings["workers"], environment=settings["environment"], service="ddllm-proxy-" + name)
+            tmp_path_factory.mktemp(name),
+            provider_server,
+            TEST_AGENT.url,
+            dogstatsd.udp_url,
+            workers=settings["workers"],
+            environment=settings["environment"],
+            service="ddllm-proxy-" + name,
+        )
         for name, settings in CONFIGURATIONS.items()
     }
     with running(servers):
@@ -83,6 +98,7 @@ def takes_over(proxy):
 
 # -- what every request must show ---------------------------------------------------------
 
+
 def _describe(trace):
     return [(span["name"], span["resource"], span["span_id"], span.get("parent_id")) for span in trace]
 
@@ -90,9 +106,13 @@ def _describe(trace):
 def model_events_of(trace_id, expected, timeout=30.0):
     """The LLM Observability model events of one APM trace: at least `expected` of them unless
     `timeout` passed first (they leave the proxy on their own schedule, apart from the trace)."""
+
     def read():
-        return [event for event in TEST_AGENT.llmobs_spans()
-                if int(event.get("_dd", {}).get("apm_trace_id", "0"), 16) & _MASK_64 == trace_id]
+        return [
+            event
+            for event in TEST_AGENT.llmobs_spans()
+            if int(event.get("_dd", {}).get("apm_trace_id", "0"), 16) & _MASK_64 == trace_id
+        ]
 
     return poll(read, lambda events: len(model_events(events)) >= expected, timeout)
 
@@ -161,9 +181,13 @@ def assert_fell_back(attempts, events):
 
 def wait_for_sample(receiver, name, timeout=30.0, **tags):
     """The first sample named `name` with these tags, reading until it comes or `timeout` passes."""
+
     def read():
-        return [sample for sample in receiver.samples(expected=1, timeout=1.0) if sample.name == name
-                and all(sample.tags.get(key) == value for key, value in tags.items())]
+        return [
+            sample
+            for sample in receiver.samples(expected=1, timeout=1.0)
+            if sample.name == name and all(sample.tags.get(key) == value for key, value in tags.items())
+        ]
 
     found = poll(read, bool, timeout)
     return found[0] if found else None
@@ -171,10 +195,12 @@ def wait_for_sample(receiver, name, timeout=30.0, **tags):
 
 # -- the requests ----------------------------------------------------------------------------
 
+
 def test_chat(request, proxy, provider):
     case = case_of(request, proxy)
     answer = client_of(proxy).chat.completions.create(
-        model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: case})
+        model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: case}
+    )
     assert answer.choices[0].message.content == ANSWER
     assert len(provider.received) == 1
     [attempt], events = traced_request(proxy, case, provider_calls=1)
@@ -184,13 +210,15 @@ def test_chat(request, proxy, provider):
     assert events[1]["meta"]["model_name"] == PRIMARY_MODEL
     # the master key is the proxy's admin user, of no team and with no key alias
     assert {key: value for key, value in attempt["meta"].items() if key.startswith("llm.proxy.")} == {
-        "llm.proxy.user": "default_user_id"}
+        "llm.proxy.user": "default_user_id"
+    }
 
 
 def test_stream(request, proxy, provider):
     case = case_of(request, proxy)
     stream = client_of(proxy).chat.completions.create(
-        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
+        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}
+    )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     assert text == ANSWER
     assert len(provider.received) == 1
@@ -202,7 +230,8 @@ def test_stream(request, proxy, provider):
 def test_embeddings(request, proxy, provider):
     case = case_of(request, proxy)
     answer = client_of(proxy).embeddings.create(
-        model="embeddings", input=["one", "two"], extra_headers={CASE_HEADER: case})
+        model="embeddings", input=["one", "two"], extra_headers={CASE_HEADER: case}
+    )
     assert len(answer.data) == 2
     assert len(provider.received) == 1
     [attempt], events = traced_request(proxy, case, provider_calls=1)
@@ -215,7 +244,8 @@ def test_rate_limited_primary_falls_back(request, proxy, provider, dogstatsd):
     provider.script(PRIMARY_MODEL, Answer.rate_limit())
     case = case_of(request, proxy)
     answer = client_of(proxy).chat.completions.create(
-        model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: case})
+        model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: case}
+    )
     assert answer.choices[0].message.content == FALLBACK_ANSWER
     assert len(provider.received) == 2
     attempts, events = traced_request(proxy, case, provider_calls=2)
@@ -249,14 +279,22 @@ def test_voice_legs_fall_back_through_the_proxys_audio_routes(request, proxies, 
     provider.script(VOICE_MODELS["stt"][0], Answer.rate_limit())
     provider.script(VOICE_MODELS["tts"][0], Answer.rate_limit())
     heard = client.audio.transcriptions.create(
-        model="stt", file=("turn.wav", wav_bytes()), response_format="verbose_json",
-        extra_headers={CASE_HEADER: case_of(request, proxy) + "/stt"})
+        model="stt",
+        file=("turn.wav", wav_bytes()),
+        response_format="verbose_json",
+        extra_headers={CASE_HEADER: case_of(request, proxy) + "/stt"},
+    )
     spoken = client.audio.speech.create(
-        model="tts", voice="alloy", input=TEXT_TO_SPEAK, extra_headers={CASE_HEADER: case_of(request, proxy) + "/tts"})
+        model="tts", voice="alloy", input=TEXT_TO_SPEAK, extra_headers={CASE_HEADER: case_of(request, proxy) + "/tts"}
+    )
     audio = spoken.read()
     assert audio.startswith(b"ID3")
     assert [(r.api, r.answer) for r in provider.received] == [
-        ("transcription", "rate_limit"), ("transcription", "ok"), ("speech", "rate_limit"), ("speech", "ok")]
+        ("transcription", "rate_limit"),
+        ("transcription", "ok"),
+        ("speech", "rate_limit"),
+        ("speech", "ok"),
+    ]
 
     attempts, events = assert_voice_fell_back(proxy, case_of(request, proxy) + "/stt", "transcription", "stt")
     assert attempts[1]["metrics"]["llm.audio.seconds"] == SECONDS
@@ -268,7 +306,8 @@ def test_voice_legs_fall_back_through_the_proxys_audio_routes(request, proxies, 
     assert attempts[1]["metrics"]["llm.speech.bytes"] == len(audio)
     assert attempts[1]["metrics"]["llm.speech.characters"] == len(TEXT_TO_SPEAK)
     assert events[2]["meta"]["output"]["messages"] == [
-        {"content": "[audio/mpeg, %d bytes]" % len(audio), "role": "assistant"}]
+        {"content": "[audio/mpeg, %d bytes]" % len(audio), "role": "assistant"}
+    ]
 
     by_name = voice_samples(dogstatsd, proxy.service)
     [seconds] = by_name.get("ddllm.audio.seconds", [None])
@@ -287,7 +326,8 @@ def voice_samples(receiver, service, timeout=30.0):
     def read():
         for sample in receiver.samples(expected=1, timeout=1.0):
             voice = sample.name in ("ddllm.audio.seconds", "ddllm.speech.characters") or (
-                sample.name == "ddllm.request.duration" and sample.tags.get("operation") in ("transcription", "speech"))
+                sample.name == "ddllm.request.duration" and sample.tags.get("operation") in ("transcription", "speech")
+            )
             if voice and sample.tags.get("service") == service:
                 gathered.setdefault(sample.name, []).append(sample)
         return gathered
@@ -299,7 +339,8 @@ def test_streamed_request_falls_back(request, proxy, provider):
     provider.script(PRIMARY_MODEL, Answer.rate_limit())
     case = case_of(request, proxy)
     stream = client_of(proxy).chat.completions.create(
-        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
+        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}
+    )
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == FALLBACK_ANSWER
     assert len(provider.received) == 2
     attempts, events = traced_request(proxy, case, provider_calls=2)
@@ -313,7 +354,8 @@ def test_streamed_request_failing_everywhere(request, proxy, provider):
     case = case_of(request, proxy)
     with pytest.raises(openai.RateLimitError):
         stream = client_of(proxy).chat.completions.create(
-            model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
+            model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}
+        )
         list(stream)
     assert len(provider.received) == 2
     attempts, events = traced_request(proxy, case, provider_calls=2)
@@ -327,7 +369,8 @@ def test_stream_cut_mid_way(request, proxy, provider):
     provider.script(PRIMARY_MODEL, Answer.cut_stream(after=2))
     case = case_of(request, proxy)
     stream = client_of(proxy).chat.completions.create(
-        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case})
+        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}
+    )
     words = []
     with pytest.raises(openai.APIError):
         for chunk in stream:
@@ -348,7 +391,8 @@ def test_cancelled_stream(request, proxy, provider):
     slow_stream(provider)
     case = case_of(request, proxy)
     with client_of(proxy).chat.completions.create(
-            model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}) as stream:
+        model="primary", messages=MESSAGES, stream=True, extra_headers={CASE_HEADER: case}
+    ) as stream:
         next(iter(stream))
     [attempt], _ = traced_request(proxy, case, provider_calls=1)
     assert attempt["meta"]["llm.stream"] == "true"
@@ -360,9 +404,11 @@ def test_client_disconnecting_mid_stream(request, proxy, provider):
     slow_stream(provider)
     case = case_of(request, proxy)
     body = json.dumps({"model": "primary", "messages": MESSAGES, "stream": True}).encode()
-    head = ("POST /chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
-            "Content-Type: application/json\r\nContent-Length: %d\r\n%s: %s\r\n\r\n"
-            % (proxy.port, proxy.master_key, len(body), CASE_HEADER, case)).encode()
+    head = (
+        "POST /chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+        "Content-Type: application/json\r\nContent-Length: %d\r\n%s: %s\r\n\r\n"
+        % (proxy.port, proxy.master_key, len(body), CASE_HEADER, case)
+    ).encode()
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=60) as connection:
         connection.sendall(head + body)
         received = b""
@@ -379,6 +425,7 @@ def test_client_disconnecting_mid_stream(request, proxy, provider):
 
 # -- stopping --------------------------------------------------------------------------------
 
+
 def test_sigterm_drains_a_request_in_flight_and_nothing_arrives_late(proxies, provider):
     """Stopped as an orchestrator stops it, each proxy answers and traces the request it
     holds, then exits on the signal. Once every proxy is gone, each request checked above
@@ -387,9 +434,12 @@ def test_sigterm_drains_a_request_in_flight_and_nothing_arrives_late(proxies, pr
     provider.script(PRIMARY_MODEL, *[Answer.ok(hold=release) for _ in proxies])
     answers, senders = {}, []
     for proxy in proxies.values():
+
         def send(proxy=proxy):
             answers[proxy.service] = client_of(proxy).chat.completions.create(
-                model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: proxy.service + "/in-flight"})
+                model="primary", messages=MESSAGES, extra_headers={CASE_HEADER: proxy.service + "/in-flight"}
+            )
+
         senders.append(threading.Thread(target=send))
         senders[-1].start()
     assert poll(lambda: len(provider.received), lambda held: held == len(proxies)) == len(proxies)
@@ -407,4 +457,3 @@ def test_sigterm_drains_a_request_in_flight_and_nothing_arrives_late(proxies, pr
     for proxy in proxies.values():
         for case, seen in proxy.cases.items():
             assert arrived_for(case) == seen, case
-

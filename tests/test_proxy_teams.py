@@ -15,6 +15,7 @@ who called, on the request and attempt spans, their LLM Observability events and
 and never the key or its hash; and a deployment that one instance saw rate limited is left
 out by another instance, whose request span names it as skipped.
 """
+
 import hashlib
 
 import openai
@@ -84,13 +85,19 @@ def gateways(provider_server, redis_server, dogstatsd, tmp_path_factory):  # noq
     servers = {}
     for name in GATEWAYS:
         server = servers[name] = ProxyServer(
-            tmp_path_factory.mktemp(name), provider_server, TEST_AGENT.url, dogstatsd.udp_url, service="ddllm-" + name,
-            environment=OPTED_IN.get(name))
+            tmp_path_factory.mktemp(name),
+            provider_server,
+            TEST_AGENT.url,
+            dogstatsd.udp_url,
+            service="ddllm-" + name,
+            environment=OPTED_IN.get(name),
+        )
         callers = dict({KEYS[team]: caller for team, caller in CALLERS.items()}, **{server.master_key: {}})
         server.files["gateway_auth.py"] = CUSTOM_AUTH.format(callers=callers)
         server.config.update(
             model_list=POOLED_MODELS.format(
-                first=POOLED_FIRST, second=POOLED_SECOND, openai_base=provider_server.openai_base),
+                first=POOLED_FIRST, second=POOLED_SECOND, openai_base=provider_server.openai_base
+            ),
             router_settings="  redis_host: %s\n  redis_port: %d\n" % (redis_server.host, redis_server.port),
             general_settings="  custom_auth: gateway_auth.user_api_key_auth\n",
         )
@@ -111,10 +118,14 @@ class ReceivedMetrics:
 
     def find(self, name, timeout=30.0, **tags):
         """The samples named `name` with these tags, once at least one arrived (or `timeout` passed)."""
+
         def read():
             self.received += self.receiver.samples(timeout=0)
-            return [sample for sample in self.received if sample.name == name
-                    and all(sample.tags.get(key) == value for key, value in tags.items())]
+            return [
+                sample
+                for sample in self.received
+                if sample.name == name and all(sample.tags.get(key) == value for key, value in tags.items())
+            ]
 
         return poll(read, bool, timeout)
 
@@ -180,8 +191,9 @@ def test_the_caller_is_named_on_spans_events_and_metrics(request, gateways, prov
     # the user stays off metrics unless the gateway opts in (gateway-b does not)
     assert all("user" not in sample.tags for sample in samples), [sample.tags for sample in samples]
     # provider facts are the provider's, not the caller's
-    assert all(not set(caller) & set(sample.tags) for sample in metrics.received
-               if sample.name.startswith("ddllm.ratelimit."))
+    assert all(
+        not set(caller) & set(sample.tags) for sample in metrics.received if sample.name.startswith("ddllm.ratelimit.")
+    )
     assert_no_key(team, [request_span, attempt], list(events.values()) + workflows, samples)
 
 
@@ -219,7 +231,8 @@ def test_a_rate_limit_on_one_instance_is_skipped_by_the_others(request, gateways
     first, second = gateways["gateway-a"], gateways["gateway-b"]
     case = case_of(request, first)
     client_for(first, "search").chat.completions.create(
-        model=POOLED, messages=MESSAGES, extra_headers={CASE_HEADER: case})
+        model=POOLED, messages=MESSAGES, extra_headers={CASE_HEADER: case}
+    )
     [rate_limited, moved_on], _ = traced_request(first, case, provider_calls=2)  # LiteLLM's `order` failover
     assert rate_limited["meta"]["llm.outcome"] == "rate_limited"
     assert moved_on["resource"] == "openai/" + POOLED_SECOND
@@ -231,7 +244,8 @@ def test_a_rate_limit_on_one_instance_is_skipped_by_the_others(request, gateways
 
     case = case_of(request, second)
     answer = client_for(second, "ads").chat.completions.create(
-        model=POOLED, messages=MESSAGES, extra_headers={CASE_HEADER: case})
+        model=POOLED, messages=MESSAGES, extra_headers={CASE_HEADER: case}
+    )
     assert answer.choices[0].message.content
     assert [received.model for received in provider.received] == [POOLED_FIRST, POOLED_SECOND, POOLED_SECOND]
     [attempt], _ = traced_request(second, case, provider_calls=1)

@@ -4,6 +4,7 @@ percentiles on the distributions the assets query; creates, then changes nothing
 changed, writes nothing on --dry-run, fills links in for the site and prints where each asset
 is; and says clearly what is wrong on a missing key, a 403 or a 400 with `errors`, never
 printing a key."""
+
 import json
 import os
 import shutil
@@ -43,8 +44,13 @@ def shipped_count(kind=None):
 # The distributions the shipped assets query: each gets percentiles, one step of the push each.
 # The monitors alone query three of them (the voice metrics are the dashboard's).
 MONITORED_DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.request.duration"]
-DISTRIBUTIONS = ["ddllm.attempt.duration", "ddllm.attempt.time_to_first_token", "ddllm.audio.seconds",
-                 "ddllm.request.duration", "ddllm.speech.characters"]
+DISTRIBUTIONS = [
+    "ddllm.attempt.duration",
+    "ddllm.attempt.time_to_first_token",
+    "ddllm.audio.seconds",
+    "ddllm.request.duration",
+    "ddllm.speech.characters",
+]
 
 
 def steps():
@@ -64,13 +70,15 @@ def test_first_push_creates_every_asset_and_shows_progress(datadog, capsys):
     assert len(lines) == steps()
     assert lines[0] == "[1/%d] percentiles on ddllm.attempt.duration: created" % steps()
     assert lines[len(DISTRIBUTIONS)].startswith(
-        '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id ' % (
-            len(DISTRIBUTIONS) + 1, steps()))
+        '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": created (id '
+        % (len(DISTRIBUTIONS) + 1, steps())
+    )
     assert lines[-1].startswith('[%d/%d] slo "ddllm: ' % (steps(), steps())) and ": created (id " in lines[-1]
     # SLOs come after the monitors.
     kinds = [line.split("] ", 1)[1].split(" ", 1)[0] for line in lines]
     assert kinds == ["percentiles"] * len(DISTRIBUTIONS) + ["dashboard"] + ["monitor"] * shipped_count(
-        assets.MONITOR) + ["slo"] * shipped_count(assets.SLO)
+        assets.MONITOR
+    ) + ["slo"] * shipped_count(assets.SLO)
     assert "ddllm push: %d created, 0 updated, 0 unchanged" % steps() in out
     stored = next(iter(datadog.dashboards.values()))
     shipped = next(asset["body"] for asset in assets.load_assets() if asset["kind"] == assets.DASHBOARD)
@@ -91,7 +99,8 @@ def test_first_push_enables_percentiles_on_every_distribution_queried(datadog, c
         for tag_key in catalogue.metric_tag_keys(name) + USER_TAG_KEYS:
             assert datadog.queryable(name, tag_key), (name, tag_key)
     assert [(method, path) for method, path in datadog.writes() if "/api/v2/" in path] == [
-        ("POST", "/api/v2/metrics/%s/tags" % name) for name in DISTRIBUTIONS]
+        ("POST", "/api/v2/metrics/%s/tags" % name) for name in DISTRIBUTIONS
+    ]
 
 
 # Tags ddllm does not send but the agent and the user add: they must stay queryable.
@@ -100,14 +109,16 @@ USER_TAG_KEYS = ("region", "host", "kube_namespace", "cost-center")
 
 def configure_tags(datadog, metric_name, **attributes):
     headers = {"DD-API-KEY": API_KEY, "DD-APPLICATION-KEY": APP_KEY}
-    body = {"data": {"type": "manage_tags", "id": metric_name, "attributes": dict(metric_type="distribution",
-                                                                                 **attributes)}}
+    body = {
+        "data": {"type": "manage_tags", "id": metric_name, "attributes": dict(metric_type="distribution", **attributes)}
+    }
     assert datadog.handle("POST", "/api/v2/metrics/%s/tags" % metric_name, headers, body)[0] == 201
 
 
 @pytest.mark.parametrize("with_caller_tags", [True, False])
-def test_an_earlier_ddllm_allow_list_becomes_a_deny_list_and_region_is_queryable_again(datadog, capsys,
-                                                                                      with_caller_tags):
+def test_an_earlier_ddllm_allow_list_becomes_a_deny_list_and_region_is_queryable_again(
+    datadog, capsys, with_caller_tags
+):
     name = "ddllm.attempt.duration"
     tags = set(catalogue.metric_tag_keys(name))
     if not with_caller_tags:  # what ddllm created before the proxy's caller tags
@@ -132,18 +143,25 @@ def test_an_earlier_ddllm_allow_list_becomes_a_deny_list_and_region_is_queryable
 def test_a_configuration_the_user_made_is_kept_with_percentiles_on_and_the_hidden_tags_named(datadog, capsys):
     configure_tags(datadog, "ddllm.attempt.duration", tags=["env", "model", "team"], include_percentiles=False)
     configure_tags(datadog, "ddllm.request.duration", tags=["env"], include_percentiles=True)
-    configure_tags(datadog, "ddllm.attempt.time_to_first_token", tags=["host", "fallback"], exclude_tags_mode=True,
-                   include_percentiles=False)
+    configure_tags(
+        datadog,
+        "ddllm.attempt.time_to_first_token",
+        tags=["host", "fallback"],
+        exclude_tags_mode=True,
+        include_percentiles=False,
+    )
     before = len(datadog.writes())
 
     code, out, err = push_cli(capsys, "--dashboards")
 
     assert code == 0, out + err
     v2_writes = [(method, path) for method, path in datadog.writes()[before:] if "/api/v2/" in path]
-    assert v2_writes == [("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
-                         ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags"),
-                         ("POST", "/api/v2/metrics/ddllm.audio.seconds/tags"),  # no configuration yet
-                         ("POST", "/api/v2/metrics/ddllm.speech.characters/tags")]
+    assert v2_writes == [
+        ("PATCH", "/api/v2/metrics/ddllm.attempt.duration/tags"),
+        ("PATCH", "/api/v2/metrics/ddllm.attempt.time_to_first_token/tags"),
+        ("POST", "/api/v2/metrics/ddllm.audio.seconds/tags"),  # no configuration yet
+        ("POST", "/api/v2/metrics/ddllm.speech.characters/tags"),
+    ]
     duration = datadog.tag_configurations["ddllm.attempt.duration"]
     assert duration["include_percentiles"] is True and duration["tags"] == ["env", "model", "team"]
     assert duration["exclude_tags_mode"] is False
@@ -152,10 +170,15 @@ def test_a_configuration_the_user_made_is_kept_with_percentiles_on_and_the_hidde
     assert ttft["tags"] == ["host", "fallback"]
     assert datadog.tag_configurations["ddllm.request.duration"]["tags"] == ["env"]
     hidden = sorted(set(catalogue.metric_tag_keys("ddllm.attempt.duration")) - {"env", "model", "team"})
-    assert "percentiles on ddllm.attempt.duration: note: your tag configuration is kept; it hides ddllm's tags %s" \
-        % ", ".join(hidden) in out
-    assert "percentiles on ddllm.attempt.time_to_first_token: note: your tag configuration is kept; it hides " \
+    assert (
+        "percentiles on ddllm.attempt.duration: note: your tag configuration is kept; it hides ddllm's tags %s"
+        % ", ".join(hidden)
+        in out
+    )
+    assert (
+        "percentiles on ddllm.attempt.time_to_first_token: note: your tag configuration is kept; it hides "
         "ddllm's tag fallback" in out
+    )
     assert "percentiles on ddllm.attempt.duration: updated" in out
     assert "percentiles on ddllm.request.duration: unchanged" in out
 
@@ -175,8 +198,9 @@ def test_the_fake_api_refuses_tag_configurations_as_datadog_does(datadog):
     assert status == 400 and "distribution" in answer["errors"][0]
     status, _ = datadog.handle("POST", path, headers, body(metric_type="distribution", tags=[], exclude_tags_mode=True))
     assert status == 400
-    status, _ = datadog.handle("POST", path, headers, {"data": {"type": "metrics", "id": "x", "attributes": {
-        "metric_type": "distribution"}}})
+    status, _ = datadog.handle(
+        "POST", path, headers, {"data": {"type": "metrics", "id": "x", "attributes": {"metric_type": "distribution"}}}
+    )
     assert status == 400
     assert datadog.handle("POST", path, headers, body(metric_type="distribution", tags=["env"]))[0] == 201
     status, answer = datadog.handle("POST", path, headers, body(metric_type="distribution", tags=["env"]))
@@ -186,8 +210,9 @@ def test_the_fake_api_refuses_tag_configurations_as_datadog_does(datadog):
 
 
 def test_a_refused_percentile_configuration_is_a_failure_that_says_what_to_do(datadog, capsys):
-    datadog.fail("POST", r"^/api/v2/metrics/ddllm\.attempt\.duration/tags$", 400,
-                 {"errors": ["Cannot configure tags on metric"]})
+    datadog.fail(
+        "POST", r"^/api/v2/metrics/ddllm\.attempt\.duration/tags$", 400, {"errors": ["Cannot configure tags on metric"]}
+    )
     code, out, err = push_cli(capsys)
     assert code == 1
     assert "percentiles on ddllm.attempt.duration: failed" in err
@@ -221,8 +246,9 @@ def changed_copy(tmp_path, kind, file_name, change):
 
 def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder, body = changed_copy(tmp_path, assets.MONITOR, "error_rate.json",
-                                lambda body: body["options"]["thresholds"].update(warning=4))
+    folder, body = changed_copy(
+        tmp_path, assets.MONITOR, "error_rate.json", lambda body: body["options"]["thresholds"].update(warning=4)
+    )
     writes_before = len(datadog.writes())
 
     code, out, _ = push_cli(capsys, "--monitors", str(folder))
@@ -233,7 +259,9 @@ def test_a_changed_monitor_is_updated_and_only_it(datadog, capsys, tmp_path):
     assert new_writes == [("PUT", "/api/v1/monitor/%d" % stored["id"])]
     assert stored["options"]["thresholds"]["warning"] == 4
     assert '"%s": updated (id %d): $.options.thresholds.warning differs' % (body["name"], stored["id"]) in out
-    assert "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS)) in out
+    assert (
+        "0 created, 1 updated, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS)) in out
+    )
 
 
 def test_a_changed_dashboard_is_updated_in_place(datadog, capsys, tmp_path):
@@ -271,7 +299,10 @@ def test_dry_run_after_a_push_shows_updates_and_unchanged(datadog, capsys, tmp_p
     assert code == 0
     assert len(datadog.writes()) == writes_before
     assert ": would update (id " in out and "$.priority differs" in out
-    assert "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS)) in out
+    assert (
+        "0 to create, 1 to update, %d unchanged" % (len(os.listdir(str(folder))) - 1 + len(MONITORED_DISTRIBUTIONS))
+        in out
+    )
 
 
 @pytest.mark.parametrize("missing", ["DD_API_KEY", "DD_APP_KEY"])
@@ -298,8 +329,11 @@ def test_a_403_on_a_write_stops_the_push(datadog, capsys):
     datadog.fail("POST", r"^/api/v1/dashboard$", 403, {"errors": ["Forbidden"]})
     code, out, err = push_cli(capsys)
     assert code == 1
-    assert '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": failed' % (
-        len(DISTRIBUTIONS) + 1, steps()) in err
+    assert (
+        '[%d/%d] dashboard "ddllm: LiteLLM attempts, fallbacks and rate limits": failed'
+        % (len(DISTRIBUTIONS) + 1, steps())
+        in err
+    )
     assert "Datadog answered 403" in err
     assert "[%d/" % (len(DISTRIBUTIONS) + 2) not in out + err
     assert datadog.monitors == {}
@@ -341,8 +375,10 @@ def test_a_monitor_with_the_same_name_but_without_the_source_tag_is_not_ours(dat
 def test_site_sets_the_api_host():
     assert push.api_host_from_environment({}) == "https://api.datadoghq.com"
     assert push.api_host_from_environment({"DD_SITE": "datadoghq.eu"}) == "https://api.datadoghq.eu"
-    assert push.api_host_from_environment({"DD_SITE": "us5.datadoghq.com",
-                                           "DD_API_HOST": "http://127.0.0.1:1/"}) == "http://127.0.0.1:1"
+    assert (
+        push.api_host_from_environment({"DD_SITE": "us5.datadoghq.com", "DD_API_HOST": "http://127.0.0.1:1/"})
+        == "http://127.0.0.1:1"
+    )
     with pytest.raises(push.PushError, match="is not a Datadog site"):
         push.api_host_from_environment({"DD_SITE": "https://app.datadoghq.com"})
 
@@ -371,18 +407,22 @@ def port_nothing_listens_on():
         yield held.getsockname()[1]
 
 
-def test_a_dry_run_that_cannot_reach_the_api_says_why_it_needs_it_in_one_line(datadog, capsys, monkeypatch,
-                                                                              port_nothing_listens_on):
+def test_a_dry_run_that_cannot_reach_the_api_says_why_it_needs_it_in_one_line(
+    datadog, capsys, monkeypatch, port_nothing_listens_on
+):
     monkeypatch.setenv("DD_API_HOST", "http://127.0.0.1:%d" % port_nothing_listens_on)
     code, out, err = push_cli(capsys, "--dry-run")
     assert code == 1
     [line] = err.splitlines()
-    assert line == ("ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
-                    "compare them with these, and could not reach 127.0.0.1:%d (connection refused)"
-                    % port_nothing_listens_on)
+    assert line == (
+        "ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
+        "compare them with these, and could not reach 127.0.0.1:%d (connection refused)" % port_nothing_listens_on
+    )
     code, out, err = push_cli(capsys)
     assert code == 1
-    assert err.splitlines() == ["ddllm push: could not reach 127.0.0.1:%d (connection refused)" % port_nothing_listens_on]
+    assert err.splitlines() == [
+        "ddllm push: could not reach 127.0.0.1:%d (connection refused)" % port_nothing_listens_on
+    ]
 
 
 def test_differences_ignore_what_the_server_adds():
@@ -412,18 +452,31 @@ def test_placeholders_are_an_error_in_push_unless_replaced(datadog, capsys, monk
     code, _, err = push_cli(capsys, "--dry-run")
     assert code == 1
     monitors, slos = shipped_count(assets.MONITOR), shipped_count(assets.SLO)
-    assert "error: @your-team-handle is a placeholder, in %d files (attempt_latency_anomaly.json, " \
-           "attempt_latency_p95.json, " % monitors in err
+    assert (
+        "error: @your-team-handle is a placeholder, in %d files (attempt_latency_anomaly.json, "
+        "attempt_latency_p95.json, " % monitors in err
+    )
     assert "): give the real one with --notify @handle (or DDLLM_NOTIFY)" in err
     # The SLOs carry the team tag too.
     assert "error: team:your-team is a placeholder, in %d files (" % (monitors + slos) in err
-    assert "model_group_availability.json, model_group_latency_p95.json): give the real one with --tag key:value " \
-           "(or DDLLM_TAGS)" in err
+    assert (
+        "model_group_availability.json, model_group_latency_p95.json): give the real one with --tag key:value "
+        "(or DDLLM_TAGS)" in err
+    )
     assert "%d placeholders left: nothing was pushed" % (2 * monitors + slos) in err
     assert datadog.requests == []
 
-    code, out, err = push_cli(capsys, "--notify", "@slack-llm-alerts", "--notify", "@pagerduty-llm",
-                              "--tag", "team:llm", "--tag", "cost-center:42")
+    code, out, err = push_cli(
+        capsys,
+        "--notify",
+        "@slack-llm-alerts",
+        "--notify",
+        "@pagerduty-llm",
+        "--tag",
+        "team:llm",
+        "--tag",
+        "cost-center:42",
+    )
     assert code == 0, out + err
     for stored in datadog.monitors.values():
         assert "@your-team-handle" not in stored["message"]
@@ -442,8 +495,9 @@ def test_a_handle_or_tag_that_is_not_one_is_refused(datadog, capsys):
 
 
 def test_set_tunes_a_threshold_without_editing_json(datadog, capsys):
-    code, out, err = push_cli(capsys, "--monitors", "--set", "fallback_rate.critical=30",
-                              "--set", "fallback_rate.min_volume=100")
+    code, out, err = push_cli(
+        capsys, "--monitors", "--set", "fallback_rate.critical=30", "--set", "fallback_rate.min_volume=100"
+    )
     assert code == 0, out + err
     stored = next(item for item in datadog.monitors.values() if item["name"] == "ddllm: fallback rate per model group")
     assert stored["options"]["thresholds"]["critical"] == 30
@@ -452,8 +506,14 @@ def test_set_tunes_a_threshold_without_editing_json(datadog, capsys):
     assert code == 1 and "nothing was pushed" in err
 
 
-@pytest.mark.parametrize("site, app", [(None, "https://app.datadoghq.com"), ("datadoghq.eu", "https://app.datadoghq.eu"),
-                                       ("us5.datadoghq.com", "https://us5.datadoghq.com")])
+@pytest.mark.parametrize(
+    "site, app",
+    [
+        (None, "https://app.datadoghq.com"),
+        ("datadoghq.eu", "https://app.datadoghq.eu"),
+        ("us5.datadoghq.com", "https://us5.datadoghq.com"),
+    ],
+)
 def test_links_and_printed_urls_follow_the_site(datadog, capsys, monkeypatch, site, app):
     if site:
         monkeypatch.setenv("DD_SITE", site)
@@ -488,22 +548,31 @@ def test_a_short_key_does_not_mangle_the_output(datadog, capsys, monkeypatch):
 
 
 # The anomaly, forecast and team monitors, and the SLOs: pushed as written, once.
-NEW_ASSETS = [(assets.MONITOR, name) for name in (
-    "attempt_latency_anomaly.json", "time_to_first_token_anomaly.json", "ratelimit_headroom_tokens_forecast.json",
-    "ratelimit_headroom_requests_forecast.json", "request_latency_p95_by_team.json")] + [
-    (assets.SLO, name) for name in ("model_group_availability.json", "model_group_latency_p95.json")]
+NEW_ASSETS = [
+    (assets.MONITOR, name)
+    for name in (
+        "attempt_latency_anomaly.json",
+        "time_to_first_token_anomaly.json",
+        "ratelimit_headroom_tokens_forecast.json",
+        "ratelimit_headroom_requests_forecast.json",
+        "request_latency_p95_by_team.json",
+    )
+] + [(assets.SLO, name) for name in ("model_group_availability.json", "model_group_latency_p95.json")]
 
 
 @pytest.mark.parametrize("kind, file_name", NEW_ASSETS)
-def test_each_new_monitor_and_slo_is_pushed_as_written_and_a_second_push_writes_nothing(datadog, capsys, kind,
-                                                                                       file_name):
+def test_each_new_monitor_and_slo_is_pushed_as_written_and_a_second_push_writes_nothing(
+    datadog, capsys, kind, file_name
+):
     [asset] = [asset for asset in assets.load_assets() if os.path.basename(asset["path"]) == file_name]
     code, out, err = push_cli(capsys, asset["path"])
     assert code == 0, out + err
     stored = datadog.monitors if kind == assets.MONITOR else datadog.slos
     [remote] = stored.values()
-    sent = customize.fill_links(customize.apply_audience([asset], ["@team-llm"], ["team:llm-platform"]),
-                                customize.app_url(customize.DEFAULT_SITE))[0]["body"]
+    sent = customize.fill_links(
+        customize.apply_audience([asset], ["@team-llm"], ["team:llm-platform"]),
+        customize.app_url(customize.DEFAULT_SITE),
+    )[0]["body"]
     assert push.differences(sent, remote) == []
     assert remote["tags"] == ["source:ddllm", "integration:litellm", "team:llm-platform"]
     url = "/slo?slo_id=%s" if kind == assets.SLO else "/monitors/%s"
@@ -516,8 +585,12 @@ def test_each_new_monitor_and_slo_is_pushed_as_written_and_a_second_push_writes_
 
 def test_a_changed_slo_is_updated_in_place_and_only_it(datadog, capsys, tmp_path):
     push_cli(capsys)
-    folder, body = changed_copy(tmp_path, assets.SLO, "model_group_latency_p95.json",
-                                lambda body: body["sli_specification"]["time_slice"].update(threshold=15))
+    folder, body = changed_copy(
+        tmp_path,
+        assets.SLO,
+        "model_group_latency_p95.json",
+        lambda body: body["sli_specification"]["time_slice"].update(threshold=15),
+    )
     [slo_id] = [key for key, item in datadog.slos.items() if item["name"] == body["name"]]
     before = len(datadog.writes())
 

@@ -6,6 +6,7 @@ with ddllm as without it.
 
 The recordings live in `../shared/recorded/` beside the checkout, never in the project:
 without them these tests skip and say why."""
+
 import asyncio
 import json
 import os
@@ -41,8 +42,12 @@ REPLIES = _replies()
 
 def _bedrock(url):
     # fake credentials, signed by LiteLLM as for AWS, sent to loopback
-    return {"aws_access_key_id": "AKIAFAKEFAKEFAKEFAKE", "aws_secret_access_key": "fake-secret",
-            "aws_region_name": "us-east-1", "aws_bedrock_runtime_endpoint": url}
+    return {
+        "aws_access_key_id": "AKIAFAKEFAKEFAKEFAKE",
+        "aws_secret_access_key": "fake-secret",
+        "aws_region_name": "us-east-1",
+        "aws_bedrock_runtime_endpoint": url,
+    }
 
 
 def _at(path="", **extra):
@@ -66,33 +71,56 @@ PROVIDERS = {
 }
 
 ANSWERS = {  # recording id -> provider
-    "openai_chat": "openai", "anthropic_msg": "anthropic", "anthropic_msg_cache": "anthropic",
-    "azure_chat": "azure", "cohere_chat_v1": "cohere", "mistral_chat": "mistral", "deepseek_chat": "deepseek",
-    "openrouter_chat": "openrouter", "gemini_generate": "gemini", "bedrock_converse": "bedrock",
+    "openai_chat": "openai",
+    "anthropic_msg": "anthropic",
+    "anthropic_msg_cache": "anthropic",
+    "azure_chat": "azure",
+    "cohere_chat_v1": "cohere",
+    "mistral_chat": "mistral",
+    "deepseek_chat": "deepseek",
+    "openrouter_chat": "openrouter",
+    "gemini_generate": "gemini",
+    "bedrock_converse": "bedrock",
 }
 STREAMS = {
-    "openai_chat_stream": "openai", "openai_chat_stream_tools": "openai", "anthropic_stream": "anthropic_opus",
-    "anthropic_stream_tools": "anthropic_opus", "azure_chat_stream": "azure", "mistral_chat_stream": "mistral",
-    "deepseek_stream_reasoning": "deepseek_reasoner", "bedrock_converse_stream": "bedrock",
+    "openai_chat_stream": "openai",
+    "openai_chat_stream_tools": "openai",
+    "anthropic_stream": "anthropic_opus",
+    "anthropic_stream_tools": "anthropic_opus",
+    "azure_chat_stream": "azure",
+    "mistral_chat_stream": "mistral",
+    "deepseek_stream_reasoning": "deepseek_reasoner",
+    "bedrock_converse_stream": "bedrock",
 }
-ERRORS = {"openai_401": "openai", "anthropic_400": "anthropic_opus", "anthropic_401": "anthropic_opus",
-          "bedrock_403": "bedrock"}
+ERRORS = {
+    "openai_401": "openai",
+    "anthropic_400": "anthropic_opus",
+    "anthropic_401": "anthropic_opus",
+    "bedrock_403": "bedrock",
+}
 
 # Facts a provider's answer holds that LiteLLM does not hand on, so ddllm cannot read them.
 NOT_HANDED_ON = {
     "cohere": {"remaining_requests", "limit_requests"},  # Cohere's trial-key headers are dropped
 }
 SPAN_METRIC = {
-    "input_tokens": "gen_ai.usage.input_tokens", "output_tokens": "gen_ai.usage.output_tokens",
-    "reasoning_tokens": "gen_ai.usage.reasoning_tokens", "cache_read_tokens": "gen_ai.usage.cache_read_tokens",
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "reasoning_tokens": "gen_ai.usage.reasoning_tokens",
+    "cache_read_tokens": "gen_ai.usage.cache_read_tokens",
     "cache_write_tokens": "gen_ai.usage.cache_write_tokens",
-    "remaining_requests": "llm.ratelimit.remaining_requests", "limit_requests": "llm.ratelimit.limit_requests",
-    "remaining_tokens": "llm.ratelimit.remaining_tokens", "limit_tokens": "llm.ratelimit.limit_tokens",
+    "remaining_requests": "llm.ratelimit.remaining_requests",
+    "limit_requests": "llm.ratelimit.limit_requests",
+    "remaining_tokens": "llm.ratelimit.remaining_tokens",
+    "limit_tokens": "llm.ratelimit.limit_tokens",
 }
 DOGSTATSD_METRIC = {
-    "input_tokens": "ddllm.attempt.tokens.input", "output_tokens": "ddllm.attempt.tokens.output",
-    "remaining_requests": "ddllm.ratelimit.remaining_requests", "limit_requests": "ddllm.ratelimit.limit_requests",
-    "remaining_tokens": "ddllm.ratelimit.remaining_tokens", "limit_tokens": "ddllm.ratelimit.limit_tokens",
+    "input_tokens": "ddllm.attempt.tokens.input",
+    "output_tokens": "ddllm.attempt.tokens.output",
+    "remaining_requests": "ddllm.ratelimit.remaining_requests",
+    "limit_requests": "ddllm.ratelimit.limit_requests",
+    "remaining_tokens": "ddllm.ratelimit.remaining_tokens",
+    "limit_tokens": "ddllm.ratelimit.limit_tokens",
 }
 
 
@@ -126,6 +154,7 @@ def call(kwargs, mode):
 
 def comparable(result, reply):
     """What the caller reads of a result, without the values LiteLLM makes up per call."""
+
     def clean(response):
         data = response.model_dump()
         data.pop("created", None)
@@ -217,7 +246,8 @@ def check_replay(agent, provider, receiver, answer, provider_key, mode):  # noqa
     expected = truth(reply)
     kwargs = call_of(provider_key, provider.url)
     (bare, bare_request), (traced, traced_request), samples = traced_and_bare(
-        provider, receiver, lambda: provider.replay(reply), lambda: (call(kwargs, mode), provider.received[-1]))
+        provider, receiver, lambda: provider.replay(reply), lambda: (call(kwargs, mode), provider.received[-1])
+    )
     # the caller's result, and what the provider was asked, are LiteLLM's own
     assert comparable(traced, reply) == comparable(bare, reply)
     assert traced_request.body == bare_request.body
@@ -257,7 +287,8 @@ ERROR_ANSWERS = {
     "anthropic_400_context_length": ("anthropic_opus", 1, "error", "ContextWindowExceededError"),
 }
 BUILT = {
-    "openai_429": recorded_answers.openai_rate_limit, "anthropic_429": recorded_answers.anthropic_rate_limit,
+    "openai_429": recorded_answers.openai_rate_limit,
+    "anthropic_429": recorded_answers.anthropic_rate_limit,
     "anthropic_529": recorded_answers.anthropic_overloaded,
     "openai_400_context_length": recorded_answers.openai_context_length,
     "anthropic_400_context_length": recorded_answers.anthropic_context_length,
@@ -276,7 +307,8 @@ def test_error_facts(agent, provider, receiver, answer, mode):  # noqa: F811
     expected = truth(reply)
     kwargs = call_of(provider_key, provider.url)
     bare, traced, samples = traced_and_bare(
-        provider, receiver, lambda: provider.replay(reply, times=http_calls), lambda: call_raising(kwargs, mode))
+        provider, receiver, lambda: provider.replay(reply, times=http_calls), lambda: call_raising(kwargs, mode)
+    )
     assert (type(traced), str(traced)) == (type(bare), str(bare))
     assert type(traced).__name__ == error_type
     assert len(provider.received) == 2 * http_calls
@@ -310,7 +342,8 @@ def test_anthropic_stream_cut_by_overloaded_error_event(agent, provider, receive
     reply = recorded_answers.anthropic_stream_cut_by_overload(REPLIES["anthropic_stream"])
     kwargs = call_of("anthropic_opus", provider.url)
     bare, traced, samples = traced_and_bare(
-        provider, receiver, lambda: provider.replay(reply), lambda: call_raising(kwargs, mode))
+        provider, receiver, lambda: provider.replay(reply), lambda: call_raising(kwargs, mode)
+    )
     assert (type(traced), str(traced)) == (type(bare), str(bare))
     span = only_attempt(agent)
     expected = truth(REPLIES["anthropic_stream"])  # its headers: the status was 200, the error came in the body
@@ -327,7 +360,8 @@ def test_stream_cut_half_way_keeps_its_rate_limits(agent, provider, receiver, mo
     reply = REPLIES["openai_chat_stream"]
     kwargs = call_of("openai", provider.url)
     bare, traced, samples = traced_and_bare(
-        provider, receiver, lambda: provider.replay(reply, cut_after=5), lambda: call_raising(kwargs, mode))
+        provider, receiver, lambda: provider.replay(reply, cut_after=5), lambda: call_raising(kwargs, mode)
+    )
     assert (type(traced), str(traced)) == (type(bare), str(bare))
     span = only_attempt(agent)
     expected = truth(reply)
@@ -344,7 +378,8 @@ def test_client_side_timeout_has_no_status(agent, provider, receiver, provider_k
     kwargs = call_of(provider_key, provider.url, timeout=0.2, max_retries=0)
     try:
         bare, traced, samples = traced_and_bare(
-            provider, receiver, lambda: provider.replay(reply, hold=held), lambda: call_raising(kwargs, "sync"))
+            provider, receiver, lambda: provider.replay(reply, hold=held), lambda: call_raising(kwargs, "sync")
+        )
     finally:
         held.set()
     assert type(traced) is type(bare) and type(traced).__name__ == "Timeout"
@@ -371,9 +406,12 @@ def test_router_falls_back_from_openai_to_anthropic(agent, dsd, provider, use_as
     """OpenAI's 429, then Anthropic's recorded answer. (The Router turns the SDK's own retries off.)"""
     provider.replay(recorded_answers.openai_rate_limit(), "/chat/completions")
     provider.replay(REPLIES["anthropic_msg_cache"], "/messages")
-    router = Router(model_list=[deployment("primary", "openai", provider.url),
-                                deployment("backup", "anthropic", provider.url)],
-                    fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0)
+    router = Router(
+        model_list=[deployment("primary", "openai", provider.url), deployment("backup", "anthropic", provider.url)],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
+    )
     if use_async:
         response = asyncio.run(router.acompletion(model="primary", messages=MESSAGES))
     else:
@@ -388,13 +426,20 @@ def test_router_falls_back_from_openai_to_anthropic(agent, dsd, provider, use_as
     assert_span_holds(served, truth(REPLIES["anthropic_msg_cache"]), "anthropic")
     assert (served["meta"]["llm.fallback.depth"], served["meta"]["llm.fallback.is_fallback"]) == ("1", "true")
     assert (served["meta"]["llm.fallback.from"], served["meta"]["llm.fallback.reason"]) == (
-        "openai/gpt-3.5-turbo", "RateLimitError")
+        "openai/gpt-3.5-turbo",
+        "RateLimitError",
+    )
     [hop] = named(samples, "ddllm.fallback")
     assert (hop.tags["from_model"], hop.tags["to_model"], hop.tags["type"]) == (
-        "openai/gpt-3.5-turbo", "anthropic/claude-sonnet-4-5-20250929", "default")
+        "openai/gpt-3.5-turbo",
+        "anthropic/claude-sonnet-4-5-20250929",
+        "default",
+    )
     assert [s.tags["provider"] for s in named(samples, "ddllm.ratelimit.remaining_requests")] == ["openai"]
     assert [(s.tags["provider"], s.value) for s in named(samples, "ddllm.ratelimit.limit_tokens")] == [
-        ("openai", 2000000), ("anthropic", 22500000)]
+        ("openai", 2000000),
+        ("anthropic", 22500000),
+    ]
 
 
 def test_a_fallback_reports_its_own_answers_rate_limits_only(agent, dsd, provider):
@@ -403,9 +448,12 @@ def test_a_fallback_reports_its_own_answers_rate_limits_only(agent, dsd, provide
     response it hands back, after the attempt's call returned: they are not Gemini's.)"""
     provider.replay(recorded_answers.openai_rate_limit(), "/chat/completions")
     provider.replay(REPLIES["gemini_generate"], ":generateContent")
-    router = Router(model_list=[deployment("primary", "openai", provider.url),
-                                deployment("backup", "gemini", provider.url)],
-                    fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0)
+    router = Router(
+        model_list=[deployment("primary", "openai", provider.url), deployment("backup", "gemini", provider.url)],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
+    )
     assert router.completion(model="primary", messages=MESSAGES).model == "gemini-2.5-flash"
     samples = sent(dsd)
     flush()
@@ -422,23 +470,35 @@ def test_order_failover_is_a_fallback_at_the_same_depth(agent, dsd, provider):
     provider.replay(recorded_answers.openai_rate_limit(), "/chat/completions")
     provider.replay(recorded_answers.anthropic_rate_limit(), "/messages")
     provider.replay(REPLIES["mistral_chat"], "/chat/completions")
-    router = Router(model_list=[deployment("primary", "openai", provider.url, order=1),
-                                deployment("primary", "anthropic", provider.url, order=2),
-                                deployment("backup", "mistral", provider.url)],
-                    fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0)
+    router = Router(
+        model_list=[
+            deployment("primary", "openai", provider.url, order=1),
+            deployment("primary", "anthropic", provider.url, order=2),
+            deployment("backup", "mistral", provider.url),
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
+    )
     assert router.completion(model="primary", messages=MESSAGES).model == "mistral-large-latest"
     samples = sent(dsd)
     flush()
     request, attempts = attempts_of(agent)
     assert [a["resource"] for a in attempts] == [
-        "openai/gpt-3.5-turbo", "anthropic/claude-sonnet-4-5-20250929", "mistral/mistral-large-latest"]
-    assert [(a["meta"]["llm.fallback.depth"], a["meta"]["llm.fallback.is_fallback"], a["meta"].get("llm.fallback.type"))
-            for a in attempts] == [("0", "false", None), ("0", "true", "order"), ("1", "true", "default")]
+        "openai/gpt-3.5-turbo",
+        "anthropic/claude-sonnet-4-5-20250929",
+        "mistral/mistral-large-latest",
+    ]
+    assert [
+        (a["meta"]["llm.fallback.depth"], a["meta"]["llm.fallback.is_fallback"], a["meta"].get("llm.fallback.type"))
+        for a in attempts
+    ] == [("0", "false", None), ("0", "true", "order"), ("1", "true", "default")]
     assert request["meta"]["llm.fallback.used"] == "true"
     hops = named(samples, "ddllm.fallback")
     assert [(h.tags["from_model"], h.tags["to_model"], h.tags["type"]) for h in hops] == [
         ("openai/gpt-3.5-turbo", "anthropic/claude-sonnet-4-5-20250929", "order"),
-        ("anthropic/claude-sonnet-4-5-20250929", "mistral/mistral-large-latest", "default")]
+        ("anthropic/claude-sonnet-4-5-20250929", "mistral/mistral-large-latest", "default"),
+    ]
     assert_span_holds(attempts[2], truth(REPLIES["mistral_chat"]), "mistral")
 
 

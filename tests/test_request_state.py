@@ -1,6 +1,7 @@
 """An attempt finds its request when LiteLLM runs it where the request's contextvars are lost
 (another thread or event loop): by LiteLLM's trace id once learnt, else by the request span
 among its active APM spans."""
+
 import contextvars
 
 from ddtrace.trace import tracer

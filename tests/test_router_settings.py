@@ -1,6 +1,7 @@
 """Router settings that change which attempts happen, over real HTTP: retry_policy per
 exception type, deployment order, weighted deployments, default_fallbacks, and typed
 fallbacks beside the default."""
+
 from conftest import flush
 from litellm import Router
 from litellm.router import RetryPolicy

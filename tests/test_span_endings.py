@@ -2,6 +2,7 @@
 thread, before LiteLLM's result reaches the caller. What runs after it (LiteLLM's callbacks,
 sync and async, the caller, another attempt) changes nothing on it, and an LLM call made in a
 callback is a request of its own. ddllm's background thread only sends metrics."""
+
 import asyncio
 import contextlib
 import json
@@ -177,14 +178,16 @@ class JudgingCallback(HttpCallingCallback):
 
     def log_success_event(self, kwargs, response_obj, start_time, end_time):
         if self._ours(kwargs):
-            litellm.completion(messages=[{"role": "user", "content": "Was it good?"}],
-                               **openai_params(self.provider, "gpt-4o"))
+            litellm.completion(
+                messages=[{"role": "user", "content": "Was it good?"}], **openai_params(self.provider, "gpt-4o")
+            )
             self.called.set()
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
         if self._ours(kwargs):
-            await litellm.acompletion(messages=[{"role": "user", "content": "Was it good?"}],
-                                      **openai_params(self.provider, "gpt-4o"))
+            await litellm.acompletion(
+                messages=[{"role": "user", "content": "Was it good?"}], **openai_params(self.provider, "gpt-4o")
+            )
             self.called.set()
 
 
@@ -194,10 +197,12 @@ def _call_with_callback(callback, use_async, call, acall, **params):
     with empty_litellm_callback_lists():
         litellm.callbacks = [callback]
         if use_async:
+
             async def call_and_wait():
                 await acall(**params)
                 # the callback runs on this loop: wait for it without blocking it
                 await asyncio.wait_for(asyncio.to_thread(callback.called.wait), CALLBACK_WAIT_SECONDS)
+
             asyncio.run(call_and_wait())
         else:
             call(**params)
@@ -206,8 +211,15 @@ def _call_with_callback(callback, use_async, call, acall, **params):
 
 
 def _completion_with_callback(callback, provider, use_async):
-    _call_with_callback(callback, use_async, litellm.completion, litellm.acompletion, messages=MESSAGES,
-                        metadata={"test_run": callback.run}, **openai_params(provider))
+    _call_with_callback(
+        callback,
+        use_async,
+        litellm.completion,
+        litellm.acompletion,
+        messages=MESSAGES,
+        metadata={"test_run": callback.run},
+        **openai_params(provider),
+    )
 
 
 def _attempts_by_model(agent):
@@ -239,8 +251,11 @@ def test_an_llm_call_made_in_a_callback_is_a_request_of_its_own(agent, patched, 
     assert judged["span_id"] != answered["span_id"]
     assert judged["meta"]["llm.attempt.number"] == "1" and judged["meta"]["llm.outcome"] == "success"
     assert "llm.provider_calls" not in answered["metrics"]
-    judge_events = [event for event in agent.llmobs_spans()
-                    if event["name"] == "llm.attempt" and event["meta"].get("model_name") == "gpt-4o"]
+    judge_events = [
+        event
+        for event in agent.llmobs_spans()
+        if event["name"] == "llm.attempt" and event["meta"].get("model_name") == "gpt-4o"
+    ]
     assert len(judge_events) == 1
 
 
@@ -269,16 +284,35 @@ def test_an_llm_call_made_in_a_failure_callback_is_not_an_attempt_of_the_request
     from test_http_provider import ANTHROPIC_MODEL, anthropic_params
 
     provider.script(OPENAI_MODEL, Answer.rate_limit())
-    router = Router(model_list=[{"model_name": "primary", "litellm_params": openai_params(provider)},
-                                {"model_name": "backup", "litellm_params": anthropic_params(provider)}],
-                    fallbacks=[{"primary": ["backup"]}], num_retries=0, retry_after=0)
+    router = Router(
+        model_list=[
+            {"model_name": "primary", "litellm_params": openai_params(provider)},
+            {"model_name": "backup", "litellm_params": anthropic_params(provider)},
+        ],
+        fallbacks=[{"primary": ["backup"]}],
+        num_retries=0,
+        retry_after=0,
+    )
     callback = JudgingFailureCallback(provider, run="failure-judge-%s" % use_async)
-    _call_with_callback(callback, use_async, router.completion, router.acompletion, model="primary",
-                        messages=MESSAGES, metadata={"test_run": callback.run})
+    _call_with_callback(
+        callback,
+        use_async,
+        router.completion,
+        router.acompletion,
+        model="primary",
+        messages=MESSAGES,
+        metadata={"test_run": callback.run},
+    )
     [request] = [span for trace in agent.traces() for span in trace if span["name"] == "llm.request"]
-    attempts = sorted((span for trace in agent.traces() for span in trace
-                       if span["name"] == "llm.attempt" and span["parent_id"] == request["span_id"]),
-                      key=lambda span: span["meta"]["llm.attempt.number"])
+    attempts = sorted(
+        (
+            span
+            for trace in agent.traces()
+            for span in trace
+            if span["name"] == "llm.attempt" and span["parent_id"] == request["span_id"]
+        ),
+        key=lambda span: span["meta"]["llm.attempt.number"],
+    )
     assert [span["resource"] for span in attempts] == ["openai/" + OPENAI_MODEL, "anthropic/" + ANTHROPIC_MODEL]
     assert request["metrics"]["llm.attempts"] == 2
     # the judge's call is a request of its own, under the attempt whose failure it judged

@@ -1,6 +1,7 @@
 """Streamed attempts and requests (LiteLLM's mock provider streams, no HTTP): the span ends
 exactly once in every ending, carries time to first token and usage, and is never the
 active span while the caller reads the stream."""
+
 import gc
 
 import litellm
@@ -19,8 +20,13 @@ TEXT = "the quick brown fox jumps over the lazy dog"
 
 def stream_call(**extra):
     return dict(
-        model="openai/gpt-4o-mini", messages=MESSAGES, api_key="sk-test", mock_response=TEXT,
-        stream=True, stream_options={"include_usage": True}, **extra,
+        model="openai/gpt-4o-mini",
+        messages=MESSAGES,
+        api_key="sk-test",
+        mock_response=TEXT,
+        stream=True,
+        stream_options={"include_usage": True},
+        **extra,
     )
 
 
@@ -92,9 +98,11 @@ def test_unread_stream_collected_is_cancelled_once(agent, patched):
 # LiteLLM's streams take `with` / `async with` from 1.108 on; before, the proxy refuses them
 # as the stream itself does.
 needs_with = pytest.mark.skipif(
-    not hasattr(CustomStreamWrapper, "__enter__"), reason="this LiteLLM's streams take no `with`")
+    not hasattr(CustomStreamWrapper, "__enter__"), reason="this LiteLLM's streams take no `with`"
+)
 needs_async_with = pytest.mark.skipif(
-    not hasattr(CustomStreamWrapper, "__aenter__"), reason="this LiteLLM's streams take no `async with`")
+    not hasattr(CustomStreamWrapper, "__aenter__"), reason="this LiteLLM's streams take no `async with`"
+)
 
 
 @needs_with
@@ -131,7 +139,8 @@ async def test_async_stream_read_to_its_end_in_an_async_with_block(agent, patche
 
 async def test_router_stream_request_ends_with_stream_and_caller_spans_are_not_children(agent, patched):
     stream = await router_primary_rate_limited(num_retries=0).acompletion(
-        model="primary", messages=MESSAGES, stream=True)
+        model="primary", messages=MESSAGES, stream=True
+    )
     assert tracer.current_span() is None  # neither our request nor an attempt is active here
     chunks = 0
     async for _ in stream:
@@ -155,7 +164,8 @@ async def test_router_stream_request_ends_with_stream_and_caller_spans_are_not_c
 @pytest.mark.parametrize("router_call", ["completion"])
 def test_router_sync_stream(agent, patched, router_call):
     stream = getattr(router_primary_rate_limited(num_retries=0), router_call)(
-        model="primary", messages=MESSAGES, stream=True)
+        model="primary", messages=MESSAGES, stream=True
+    )
     assert sum(1 for _ in stream) > 0
     flush()
     [(request, attempts)] = requests_with_attempts(agent.traces())
@@ -206,7 +216,8 @@ async def test_stream_with_ddtrace_litellm_on_arrives_whole(agent, order):
         ddtrace_litellm.patch()
     try:
         stream = await router_primary_rate_limited(num_retries=0).acompletion(
-            model="primary", messages=MESSAGES, stream=True)
+            model="primary", messages=MESSAGES, stream=True
+        )
         assert sum([1 async for _ in stream]) > 0
     finally:
         ddllm.unpatch()

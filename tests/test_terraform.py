@@ -3,6 +3,7 @@ Debian or PyPI, and `terraform validate` would need the provider from Terraform'
 the file parses as HCL, pins Datadog's provider, enables percentiles on every distribution the
 assets query, and each resource's JSON, with the variables filled in as Terraform would, is
 what `ddllm push` sends for the same settings."""
+
 import json
 import re
 
@@ -13,8 +14,9 @@ from ddllm import catalogue
 from ddllm.assets import customize, files as assets, percentiles, terraform, validation
 from ddllm.cli.main import main
 
-READ_BACK = hcl2.SerializationOptions(strip_string_quotes=True, preserve_heredocs=False, with_comments=False,
-                                      explicit_blocks=False)
+READ_BACK = hcl2.SerializationOptions(
+    strip_string_quotes=True, preserve_heredocs=False, with_comments=False, explicit_blocks=False
+)
 INTERPOLATION = re.compile(r"\$\$\{|%%\{|\$\{([^}]*)\}")
 CONCAT = re.compile(r"^jsonencode\(concat\((\[.*\]), var\.(\w+)\)\)$")
 AUDIENCE = {"ddllm_notify": "@slack-llm-alerts", "ddllm_tags": ["team:llm-platform"]}
@@ -45,6 +47,7 @@ def variables(document, **values):
 def render_template(text, values):
     """A heredoc's text as Terraform makes it: its escapes undone and its few kinds of
     interpolation evaluated (a variable, jsonencode(concat([...], var.x)))."""
+
     def evaluate(match):
         if match.group(0) == "$${":
             return "${"
@@ -57,13 +60,18 @@ def render_template(text, values):
         concat = CONCAT.match(expression)
         assert concat, "unexpected expression ${%s}" % expression
         return json.dumps(json.loads(concat.group(1)) + values[concat.group(2)])
+
     return INTERPOLATION.sub(evaluate, text)
 
 
 def resources(document, resource_type):
     """[(name, body)] of one resource type, in file order."""
-    return [(name, body) for block in document["resource"] if resource_type in block
-            for name, body in block[resource_type].items()]
+    return [
+        (name, body)
+        for block in document["resource"]
+        if resource_type in block
+        for name, body in block[resource_type].items()
+    ]
 
 
 def asset_documents(document, values):
@@ -95,11 +103,17 @@ def slo_body(resource, values):
     if "sli_specification" in resource:
         time_slice = only(only(resource["sli_specification"])["time_slice"])
         query = only(time_slice["query"])
-        body["sli_specification"] = {"time_slice": {
-            "query": {"formulas": [{"formula": formula["formula_expression"]} for formula in query["formula"]],
-                      "queries": [only(item["metric_query"]) for item in query["query"]]},
-            "comparator": time_slice["comparator"], "threshold": time_slice["threshold"],
-            "query_interval_seconds": time_slice["query_interval_seconds"]}}
+        body["sli_specification"] = {
+            "time_slice": {
+                "query": {
+                    "formulas": [{"formula": formula["formula_expression"]} for formula in query["formula"]],
+                    "queries": [only(item["metric_query"]) for item in query["query"]],
+                },
+                "comparator": time_slice["comparator"],
+                "threshold": time_slice["threshold"],
+                "query_interval_seconds": time_slice["query_interval_seconds"],
+            }
+        }
     body["thresholds"] = resource["thresholds"]
     return body
 
@@ -123,8 +137,11 @@ def test_every_asset_is_one_resource_holding_what_push_would_send(capsys):
     expected = as_pushed(AUDIENCE["ddllm_notify"], AUDIENCE["ddllm_tags"], values["datadog_app_url"])
     found = asset_documents(document, values)
     assert len(found) == len(expected)
-    resource_types = {assets.DASHBOARD: "datadog_dashboard_json", assets.MONITOR: "datadog_monitor_json",
-                      assets.SLO: "datadog_service_level_objective"}
+    resource_types = {
+        assets.DASHBOARD: "datadog_dashboard_json",
+        assets.MONITOR: "datadog_monitor_json",
+        assets.SLO: "datadog_service_level_objective",
+    }
     for asset, (resource_type, _, body) in zip(expected, found):
         assert resource_type == resource_types[asset["kind"]]
         assert body == asset["body"], asset["path"]
@@ -134,8 +151,11 @@ def test_every_asset_is_one_resource_holding_what_push_would_send(capsys):
 def test_the_slos_read_back_validate_and_keep_the_team_tags(capsys):
     document = parse(export(capsys))
     values = variables(document, **AUDIENCE)
-    slos = [(name, body) for resource_type, name, body in asset_documents(document, values)
-            if resource_type == "datadog_service_level_objective"]
+    slos = [
+        (name, body)
+        for resource_type, name, body in asset_documents(document, values)
+        if resource_type == "datadog_service_level_objective"
+    ]
     assert [name for name, _ in slos] == ["ddllm_model_group_availability", "ddllm_model_group_latency_p95"]
     for name, body in slos:
         assert body["tags"] == ["source:ddllm", "integration:litellm", "team:llm-platform"]
@@ -145,15 +165,24 @@ def test_the_slos_read_back_validate_and_keep_the_team_tags(capsys):
 
 def test_variables_tune_thresholds_and_the_site_and_the_result_still_validates(capsys):
     document = parse(export(capsys))
-    values = variables(document, error_rate_critical=15, error_rate_min_volume=50,
-                       datadog_app_url="https://app.datadoghq.eu", **AUDIENCE)
+    values = variables(
+        document,
+        error_rate_critical=15,
+        error_rate_min_volume=50,
+        datadog_app_url="https://app.datadoghq.eu",
+        **AUDIENCE,
+    )
     found = {name: body for _, name, body in asset_documents(document, values)}
     error_rate = found["ddllm_error_rate"]
     assert error_rate["query"].endswith(".as_count(), 50) > 15")
     assert error_rate["options"]["thresholds"]["critical"] == 15
     assert "](https://app.datadoghq.eu/dashboard/lists?q=" in error_rate["message"]
-    expected = as_pushed(AUDIENCE["ddllm_notify"], AUDIENCE["ddllm_tags"], "https://app.datadoghq.eu",
-                         {"error_rate.critical": 15, "error_rate.min_volume": 50})
+    expected = as_pushed(
+        AUDIENCE["ddllm_notify"],
+        AUDIENCE["ddllm_tags"],
+        "https://app.datadoghq.eu",
+        {"error_rate.critical": 15, "error_rate.min_volume": 50},
+    )
     assert error_rate == next(asset["body"] for asset in expected if asset["path"].endswith("error_rate.json"))
     # Validated as written (relative links): only the filled-in site link differs.
     asset = {"kind": assets.MONITOR, "path": "error_rate.json", "name": error_rate["name"], "body": error_rate}

@@ -2,6 +2,7 @@
 constraints the suites run on, the README, the start-up warning and `ddllm doctor`; and a
 LiteLLM newer than the newest tested is patched, with one warning line, and is a WARN in the
 doctor, not a PROBLEM."""
+
 import glob
 import json
 import os
@@ -42,7 +43,10 @@ def test_the_readme_names_the_tested_range():
         text = readme.read()
     for distribution in ("litellm", "ddtrace"):
         row = "| %s | %s | %s |" % (
-            distribution, tested_versions.OLDEST_TESTED[distribution], tested_versions.NEWEST_TESTED[distribution])
+            distribution,
+            tested_versions.OLDEST_TESTED[distribution],
+            tested_versions.NEWEST_TESTED[distribution],
+        )
         assert row in text, row
     minors = ", ".join(".".join(version.split(".")[:2]) for version in tested_versions.COMPAT_LITELLM)
     assert minors in text
@@ -85,8 +89,9 @@ print(ddllm.patch())
 
 def patch_in(python):
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("DDLLM_", "PYTHONPATH"))}
-    completed = subprocess.run([python, "-c", PATCH_AND_SAY], capture_output=True, text=True, timeout=240,
-                               env=environment)
+    completed = subprocess.run(
+        [python, "-c", PATCH_AND_SAY], capture_output=True, text=True, timeout=240, env=environment
+    )
     assert completed.returncode == 0, completed.stderr[-4000:]
     return completed
 
@@ -110,11 +115,15 @@ def test_the_tested_litellm_gets_no_warning():
 def test_the_doctor_warns_about_a_newer_litellm_and_sees_no_problem_in_it(environment_with_a_newer_litellm):
     completed = subprocess.run(
         [environment_with_a_newer_litellm, "-m", "ddllm", "doctor", "--json", "--no-subprocess"],
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     report = json.loads(completed.stdout)
     [litellm] = [check for check in report["checks"] if check["name"] == "litellm"]
     assert litellm["status"] == "warn"
-    assert litellm["detail"].startswith("%s (supported: >=1.106) is newer than the releases ddllm was tested with (%s)"
-                                        % (NEWER_LITELLM, tested_versions.tested_range("litellm")))
+    assert litellm["detail"].startswith(
+        "%s (supported: >=1.106) is newer than the releases ddllm was tested with (%s)"
+        % (NEWER_LITELLM, tested_versions.tested_range("litellm"))
+    )
     assert litellm["name"] not in [check["name"] for check in report["checks"] if check["status"] == "problem"]

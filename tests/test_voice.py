@@ -3,6 +3,7 @@ through the Router (async: LiteLLM's Router has no sync audio methods) and throu
 `litellm.*` sync and async. The loopback provider answers as OpenAI's audio endpoints do: a
 multipart upload in, JSON out; text in, binary audio out; a 429 with rate-limit headers on the
 first deployment; an answer held past the caller's timeout."""
+
 import asyncio
 import io
 import threading
@@ -50,10 +51,13 @@ def test_router_transcription_rate_limited_falls_back(agent, patched, provider):
     primary, backup = "whisper-1", "gpt-4o-transcribe"
     provider.script(primary, Answer.rate_limit())
     router = two_group_router(provider, primary, backup)
-    response = asyncio.run(router.atranscription(
-        file=("hello.wav", wav_bytes()), model="primary", response_format="verbose_json"))
+    response = asyncio.run(
+        router.atranscription(file=("hello.wav", wav_bytes()), model="primary", response_format="verbose_json")
+    )
     assert [(r.api, r.model, r.answer) for r in provider.received] == [
-        ("transcription", primary, "rate_limit"), ("transcription", backup, "ok")]
+        ("transcription", primary, "rate_limit"),
+        ("transcription", backup, "ok"),
+    ]
     assert provider.received[1].body["file"].content == wav_bytes()  # the upload, as sent
     flush()
     request, attempts = only_request(agent)
@@ -82,8 +86,9 @@ def test_router_speech_rate_limited_falls_back(agent, patched, provider):
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_direct_transcription_is_one_attempt(agent, patched, provider, use_async):
-    arguments = dict(model="openai/whisper-1", file=("hello.wav", wav_bytes()), api_base=provider.openai_base,
-                     api_key=KEY)
+    arguments = dict(
+        model="openai/whisper-1", file=("hello.wav", wav_bytes()), api_base=provider.openai_base, api_key=KEY
+    )
     if use_async:
         response = asyncio.run(litellm.atranscription(**arguments))
     else:
@@ -106,8 +111,14 @@ def test_direct_transcription_is_one_attempt(agent, patched, provider, use_async
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_direct_speech_is_one_attempt(agent, patched, provider, use_async):
-    arguments = dict(model="openai/tts-1", input=TEXT_TO_SPEAK, voice="alloy", response_format="wav",
-                     api_base=provider.openai_base, api_key=KEY)
+    arguments = dict(
+        model="openai/tts-1",
+        input=TEXT_TO_SPEAK,
+        voice="alloy",
+        response_format="wav",
+        api_base=provider.openai_base,
+        api_key=KEY,
+    )
     if use_async:
         response = asyncio.run(litellm.aspeech(**arguments))
     else:
@@ -156,20 +167,25 @@ async def _both_legs(router):
 def test_llm_observability_describes_audio_and_keeps_text(agent, patched, provider):
     """Each attempt is an `llm` span: the upload described (name, size, format), the
     transcript as text; the text to speak, the audio described (format, bytes)."""
-    router = Router(model_list=[
-        {"model_name": group, "litellm_params": {"model": model, "api_base": provider.openai_base, "api_key": KEY}}
-        for group, model in (("stt", "openai/gpt-4o-transcribe"), ("tts", "openai/gpt-4o-mini-tts"))])
+    router = Router(
+        model_list=[
+            {"model_name": group, "litellm_params": {"model": model, "api_base": provider.openai_base, "api_key": KEY}}
+            for group, model in (("stt", "openai/gpt-4o-transcribe"), ("tts", "openai/gpt-4o-mini-tts"))
+        ]
+    )
     transcript, spoken = asyncio.run(_both_legs(router))
     flush()
     events = agent.llmobs_spans()
     by_model = {event["meta"]["model_name"]: event for event in events if _kind(event) == "llm"}
     heard, said = by_model["gpt-4o-transcribe"], by_model["gpt-4o-mini-tts"]
     assert heard["meta"]["input"]["messages"] == [
-        {"content": "[audio: turn-1.wav, %d bytes, wav]" % len(wav_bytes()), "role": "user"}]
+        {"content": "[audio: turn-1.wav, %d bytes, wav]" % len(wav_bytes()), "role": "user"}
+    ]
     assert heard["meta"]["output"]["messages"] == [{"content": transcript.text, "role": "assistant"}]
     assert said["meta"]["input"]["messages"] == [{"content": TEXT_TO_SPEAK, "role": "user"}]
     assert said["meta"]["output"]["messages"] == [
-        {"content": "[audio/mpeg, %d bytes]" % len(spoken.content), "role": "assistant"}]
+        {"content": "[audio/mpeg, %d bytes]" % len(spoken.content), "role": "assistant"}
+    ]
     assert said["meta"]["metadata"]["voice"] == "alloy"
     workflows = [event for event in events if event["name"] == "llm.request"]
     assert sorted(_kind(event) for event in workflows) == ["workflow", "workflow"]
@@ -197,11 +213,16 @@ def test_voice_metrics_by_operation_provider_and_model(dsd, provider):
     samples = sent(dsd)
     durations = _named(samples, "ddllm.attempt.duration")
     assert [(s.tags["operation"], s.tags["model"], s.tags["outcome"]) for s in durations] == [
-        ("transcription", "whisper-1", "rate_limited"), ("transcription", "gpt-4o-transcribe", "success"),
-        ("speech", "tts-1", "rate_limited"), ("speech", "gpt-4o-mini-tts", "success")]
+        ("transcription", "whisper-1", "rate_limited"),
+        ("transcription", "gpt-4o-transcribe", "success"),
+        ("speech", "tts-1", "rate_limited"),
+        ("speech", "gpt-4o-mini-tts", "success"),
+    ]
     requests = _named(samples, "ddllm.request.duration")
     assert [(s.tags["operation"], s.tags["model_group"], s.tags["fallback_used"]) for s in requests] == [
-        ("transcription", "primary", "true"), ("speech", "primary", "true")]
+        ("transcription", "primary", "true"),
+        ("speech", "primary", "true"),
+    ]
     [seconds] = _named(samples, "ddllm.audio.seconds")
     assert (seconds.value, seconds.tags["provider"], seconds.tags["model"]) == (SECONDS, "openai", "gpt-4o-transcribe")
     [characters] = _named(samples, "ddllm.speech.characters")  # the 429 spoke nothing
@@ -216,8 +237,14 @@ def test_direct_transcription_with_fallbacks_is_one_attempt_as_litellm_makes_one
     provider.script("whisper-1", Answer.rate_limit())
     # the OpenAI SDK's own error: LiteLLM 1.110's sync transcription does not map it to its own
     with pytest.raises(openai.RateLimitError):
-        litellm.transcription(model="openai/whisper-1", file=("hello.wav", wav_bytes()), api_base=provider.openai_base,
-                              api_key=KEY, max_retries=0, fallbacks=["openai/gpt-4o-transcribe"])
+        litellm.transcription(
+            model="openai/whisper-1",
+            file=("hello.wav", wav_bytes()),
+            api_base=provider.openai_base,
+            api_key=KEY,
+            max_retries=0,
+            fallbacks=["openai/gpt-4o-transcribe"],
+        )
     assert [r.model for r in provider.received] == ["whisper-1"]
     flush()
     assert by_name(agent.spans(), "llm.request") == []

@@ -1,4 +1,5 @@
 """Fresh virtualenvs for what a user's environment holds, built with no network."""
+
 import os
 import subprocess
 import sys
@@ -13,7 +14,9 @@ def fresh_venv(work):
     python = str(venv / "bin" / "python")
     site_packages = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     with open(os.path.join(site_packages, "zz_test_dependencies.pth"), "w") as pth:
         pth.write(sysconfig.get_paths()["purelib"] + "\n")
@@ -23,5 +26,7 @@ def fresh_venv(work):
 def pip_install(python, *arguments):
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", *arguments],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )

@@ -7,6 +7,7 @@ module attributes and globals, so the wrappers see every call. Times are inclusi
 function calls counts in it, timers of the functions it calls included, ~1 µs each).
 SIGUSR2 writes the table, as JSON, to $DDLLM_TIMERS_OUTPUT and starts a new one.
 """
+
 import importlib
 import json
 import os
@@ -16,27 +17,63 @@ import time
 
 TIMED = {
     "ddllm.instrument.tracing": (
-        "begin_request", "begin_attempt", "attempt_returned", "request_returned", "end_attempt", "end_request",
-        "_read_end", "_finish_attempt_span", "_finish_request_span", "_arguments_as_called", "_annotate_llmobs",
-        "_annotate_request_llmobs", "_record_attempt_metrics", "_record_request_metrics",
-        "_place_in_request", "_read_skipped", "_leave_attempt_context", "_remember_in_request",
+        "begin_request",
+        "begin_attempt",
+        "attempt_returned",
+        "request_returned",
+        "end_attempt",
+        "end_request",
+        "_read_end",
+        "_finish_attempt_span",
+        "_finish_request_span",
+        "_arguments_as_called",
+        "_annotate_llmobs",
+        "_annotate_request_llmobs",
+        "_record_attempt_metrics",
+        "_record_request_metrics",
+        "_place_in_request",
+        "_read_skipped",
+        "_leave_attempt_context",
+        "_remember_in_request",
     ),
     "ddllm.instrument.attempt_facts": (
-        "read_start", "proxy_caller", "metadata_of", "read_response", "split_provider",
+        "read_start",
+        "proxy_caller",
+        "metadata_of",
+        "read_response",
+        "split_provider",
     ),
     "ddllm.instrument.spans": (
-        "start_request_span", "start_attempt_span", "tag_request_span", "tag_attempt_span",
-        "save_active", "restore_active", "finish_at", "set_caller_tags",
+        "start_request_span",
+        "start_attempt_span",
+        "tag_request_span",
+        "tag_attempt_span",
+        "save_active",
+        "restore_active",
+        "finish_at",
+        "set_caller_tags",
     ),
     "ddllm.instrument.llmobs": (
-        "annotate_attempt", "annotate_request", "router_settings", "_parameters", "_input", "_output",
-        "_annotate_span", "fallback_tags", "_metrics", "_tool_definitions",
+        "annotate_attempt",
+        "annotate_request",
+        "router_settings",
+        "_parameters",
+        "_input",
+        "_output",
+        "_annotate_span",
+        "fallback_tags",
+        "_metrics",
+        "_tool_definitions",
     ),
     "ddllm.instrument.cooldowns": ("cooling_in_group",),
     "ddllm.instrument.metrics": ("record_attempt", "record_request", "_send_attempt", "_send_request"),
     "ddllm.instrument.request_state": ("enter", "find", "find_by_span"),
     "ddllm.instrument.patching": (
-        "_in_attempt", "_is_fallback_request", "_close_attempt", "_close_request", "_request_result",
+        "_in_attempt",
+        "_is_fallback_request",
+        "_close_attempt",
+        "_close_request",
+        "_request_result",
         "_attempt_result",
     ),
     "ddllm.instrument.background": ("defer",),

@@ -10,6 +10,7 @@ The first argument is one metric query: Datadog's monitor forms take a metric qu
 arithmetic of several. An anomaly monitor's `options.threshold_windows` has a trigger window,
 equal to `alert_window`, and a recovery window; its thresholds are fractions of that window.
 """
+
 import re
 
 from ddllm.assets.queries import Keyword, MetricQuery, Number, Text
@@ -24,10 +25,21 @@ WINDOW = re.compile(r"^(?P<tense>last|next)_(?P<count>\d+)(?P<unit>m|h|d|w)$")
 SECONDS_OF_UNIT = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 HISTORY = re.compile(r"^\d+(m|h|d|w)$")
 # Keyword arguments of each function: name -> allowed values (None: checked on its own).
-ANOMALY_KEYWORDS = {"direction": DIRECTIONS, "alert_window": None, "interval": None,
-                    "count_default_zero": TRUE_FALSE, "seasonality": SEASONALITIES, "timezone": None}
-FORECAST_KEYWORDS = {"interval": None, "history": None, "model": LINEAR_MODELS, "seasonality": SEASONALITIES,
-                     "timezone": None}
+ANOMALY_KEYWORDS = {
+    "direction": DIRECTIONS,
+    "alert_window": None,
+    "interval": None,
+    "count_default_zero": TRUE_FALSE,
+    "seasonality": SEASONALITIES,
+    "timezone": None,
+}
+FORECAST_KEYWORDS = {
+    "interval": None,
+    "history": None,
+    "model": LINEAR_MODELS,
+    "seasonality": SEASONALITIES,
+    "timezone": None,
+}
 # The forecast horizon the monitor editor offers: 12 hours to 3 months.
 FORECAST_HORIZON_SECONDS = (12 * 3600, 92 * 86400)
 
@@ -49,15 +61,17 @@ def _split(call, keywords):
         if not isinstance(argument, Keyword):
             continue
         if argument.name not in keywords:
-            problems.append("%s() has no argument %s= (its arguments: %s)" % (
-                call.name, argument.name, ", ".join(sorted(keywords))))
+            problems.append(
+                "%s() has no argument %s= (its arguments: %s)" % (call.name, argument.name, ", ".join(sorted(keywords)))
+            )
         elif argument.name in named:
             problems.append("%s() has %s= twice" % (call.name, argument.name))
         named[argument.name] = argument.value.value
         allowed = keywords.get(argument.name)
         if allowed and argument.value.value not in allowed:
-            problems.append("%s() %s=%r: expected one of %s" % (
-                call.name, argument.name, argument.value.value, ", ".join(allowed)))
+            problems.append(
+                "%s() %s=%r: expected one of %s" % (call.name, argument.name, argument.value.value, ", ".join(allowed))
+            )
     return positional, named, problems
 
 
@@ -65,19 +79,25 @@ def _positional_problems(call, positional, algorithms):
     """The metric query, the quoted algorithm and the deviations of anomalies() and forecast()."""
     problems = []
     if len(positional) != 3:
-        return ["%s() takes (metric query, 'algorithm', deviations, name=value...), got %d positional arguments"
-                % (call.name, len(positional))]
+        return [
+            "%s() takes (metric query, 'algorithm', deviations, name=value...), got %d positional arguments"
+            % (call.name, len(positional))
+        ]
     query, algorithm, deviations = positional
     if not isinstance(query, MetricQuery):
-        problems.append("%s()'s first argument must be one metric query: Datadog's %s monitor takes no arithmetic "
-                        "or function there" % (call.name, "anomaly" if call.name == "anomalies" else "forecast"))
+        problems.append(
+            "%s()'s first argument must be one metric query: Datadog's %s monitor takes no arithmetic "
+            "or function there" % (call.name, "anomaly" if call.name == "anomalies" else "forecast")
+        )
     if not isinstance(algorithm, Text) or algorithm.value not in algorithms:
-        problems.append("%s()'s algorithm must be one of %s, quoted" % (
-            call.name, ", ".join("'%s'" % name for name in algorithms)))
+        problems.append(
+            "%s()'s algorithm must be one of %s, quoted" % (call.name, ", ".join("'%s'" % name for name in algorithms))
+        )
     minimum = 1 if call.name == "forecast" else 0
     if not isinstance(deviations, Number) or deviations.value < minimum or deviations.value == 0:
-        problems.append("%s()'s deviations must be a number %s" % (
-            call.name, "of at least 1" if minimum else "above 0"))
+        problems.append(
+            "%s()'s deviations must be a number %s" % (call.name, "of at least 1" if minimum else "above 0")
+        )
     return problems
 
 
@@ -121,11 +141,14 @@ def anomaly_problems(query, options):
             problems.append("the query window %s is shorter than alert_window %s" % (query.window, alert_window))
         interval = named.get("interval")
         if isinstance(interval, float) and interval > alert_seconds / 5:
-            problems.append("interval=%d is more than a fifth of alert_window %s: too few points to judge" % (
-                interval, alert_window))
+            problems.append(
+                "interval=%d is more than a fifth of alert_window %s: too few points to judge"
+                % (interval, alert_window)
+            )
     if query.comparator != ">=" or not 0 < query.threshold <= 1:
-        problems.append("an anomaly monitor ends with `>= FRACTION`, the fraction (0 to 1) of anomalous points in "
-                        "the window")
+        problems.append(
+            "an anomaly monitor ends with `>= FRACTION`, the fraction (0 to 1) of anomalous points in the window"
+        )
     problems += _threshold_window_problems(options, alert_window, alert_seconds, query.threshold)
     return problems
 
@@ -137,8 +160,9 @@ def _threshold_window_problems(options, alert_window, alert_seconds, critical):
     problems = []
     trigger, recovery = windows.get("trigger_window"), windows.get("recovery_window")
     if trigger != alert_window:
-        problems.append("threshold_windows.trigger_window %r must be the query's alert_window %r" % (
-            trigger, alert_window))
+        problems.append(
+            "threshold_windows.trigger_window %r must be the query's alert_window %r" % (trigger, alert_window)
+        )
     recovery_seconds = window_seconds(recovery, "last") if isinstance(recovery, str) else None
     if recovery_seconds is None:
         problems.append("threshold_windows.recovery_window must be a window like last_30m, not %r" % (recovery,))
@@ -146,9 +170,10 @@ def _threshold_window_problems(options, alert_window, alert_seconds, critical):
         # Datadog's rule: the monitor cannot meet the alert and the recovery condition at once.
         shortest = alert_seconds * (1 - critical) + 60
         if not shortest <= recovery_seconds:
-            problems.append("threshold_windows.recovery_window %s is shorter than %d minutes: with a critical "
-                            "threshold of %s the monitor could alert and recover at once" % (
-                                recovery, shortest // 60, critical))
+            problems.append(
+                "threshold_windows.recovery_window %s is shorter than %d minutes: with a critical "
+                "threshold of %s the monitor could alert and recover at once" % (recovery, shortest // 60, critical)
+            )
     return problems
 
 
@@ -169,13 +194,16 @@ def forecast_problems(query, options):
     if horizon is None:
         problems.append("a forecast monitor's window is the horizon ahead, like next_1d, not %r" % query.window)
     elif not FORECAST_HORIZON_SECONDS[0] <= horizon <= FORECAST_HORIZON_SECONDS[1]:
-        problems.append("a forecast horizon is 12 hours to 3 months (the monitor editor's range), not %s" %
-                        query.window)
+        problems.append(
+            "a forecast horizon is 12 hours to 3 months (the monitor editor's range), not %s" % query.window
+        )
     below = query.comparator in ("<", "<=")
     wanted = "min" if below else "max"
     if query.time_aggregator != wanted:
-        problems.append("a forecast monitor that alerts %s its threshold aggregates with %s(...), not %s(...)" % (
-            "below" if below else "above", wanted, query.time_aggregator))
+        problems.append(
+            "a forecast monitor that alerts %s its threshold aggregates with %s(...), not %s(...)"
+            % ("below" if below else "above", wanted, query.time_aggregator)
+        )
     if "threshold_windows" in options:
         problems.append("threshold_windows belong to anomaly monitors, not forecast monitors")
     return problems

@@ -9,6 +9,7 @@ Terraform export's variables (`NAME` with `.` as `_`) tune them; `thresholds(ass
 them all with their defaults. The critical threshold is written twice in a monitor (the query
 and `options.thresholds.critical`): a setting changes both.
 """
+
 import copy
 import os
 import re
@@ -19,8 +20,15 @@ from ddllm.assets.queries import QueryError, minimum_volume, parse_monitor_query
 DEFAULT_SITE = "datadoghq.com"
 # Datadog's sites, as DD_SITE names them (US1, US3, US5, EU1, AP1, AP2, US1-FED). Another API
 # (a proxy, a fake one in tests) is a full URL in DD_API_HOST instead.
-KNOWN_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
-               "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
+KNOWN_SITES = (
+    "datadoghq.com",
+    "us3.datadoghq.com",
+    "us5.datadoghq.com",
+    "datadoghq.eu",
+    "ap1.datadoghq.com",
+    "ap2.datadoghq.com",
+    "ddog-gov.com",
+)
 THRESHOLD_LEVELS = ("critical", "warning", "critical_recovery", "warning_recovery")
 MIN_VOLUME = "min_volume"
 PLACEHOLDER_HANDLE = "@your-team-handle"
@@ -99,12 +107,13 @@ def apply_settings(assets, settings):
         import difflib
 
         close = difflib.get_close_matches(unknown[0], list(known), n=1)
-        raise SettingError("--set %s: no such threshold%s (the thresholds: %s)" % (
-            unknown[0], " (did you mean %s?)" % close[0] if close else "", ", ".join(sorted(known))))
+        raise SettingError(
+            "--set %s: no such threshold%s (the thresholds: %s)"
+            % (unknown[0], " (did you mean %s?)" % close[0] if close else "", ", ".join(sorted(known)))
+        )
     result = []
     for asset in assets:
-        mine = {name.split(".", 1)[1]: value for name, value in settings.items()
-                if known[name] == asset["path"]}
+        mine = {name.split(".", 1)[1]: value for name, value in settings.items() if known[name] == asset["path"]}
         result.append(_set_thresholds(asset, mine) if mine else asset)
     return result
 
@@ -135,8 +144,9 @@ def audience_from(notify, tags, environ):
     tags = list(tags or ()) or [item.strip() for item in environ.get(TAGS_VARIABLE, "").split(",") if item.strip()]
     for handle in notify:
         if not HANDLE.match(handle) or handle == PLACEHOLDER_HANDLE:
-            raise SettingError("--notify %r: expected a Datadog handle such as @team-llm, @slack-llm-alerts or "
-                               "@pagerduty-llm" % handle)
+            raise SettingError(
+                "--notify %r: expected a Datadog handle such as @team-llm, @slack-llm-alerts or @pagerduty-llm" % handle
+            )
     for tag in tags:
         if not TAG.match(tag) or tag == PLACEHOLDER_TAG:
             raise SettingError("--tag %r: expected key:value, such as team:llm-platform" % tag)
@@ -197,23 +207,36 @@ def fill_links(assets, base_url):
         if not isinstance(message, str) or not RELATIVE_LINK.search(message):
             result.append(asset)
             continue
-        body = dict(asset["body"], message=RELATIVE_LINK.sub(lambda match: "](%s%s)" % (base_url, match.group(1)),
-                                                             message))
+        body = dict(
+            asset["body"], message=RELATIVE_LINK.sub(lambda match: "](%s%s)" % (base_url, match.group(1)), message)
+        )
         result.append(dict(asset, body=body))
     return result
 
 
 def add_arguments(parser):
     """The options of `ddllm push` and `ddllm validate` that customize the assets."""
-    parser.add_argument("--notify", action="append", metavar="@HANDLE",
-                        help="who the monitors notify, instead of %s (repeatable; default: $%s)" % (
-                            PLACEHOLDER_HANDLE, NOTIFY_VARIABLE))
-    parser.add_argument("--tag", action="append", metavar="KEY:VALUE",
-                        help="tag for the monitors, instead of %s (repeatable; default: $%s)" % (
-                            PLACEHOLDER_TAG, TAGS_VARIABLE))
-    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="settings",
-                        help="a monitor threshold, e.g. error_rate.critical=15 or fallback_rate.min_volume=50 "
-                             "(repeatable; the README lists them)")
+    parser.add_argument(
+        "--notify",
+        action="append",
+        metavar="@HANDLE",
+        help="who the monitors notify, instead of %s (repeatable; default: $%s)"
+        % (PLACEHOLDER_HANDLE, NOTIFY_VARIABLE),
+    )
+    parser.add_argument(
+        "--tag",
+        action="append",
+        metavar="KEY:VALUE",
+        help="tag for the monitors, instead of %s (repeatable; default: $%s)" % (PLACEHOLDER_TAG, TAGS_VARIABLE),
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="a monitor threshold, e.g. error_rate.critical=15 or fallback_rate.min_volume=50 "
+        "(repeatable; the README lists them)",
+    )
 
 
 def customized(assets, args, environ):

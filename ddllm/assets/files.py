@@ -10,6 +10,7 @@ Each asset is a dict: `kind` ("dashboard", "monitor" or "slo"), `path`, `name` (
 dashboard's title, the monitor's or SLO's name) and `body` (the JSON, the body of Datadog's
 create call).
 """
+
 import glob
 import json
 import os
@@ -71,13 +72,16 @@ def expand_paths(paths):
 
 
 def classify(path, body):
-    """"dashboard", "monitor" or "slo": by the keys of the body, else by the folder it is in."""
+    """ "dashboard", "monitor" or "slo": by the keys of the body, else by the folder it is in."""
     if isinstance(body, dict):
         if "widgets" in body or "layout_type" in body:
             return DASHBOARD
         # An SLO's query is an object (numerator, denominator), a monitor's a string.
-        if "sli_specification" in body or isinstance(body.get("query"), dict) \
-                or isinstance(body.get("thresholds"), list):
+        if (
+            "sli_specification" in body
+            or isinstance(body.get("query"), dict)
+            or isinstance(body.get("thresholds"), list)
+        ):
             return SLO
         if "query" in body and "type" in body:
             return MONITOR

@@ -12,6 +12,7 @@ monitor stays empty. For each such metric `ddllm push`:
   the ddllm tags it hides;
 - leaves it alone when it is ddllm's and percentiles are on.
 """
+
 from collections import namedtuple
 
 from ddllm import catalogue
@@ -30,8 +31,11 @@ def _dashboard_queries(widgets):
         yield from _dashboard_queries(definition.get("widgets"))
         for request in definition.get("requests") or ():
             for query in (request.get("queries") or ()) if isinstance(request, dict) else ():
-                if isinstance(query, dict) and query.get("data_source") == "metrics" \
-                        and isinstance(query.get("query"), str):
+                if (
+                    isinstance(query, dict)
+                    and query.get("data_source") == "metrics"
+                    and isinstance(query.get("query"), str)
+                ):
                     yield query["query"]
 
 
@@ -118,11 +122,18 @@ def plan(metric_name, current):
             return TagConfigurationPlan("unchanged", None, None)
         return TagConfigurationPlan("update", _body(metric_name, deny_list_attributes(None)), None)
     if is_earlier_allow_list(metric_name, current):
-        return TagConfigurationPlan("update", _body(metric_name, deny_list_attributes(None)),
-                                    "an earlier ddllm's allow-list becomes a deny-list that hides no tag")
+        return TagConfigurationPlan(
+            "update",
+            _body(metric_name, deny_list_attributes(None)),
+            "an earlier ddllm's allow-list becomes a deny-list that hides no tag",
+        )
     hidden = hidden_ddllm_tags(metric_name, current)
-    note = "your tag configuration is kept; it hides ddllm's tag%s %s" % (
-        "" if len(hidden) == 1 else "s", ", ".join(hidden)) if hidden else None
+    note = (
+        "your tag configuration is kept; it hides ddllm's tag%s %s"
+        % ("" if len(hidden) == 1 else "s", ", ".join(hidden))
+        if hidden
+        else None
+    )
     if percentiles_on(current):
         return TagConfigurationPlan("unchanged", None, note)
     # Percentiles on; the configuration's tags and mode as they are.

@@ -22,6 +22,7 @@ Environment:
   http://127.0.0.1:PORT in tests. Links and printed URLs still follow DD_SITE.
 - DDLLM_NOTIFY, DDLLM_TAGS: the monitors' handles and tags when --notify / --tag are not given.
 """
+
 import os
 import re
 import sys
@@ -38,8 +39,20 @@ AUTH_STATUSES = (401, 403)
 # `datadog` package's create call into a POST to /resource/{id}.)
 SERVER_FIELDS = {
     DASHBOARD: ("id", "author_handle", "author_name", "created_at", "modified_at", "url"),
-    MONITOR: ("id", "created", "created_at", "modified", "creator", "deleted", "multi", "org_id",
-              "overall_state", "overall_state_modified", "matching_downtimes", "state"),
+    MONITOR: (
+        "id",
+        "created",
+        "created_at",
+        "modified",
+        "creator",
+        "deleted",
+        "multi",
+        "org_id",
+        "overall_state",
+        "overall_state_modified",
+        "matching_downtimes",
+        "state",
+    ),
     SLO: ("id", "creator", "created_at", "modified_at", "monitor_tags", "configured_alert_ids"),
 }
 
@@ -92,8 +105,10 @@ def api_host_from_environment(environ):
         return override.rstrip("/")
     site = environ.get("DD_SITE", "").strip().lower() or DEFAULT_SITE
     if site not in customize.KNOWN_SITES:
-        raise PushError("DD_SITE=%r is not a Datadog site; the sites are %s (for another API, a proxy say, set "
-                        "DD_API_HOST to its URL)" % (site, ", ".join(customize.KNOWN_SITES)))
+        raise PushError(
+            "DD_SITE=%r is not a Datadog site; the sites are %s (for another API, a proxy say, set "
+            "DD_API_HOST to its URL)" % (site, ", ".join(customize.KNOWN_SITES))
+        )
     return "https://api." + site
 
 
@@ -102,9 +117,11 @@ def keys_from_environment(environ):
     app_key = (environ.get("DD_APP_KEY", "") or environ.get("DD_APPLICATION_KEY", "")).strip()
     missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
     if missing:
-        raise PushError("%s not set: ddllm push needs an API key and an application key that may read and write "
-                        "dashboards, monitors and SLOs (Organization Settings > API Keys / Application Keys)"
-                        % (" and ".join(missing) + (" is" if len(missing) == 1 else " are")))
+        raise PushError(
+            "%s not set: ddllm push needs an API key and an application key that may read and write "
+            "dashboards, monitors and SLOs (Organization Settings > API Keys / Application Keys)"
+            % (" and ".join(missing) + (" is" if len(missing) == 1 else " are"))
+        )
     return api_key, app_key
 
 
@@ -124,8 +141,17 @@ class _StatusRecordingHTTPClient:
 
     def request(self, method, url, headers, params, data, timeout, proxies, verify, max_retries):
         self.last_status = self.last_reason = None
-        result = self.inner.request(method=method, url=url, headers=headers, params=params, data=data,
-                                    timeout=timeout, proxies=proxies, verify=verify, max_retries=max_retries)
+        result = self.inner.request(
+            method=method,
+            url=url,
+            headers=headers,
+            params=params,
+            data=data,
+            timeout=timeout,
+            proxies=proxies,
+            verify=verify,
+            max_retries=max_retries,
+        )
         self.last_status = result.status_code
         self.last_reason = getattr(result, "reason", None)
         return result
@@ -148,15 +174,23 @@ class DatadogClient:
         # characters; a short value (DD_API_KEY=x) would otherwise mangle every line it is in.
         self._secret_patterns = [
             re.compile(r"(?<![A-Za-z0-9])%s(?![A-Za-z0-9])" % re.escape(secret))
-            for secret in (api_key, app_key) if secret and len(secret) >= MIN_SECRET_LENGTH
+            for secret in (api_key, app_key)
+            if secret and len(secret) >= MIN_SECRET_LENGTH
         ]
         self._previous_mute = api._mute
         # mute=False: errors raise instead of coming back as {"errors": ...} dicts. An explicit
         # host name: initialize() would otherwise look for one (agent config, hostname command).
         # initialize() also reconfigures the package's global `statsd`; ddllm's metrics have a
         # client of their own, so that touches nothing ddllm sends.
-        initialize(api_key=api_key, app_key=app_key, api_host=api_host, host_name="ddllm-push",
-                   hostname_from_config=False, mute=False, timeout=timeout)
+        initialize(
+            api_key=api_key,
+            app_key=app_key,
+            api_host=api_host,
+            host_name="ddllm-push",
+            hostname_from_config=False,
+            mute=False,
+            timeout=timeout,
+        )
         self._api_client = APIClient
         self._previous_http_client = APIClient._http_client
         self._recorder = _StatusRecordingHTTPClient(resolve_http_client())
@@ -194,14 +228,20 @@ class DatadogClient:
         said = "; ".join(texts) or "no reason given"
         if status is not None:
             message = "Datadog answered %s%s to %s: %s" % (
-                status, " " + self._recorder.last_reason if self._recorder.last_reason else "", description, said)
+                status,
+                " " + self._recorder.last_reason if self._recorder.last_reason else "",
+                description,
+                said,
+            )
         else:
             message = "%s failed: %s" % (description, said)
         if status in AUTH_STATUSES:
-            message += ("\nCheck that DD_API_KEY and DD_APP_KEY belong to the organisation at %s (DD_SITE) and "
-                        "that the application key may read and write dashboards, monitors and SLOs and manage metric "
-                        "tags (scopes dashboards_read, dashboards_write, monitors_read, monitors_write, slos_read, "
-                        "slos_write, metrics_read, metric_tags_write)." % self.api_host)
+            message += (
+                "\nCheck that DD_API_KEY and DD_APP_KEY belong to the organisation at %s (DD_SITE) and "
+                "that the application key may read and write dashboards, monitors and SLOs and manage metric "
+                "tags (scopes dashboards_read, dashboards_write, monitors_read, monitors_write, slos_read, "
+                "slos_write, metrics_read, metric_tags_write)." % self.api_host
+            )
         return PushError(self.redact(message), status)
 
     def redact(self, text):
@@ -218,43 +258,67 @@ class DatadogClient:
         return self.call("GET /api/v1/dashboard/%s" % dashboard_id, self.api.Dashboard.get, (dashboard_id,))
 
     def create_dashboard(self, body):
-        return self.call("POST /api/v1/dashboard (create %r)" % body.get("title"), self.api.Dashboard.create,
-                         kwargs=body)
+        return self.call(
+            "POST /api/v1/dashboard (create %r)" % body.get("title"), self.api.Dashboard.create, kwargs=body
+        )
 
     def update_dashboard(self, dashboard_id, body):
-        return self.call("PUT /api/v1/dashboard/%s (update %r)" % (dashboard_id, body.get("title")),
-                         self.api.Dashboard.update, (dashboard_id,), body)
+        return self.call(
+            "PUT /api/v1/dashboard/%s (update %r)" % (dashboard_id, body.get("title")),
+            self.api.Dashboard.update,
+            (dashboard_id,),
+            body,
+        )
 
     def monitors(self):
-        answer = self.call("GET /api/v1/monitor?monitor_tags=%s (list monitors)" % SOURCE_TAG,
-                           self.api.Monitor.get_all, kwargs={"monitor_tags": SOURCE_TAG})
+        answer = self.call(
+            "GET /api/v1/monitor?monitor_tags=%s (list monitors)" % SOURCE_TAG,
+            self.api.Monitor.get_all,
+            kwargs={"monitor_tags": SOURCE_TAG},
+        )
         return list(answer or [])
 
     def create_monitor(self, body):
         return self.call("POST /api/v1/monitor (create %r)" % body.get("name"), self.api.Monitor.create, kwargs=body)
 
     def update_monitor(self, monitor_id, body):
-        return self.call("PUT /api/v1/monitor/%s (update %r)" % (monitor_id, body.get("name")),
-                         self.api.Monitor.update, (monitor_id,), body)
+        return self.call(
+            "PUT /api/v1/monitor/%s (update %r)" % (monitor_id, body.get("name")),
+            self.api.Monitor.update,
+            (monitor_id,),
+            body,
+        )
 
     def slos(self):
-        answer = self.call("GET /api/v1/slo?tags_query=%s (list SLOs)" % SOURCE_TAG,
-                           self.api.ServiceLevelObjective.get_all, kwargs={"tags_query": SOURCE_TAG, "limit": 1000})
+        answer = self.call(
+            "GET /api/v1/slo?tags_query=%s (list SLOs)" % SOURCE_TAG,
+            self.api.ServiceLevelObjective.get_all,
+            kwargs={"tags_query": SOURCE_TAG, "limit": 1000},
+        )
         return list((answer or {}).get("data") or [])
 
     def create_slo(self, body):
-        answer = self.call("POST /api/v1/slo (create %r)" % body.get("name"), self.api.ServiceLevelObjective.create,
-                           kwargs=body)
+        answer = self.call(
+            "POST /api/v1/slo (create %r)" % body.get("name"), self.api.ServiceLevelObjective.create, kwargs=body
+        )
         return _first_of_data(answer)
 
     def update_slo(self, slo_id, body):
-        return self.call("PUT /api/v1/slo/%s (update %r)" % (slo_id, body.get("name")),
-                         self.api.ServiceLevelObjective.update, (slo_id,), body)
+        return self.call(
+            "PUT /api/v1/slo/%s (update %r)" % (slo_id, body.get("name")),
+            self.api.ServiceLevelObjective.update,
+            (slo_id,),
+            body,
+        )
 
     # Metric tag configurations (API v2): where percentiles are enabled
     def _v2(self, method, path, body=None):
-        return self.call("%s /api/v2/%s" % (method, path), self._api_client.submit, (method, path),
-                         {"api_version": "v2", "body": body})
+        return self.call(
+            "%s /api/v2/%s" % (method, path),
+            self._api_client.submit,
+            (method, path),
+            {"api_version": "v2", "body": body},
+        )
 
     def tag_configuration(self, metric_name):
         """The configuration's attributes, or None when the metric has none (404)."""
@@ -348,8 +412,7 @@ def plan_by_name(asset, existing_by_name):
         return Plan(asset, "create")
     note = None
     if len(matches) > 1:
-        note = "%d %ss tagged %s have this name; using %s" % (len(matches), asset["kind"], SOURCE_TAG,
-                                                              matches[0]["id"])
+        note = "%d %ss tagged %s have this name; using %s" % (len(matches), asset["kind"], SOURCE_TAG, matches[0]["id"])
     changed = differences(request_body(asset), matches[0])
     return Plan(asset, "update" if changed else "unchanged", matches[0]["id"], changed, note)
 
@@ -367,9 +430,11 @@ def request_body(asset):
 
 def carry_out(client, plan):
     body = request_body(plan.asset)
-    create, update = {DASHBOARD: (client.create_dashboard, client.update_dashboard),
-                      MONITOR: (client.create_monitor, client.update_monitor),
-                      SLO: (client.create_slo, client.update_slo)}[plan.asset["kind"]]
+    create, update = {
+        DASHBOARD: (client.create_dashboard, client.update_dashboard),
+        MONITOR: (client.create_monitor, client.update_monitor),
+        SLO: (client.create_slo, client.update_slo),
+    }[plan.asset["kind"]]
     if plan.action == "create":
         answer = create(body)
         if not isinstance(answer, dict) or "id" not in answer:
@@ -384,13 +449,16 @@ def carry_out(client, plan):
 
 
 def configure_parser(parser):
-    parser.description = ("Validate, then create or update ddllm's dashboards, monitors and SLOs in Datadog: found by "
-                          "title (dashboards) or by name and the %s tag (monitors, SLOs), updated only when they "
-                          "differ; and "
-                          "enable percentiles on the distribution metrics they query. Keys from DD_API_KEY and "
-                          "DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG)
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="JSON files or folders to push (default: the assets ddllm ships)")
+    parser.description = (
+        "Validate, then create or update ddllm's dashboards, monitors and SLOs in Datadog: found by "
+        "title (dashboards) or by name and the %s tag (monitors, SLOs), updated only when they "
+        "differ; and "
+        "enable percentiles on the distribution metrics they query. Keys from DD_API_KEY and "
+        "DD_APP_KEY, site from DD_SITE (or a full URL in DD_API_HOST)." % SOURCE_TAG
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="JSON files or folders to push (default: the assets ddllm ships)"
+    )
     parser.add_argument("--dashboards", action="store_true", help="push dashboards (default: every kind)")
     parser.add_argument("--monitors", action="store_true", help="push monitors (default: every kind)")
     parser.add_argument("--slos", action="store_true", help="push SLOs (default: every kind)")
@@ -402,14 +470,24 @@ def run(args, environ=None, out=None, err=None):
     environ = os.environ if environ is None else environ
     out = out or sys.stdout
     err = err or sys.stderr
-    kinds = tuple(kind for kind, chosen in ((DASHBOARD, args.dashboards), (MONITOR, args.monitors),
-                                            (SLO, getattr(args, "slos", False))) if chosen)
+    kinds = tuple(
+        kind
+        for kind, chosen in (
+            (DASHBOARD, args.dashboards),
+            (MONITOR, args.monitors),
+            (SLO, getattr(args, "slos", False)),
+        )
+        if chosen
+    )
     kinds = kinds or KINDS
     try:
         from ddllm.assets import validation
     except ImportError as error:
-        print("ddllm push: validates before it pushes and needs the datadog-api-client package: %s (%s)"
-              % (INSTALL_ASSETS_EXTRA, error), file=err)
+        print(
+            "ddllm push: validates before it pushes and needs the datadog-api-client package: %s (%s)"
+            % (INSTALL_ASSETS_EXTRA, error),
+            file=err,
+        )
         return 2
     try:
         assets = load_assets(args.paths or None, kinds)
@@ -449,22 +527,43 @@ def _valid(assets, validation, err):
     """Validates what would be sent; prints its findings. False (push nothing) on any error or a
     placeholder left."""
     findings = [finding for asset in assets for finding in validation.validate_asset(asset)]
-    findings = [finding for finding in findings if finding.severity == validation.ERROR or not any(
-        placeholder in finding.message for placeholder in (customize.PLACEHOLDER_HANDLE, customize.PLACEHOLDER_TAG))]
+    findings = [
+        finding
+        for finding in findings
+        if finding.severity == validation.ERROR
+        or not any(
+            placeholder in finding.message for placeholder in (customize.PLACEHOLDER_HANDLE, customize.PLACEHOLDER_TAG)
+        )
+    ]
     for finding in findings:
         print("%s: %s: %s: %s" % finding, file=err)
     errors = [finding for finding in findings if finding.severity == validation.ERROR]
     left = customize.placeholders_left(assets)
     for placeholder in sorted({placeholder for _, placeholder in left}):
         files = [os.path.basename(asset["path"]) for asset, used in left if used == placeholder]
-        print("error: %s is a placeholder, in %d file%s (%s): give the real one with %s" % (
-            placeholder, len(files), "" if len(files) == 1 else "s", ", ".join(files),
-            "--notify @handle (or %s)" % customize.NOTIFY_VARIABLE if placeholder.startswith("@")
-            else "--tag key:value (or %s)" % customize.TAGS_VARIABLE), file=err)
+        print(
+            "error: %s is a placeholder, in %d file%s (%s): give the real one with %s"
+            % (
+                placeholder,
+                len(files),
+                "" if len(files) == 1 else "s",
+                ", ".join(files),
+                "--notify @handle (or %s)" % customize.NOTIFY_VARIABLE
+                if placeholder.startswith("@")
+                else "--tag key:value (or %s)" % customize.TAGS_VARIABLE,
+            ),
+            file=err,
+        )
     if errors or left:
-        print("ddllm push: %d error%s%s: nothing was pushed" % (
-            len(errors), "" if len(errors) == 1 else "s",
-            ", %d placeholder%s left" % (len(left), "" if len(left) == 1 else "s") if left else ""), file=err)
+        print(
+            "ddllm push: %d error%s%s: nothing was pushed"
+            % (
+                len(errors),
+                "" if len(errors) == 1 else "s",
+                ", %d placeholder%s left" % (len(left), "" if len(left) == 1 else "s") if left else "",
+            ),
+            file=err,
+        )
         return False
     return True
 
@@ -473,20 +572,35 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
     def say(text, stream=None):
         print(client.redact(text), file=stream or out, flush=True)
 
-    say("ddllm push%s: %d asset%s to %s" % (" (dry run)" if dry_run else "", len(assets),
-                                             "" if len(assets) == 1 else "s", api_host))
+    say(
+        "ddllm push%s: %d asset%s to %s"
+        % (" (dry run)" if dry_run else "", len(assets), "" if len(assets) == 1 else "s", api_host)
+    )
     try:
         dashboards_by_title = _index_by(client.dashboards(), "title") if DASHBOARD in kinds else {}
-        monitors_by_name = _index_by(
-            [monitor for monitor in client.monitors() if SOURCE_TAG in (monitor.get("tags") or [])], "name",
-        ) if MONITOR in kinds else {}
-        slos_by_name = _index_by(
-            [slo for slo in client.slos() if SOURCE_TAG in (slo.get("tags") or [])], "name",
-        ) if SLO in kinds else {}
+        monitors_by_name = (
+            _index_by(
+                [monitor for monitor in client.monitors() if SOURCE_TAG in (monitor.get("tags") or [])],
+                "name",
+            )
+            if MONITOR in kinds
+            else {}
+        )
+        slos_by_name = (
+            _index_by(
+                [slo for slo in client.slos() if SOURCE_TAG in (slo.get("tags") or [])],
+                "name",
+            )
+            if SLO in kinds
+            else {}
+        )
     except Unreachable as error:
         if dry_run:  # one might expect a dry run to need no network
-            say("ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
-                "compare them with these, and %s" % error, err)
+            say(
+                "ddllm push (dry run): a dry run reads the organisation's current dashboards, monitors and SLOs to "
+                "compare them with these, and %s" % error,
+                err,
+            )
         else:
             say("ddllm push: %s" % error, err)
         return 1
@@ -524,8 +638,11 @@ def _push(client, assets, kinds, dry_run, api_host, base_url, out, err):
             failures += 1
             say("%s: failed\nddllm push: %s" % (label, error), err)
             if step == "percentiles" and error.status not in AUTH_STATUSES:
-                say("ddllm push: enable percentiles on %s by hand in Metrics > Summary, or check that the "
-                    "application key has the metric_tags_write scope" % item, err)
+                say(
+                    "ddllm push: enable percentiles on %s by hand in Metrics > Summary, or check that the "
+                    "application key has the metric_tags_write scope" % item,
+                    err,
+                )
             if error.status in AUTH_STATUSES:
                 break  # every other call would be refused the same way
             continue
@@ -571,7 +688,10 @@ def _summary(counts, failures, dry_run, say, err):
     created, updated, unchanged = (counts.get(action, 0) for action in ("create", "update", "unchanged"))
     if dry_run:
         text = "ddllm push (dry run): %d to create, %d to update, %d unchanged; nothing was written" % (
-            created, updated, unchanged)
+            created,
+            updated,
+            unchanged,
+        )
     elif not created and not updated and not failures:
         text = "ddllm push: nothing to change, all %d unchanged" % unchanged
     else:

@@ -9,6 +9,7 @@
 - targets are percentages, warnings above them, one objective per timeframe;
 - `source:ddllm` is among the tags: `ddllm push` finds its SLOs by it.
 """
+
 import re
 
 from ddllm.assets.queries import PERCENTILE_AGGREGATOR, QueryError, parse_metric_query
@@ -64,8 +65,7 @@ def check_slo(body, findings, check_metric_query):
         _check_time_slice(body, parsed, findings)
     groups = [query.groups for query in parsed.values()]
     if groups and not {"env", "service"} <= set(groups[0]):
-        findings.warning(("$",), "the SLO does not group by env and service: staging and production would count as "
-                                 "one")
+        findings.warning(("$",), "the SLO does not group by env and service: staging and production would count as one")
     _check_thresholds(body.get("thresholds"), findings)
 
 
@@ -78,8 +78,9 @@ def _check_ratio(body, parsed, findings):
         findings.error(("$", "sli_specification"), "a metric SLO takes query, not sli_specification")
     for side, query in sides.items():
         if "as_count" not in query.modifiers or PERCENTILE_AGGREGATOR.match(query.aggregator):
-            findings.error(("$", "query", side), "a metric SLO counts events: %s must be a count with .as_count()"
-                           % side)
+            findings.error(
+                ("$", "query", side), "a metric SLO counts events: %s must be a count with .as_count()" % side
+            )
     if len(sides) == 2 and sorted(sides["numerator"].groups) != sorted(sides["denominator"].groups):
         findings.error(("$", "query"), "numerator and denominator must group by the same tags")
 
@@ -101,8 +102,10 @@ def _check_time_slice(body, parsed, findings):
         text = formula.get("formula") if isinstance(formula, dict) else None
         for name in FORMULA_NAME.findall(text or ""):
             if name not in names:
-                findings.error(path + ("query", "formulas", index, "formula"), "%r is not the name of a query of "
-                               "this SLO (%s)" % (name, ", ".join(str(item) for item in names)))
+                findings.error(
+                    path + ("query", "formulas", index, "formula"),
+                    "%r is not the name of a query of this SLO (%s)" % (name, ", ".join(str(item) for item in names)),
+                )
     if not isinstance(time_slice.get("threshold"), (int, float)):
         findings.error(path + ("threshold",), "a time slice needs a numeric threshold")
 
@@ -120,8 +123,11 @@ def _check_thresholds(thresholds, findings):
         if isinstance(target, (int, float)) and not 0 < target < 100:
             findings.error(path + ("target",), "a target is a percentage between 0 and 100, not %s" % target)
         if isinstance(warning, (int, float)) and isinstance(target, (int, float)) and not target < warning <= 100:
-            findings.error(path + ("warning",), "the warning %s must be above the target %s: it warns before the "
-                           "objective is missed" % (warning, target))
+            findings.error(
+                path + ("warning",),
+                "the warning %s must be above the target %s: it warns before the "
+                "objective is missed" % (warning, target),
+            )
         if objective.get("timeframe") in seen:
             findings.error(path + ("timeframe",), "two objectives for %s" % objective.get("timeframe"))
         seen.add(objective.get("timeframe"))

@@ -6,6 +6,7 @@ SLO, `sli_specification { time_slice { ... } }` of a time-slice SLO (its formula
 blocks, its metric queries as `query { metric_query { ... } }`), one `thresholds` block per
 objective. Read back by Terraform, it is the same body `ddllm push` sends.
 """
+
 import json
 
 RESOURCE_TYPE = "datadog_service_level_objective"
@@ -35,8 +36,9 @@ def _time_slice_lines(time_slice, string):
     for item in query.get("queries") or []:
         metric_query = _arguments([(key, item.get(key)) for key in ("name", "data_source", "query")], 12, string)
         inner += _block("query", _block("metric_query", metric_query, 10), 8)
-    lines = _arguments([(key, time_slice.get(key)) for key in ("comparator", "threshold", "query_interval_seconds")],
-                       6, string)
+    lines = _arguments(
+        [(key, time_slice.get(key)) for key in ("comparator", "threshold", "query_interval_seconds")], 6, string
+    )
     return _block("sli_specification", _block("time_slice", lines + _block("query", inner, 6), 4), 2)
 
 
@@ -47,12 +49,16 @@ def resource_lines(body, name, tags_expression, string):
     lines += _arguments([(key, body.get(key)) for key in ("name", "type", "description")], 2, string)
     lines.append("  tags        = %s" % tags_expression)
     if isinstance(body.get("query"), dict):
-        lines += [""] + _block("query", _arguments(
-            [(key, body["query"].get(key)) for key in ("numerator", "denominator")], 4, string), 2)
+        lines += [""] + _block(
+            "query", _arguments([(key, body["query"].get(key)) for key in ("numerator", "denominator")], 4, string), 2
+        )
     time_slice = (body.get("sli_specification") or {}).get("time_slice")
     if isinstance(time_slice, dict):
         lines += [""] + _time_slice_lines(time_slice, string)
     for objective in body.get("thresholds") or []:
-        lines += [""] + _block("thresholds", _arguments(
-            [(key, objective.get(key)) for key in ("timeframe", "target", "warning")], 4, string), 2)
+        lines += [""] + _block(
+            "thresholds",
+            _arguments([(key, objective.get(key)) for key in ("timeframe", "target", "warning")], 4, string),
+            2,
+        )
     return lines + ["}"]

@@ -21,6 +21,7 @@ Two passes over each file:
 Output: one line per finding, `FILE: error|warning: JSON-PATH: message`, then a summary.
 Exit status: 1 on any error (or warning, with --strict), 2 when nothing could be checked.
 """
+
 import copy
 import difflib
 import json
@@ -32,12 +33,28 @@ from collections import namedtuple
 from ddllm import catalogue
 from ddllm.assets import algorithm_monitors, customize, slos
 from ddllm.assets.files import (
-    DASHBOARD, INSTALL_ASSETS_EXTRA, MONITOR, SLO, AssetError, display_path, expand_paths, load_asset,
+    DASHBOARD,
+    INSTALL_ASSETS_EXTRA,
+    MONITOR,
+    SLO,
+    AssetError,
+    display_path,
+    expand_paths,
+    load_asset,
     shipped_asset_paths,
 )
 from ddllm.assets.queries import (  # noqa: F401  (QueryError and the parsers are part of this module's API)
-    PERCENTILE_AGGREGATOR, Binary, Call, MetricQuery, MonitorQuery, QueryError, metric_queries_of, modifier_problems,
-    parse_metric_query, parse_monitor_query, walk,
+    PERCENTILE_AGGREGATOR,
+    Binary,
+    Call,
+    MetricQuery,
+    MonitorQuery,
+    QueryError,
+    metric_queries_of,
+    modifier_problems,
+    parse_metric_query,
+    parse_monitor_query,
+    walk,
 )
 
 ERROR = "error"
@@ -55,8 +72,19 @@ APM_METRICS = {
     APM_METRIC_PREFIX + ".duration": "gauge",
     APM_METRIC_PREFIX + ".apdex": "gauge",
 }
-APM_TAGS = frozenset(("env", "service", "version", "resource_name", "span.kind", "peer.service", "http.status_code",
-                      "operation_name", "host"))
+APM_TAGS = frozenset(
+    (
+        "env",
+        "service",
+        "version",
+        "resource_name",
+        "span.kind",
+        "peer.service",
+        "http.status_code",
+        "operation_name",
+        "host",
+    )
+)
 
 # Tags of ddllm's spans that a dashboard's template variables can filter on.
 SPAN_TEMPLATE_TAGS = frozenset(("env", "service", "version"))
@@ -80,11 +108,36 @@ MONITOR_WINDOW = re.compile(r"^last_(\d+)(m|h|d|w)$")
 COMPARATORS = (">=", "<=", ">", "<")
 
 # Request keys of the legacy (pre formula-and-function) widget requests.
-LEGACY_REQUEST_KEYS = ("q", "apm_query", "log_query", "event_query", "rum_query", "process_query", "network_query",
-                       "security_query", "profile_metrics_query", "audit_query", "apm_stats_query")
+LEGACY_REQUEST_KEYS = (
+    "q",
+    "apm_query",
+    "log_query",
+    "event_query",
+    "rum_query",
+    "process_query",
+    "network_query",
+    "security_query",
+    "profile_metrics_query",
+    "audit_query",
+    "apm_stats_query",
+)
 # Widgets that hold no queries of their own.
-QUERYLESS_WIDGETS = ("note", "free_text", "image", "iframe", "group", "manage_status", "alert_graph", "alert_value",
-                     "check_status", "event_stream", "event_timeline", "slo", "slo_list", "powerpack")
+QUERYLESS_WIDGETS = (
+    "note",
+    "free_text",
+    "image",
+    "iframe",
+    "group",
+    "manage_status",
+    "alert_graph",
+    "alert_value",
+    "check_status",
+    "event_stream",
+    "event_timeline",
+    "slo",
+    "slo_list",
+    "powerpack",
+)
 
 # What a team replaces before pushing (`ddllm push --notify/--tag`).
 PLACEHOLDER_HANDLES = ("@your-team-handle",)
@@ -170,7 +223,8 @@ class SchemaChecker:
     def _parse(self, raw, expected_types, path):
         try:
             parsed = self.utils.validate_and_convert_types(
-                copy.deepcopy(raw), expected_types, list(path), True, True, configuration=self.configuration)
+                copy.deepcopy(raw), expected_types, list(path), True, True, configuration=self.configuration
+            )
         except (TypeError, ValueError) as failure:  # ApiTypeError / ApiValueError / a missing argument
             return None, failure
         return parsed, None
@@ -203,8 +257,11 @@ class SchemaChecker:
             if parsed._unparsed:
                 allowed = type(parsed).allowed_values
                 field = path[-1] if len(path) > 1 else "value"
-                self.findings.error(path, "bad value %r for %s: allowed are %s%s" % (
-                    raw, field, _choices(allowed), _did_you_mean(raw, allowed)))
+                self.findings.error(
+                    path,
+                    "bad value %r for %s: allowed are %s%s"
+                    % (raw, field, _choices(allowed), _did_you_mean(raw, allowed)),
+                )
         elif isinstance(parsed, utils.ModelNormal):
             self._walk_model(parsed, raw, path)
         elif isinstance(parsed, list) and isinstance(raw, list):
@@ -227,8 +284,10 @@ class SchemaChecker:
             python_name = spec_to_python.get(key)
             if python_name is None:
                 if model_class.attribute_map:
-                    self.findings.warning(path + (key,), "unknown key %r in %s%s" % (
-                        key, model_class.__name__, _did_you_mean(key, spec_to_python)))
+                    self.findings.warning(
+                        path + (key,),
+                        "unknown key %r in %s%s" % (key, model_class.__name__, _did_you_mean(key, spec_to_python)),
+                    )
                 continue
             if python_name in read_only:
                 self.findings.warning(path + (key,), "%r is read-only: the API ignores it" % key)
@@ -284,8 +343,11 @@ class SchemaChecker:
             return []
         if not issubclass(expected, utils.ModelComposed):
             return [expected]
-        options = [option for option in expected._composed_schemas.get("oneOf", ())
-                   if isinstance(option, type) and issubclass(option, utils.OpenApiModel)]
+        options = [
+            option
+            for option in expected._composed_schemas.get("oneOf", ())
+            if isinstance(option, type) and issubclass(option, utils.OpenApiModel)
+        ]
         if isinstance(raw, dict):
             for discriminator in ("type", "data_source"):
                 value = raw.get(discriminator)
@@ -296,10 +358,14 @@ class SchemaChecker:
                 matching = [option for option, values in declared.items() if value in values]
                 if not matching:
                     every_value = set().union(*declared.values())
-                    what = "widget type" if expected.__name__ == "WidgetDefinition" else "%s %s" % (
-                        expected.__name__, discriminator)
-                    self.findings.error(path + (discriminator,), "unknown %s %r%s" % (
-                        what, value, _did_you_mean(value, every_value)))
+                    what = (
+                        "widget type"
+                        if expected.__name__ == "WidgetDefinition"
+                        else "%s %s" % (expected.__name__, discriminator)
+                    )
+                    self.findings.error(
+                        path + (discriminator,), "unknown %s %r%s" % (what, value, _did_you_mean(value, every_value))
+                    )
                     return None
                 options = matching
         candidates = []
@@ -342,8 +408,11 @@ def check_metric_query(query, findings, path, template_variables=None):
     kind, tags = metric_kind_and_tags(query.metric)
     if kind is None:
         known = [metric.name for metric in catalogue.METRICS] + sorted(APM_METRICS)
-        findings.error(path, "metric %r is not in ddllm's catalogue (ddllm.catalogue.METRICS) nor an %s APM "
-                       "metric%s" % (query.metric, catalogue.ATTEMPT_SPAN, _did_you_mean(query.metric, known)))
+        findings.error(
+            path,
+            "metric %r is not in ddllm's catalogue (ddllm.catalogue.METRICS) nor an %s APM "
+            "metric%s" % (query.metric, catalogue.ATTEMPT_SPAN, _did_you_mean(query.metric, known)),
+        )
         return
     aggregator = query.aggregator
     if PERCENTILE_AGGREGATOR.match(aggregator):
@@ -351,8 +420,10 @@ def check_metric_query(query, findings, path, template_variables=None):
             findings.error(path, "%s is a %s: percentiles (%s) need a distribution" % (query.metric, kind, aggregator))
         for modifier in ("as_count", "as_rate"):
             if modifier in query.modifiers:
-                findings.error(path, "a percentile (%s) is neither a count nor a rate: .%s() does not apply" % (
-                    aggregator, modifier))
+                findings.error(
+                    path,
+                    "a percentile (%s) is neither a count nor a rate: .%s() does not apply" % (aggregator, modifier),
+                )
     elif aggregator not in (DISTRIBUTION_AGGREGATORS if kind == "distribution" else SPACE_AGGREGATORS):
         findings.error(path, "aggregator %r is not valid on the %s %s" % (aggregator, kind, query.metric))
     for problem in modifier_problems(query):
@@ -374,23 +445,35 @@ def check_metric_query(query, findings, path, template_variables=None):
             findings.error(path, "filter %r is not `tag:value`" % item)
             continue
         if key not in tags:
-            findings.error(path, "%s has no tag %r (its tags: %s)%s" % (
-                query.metric, key, _choices(tags), _did_you_mean(key, tags)))
+            findings.error(
+                path,
+                "%s has no tag %r (its tags: %s)%s" % (query.metric, key, _choices(tags), _did_you_mean(key, tags)),
+            )
         elif key in KNOWN_TAG_VALUES and value not in KNOWN_TAG_VALUES[key] and "*" not in value:
-            findings.error(path, "%r is not a value of the %s tag (values: %s)" % (
-                value, key, _choices(KNOWN_TAG_VALUES[key])))
+            findings.error(
+                path, "%r is not a value of the %s tag (values: %s)" % (value, key, _choices(KNOWN_TAG_VALUES[key]))
+            )
     for key in query.groups:
         if key not in tags:
-            findings.error(path, "cannot group %s by %r: no such tag (its tags: %s)%s" % (
-                query.metric, key, _choices(tags), _did_you_mean(key, tags)))
+            findings.error(
+                path,
+                "cannot group %s by %r: no such tag (its tags: %s)%s"
+                % (query.metric, key, _choices(tags), _did_you_mean(key, tags)),
+            )
     if template_variables is not None:
         for name, tag_key in sorted(template_variables.items()):
             if tag_key in tags and name not in used_variables:
-                findings.error(path, "query does not use the template variable $%s: the dashboard's %s filter "
-                               "would not apply to it" % (name, tag_key))
+                findings.error(
+                    path,
+                    "query does not use the template variable $%s: the dashboard's %s filter "
+                    "would not apply to it" % (name, tag_key),
+                )
             elif tag_key not in tags and name in used_variables:
-                findings.error(path, "$%s filters on %r, which %s does not have: the widget would be empty "
-                               "whenever it is set" % (name, tag_key, query.metric))
+                findings.error(
+                    path,
+                    "$%s filters on %r, which %s does not have: the widget would be empty "
+                    "whenever it is set" % (name, tag_key, query.metric),
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,13 +493,19 @@ def check_thresholds(comparator, thresholds, findings, path):
 
     warning = thresholds.get("warning")
     if isinstance(warning, (int, float)) and not safer(warning, critical):
-        findings.error(path + ("warning",), "warning threshold %s must be %s the critical %s for %r: it alerts "
-                       "%s its value" % (warning, "below" if above else "above", critical, comparator, direction))
+        findings.error(
+            path + ("warning",),
+            "warning threshold %s must be %s the critical %s for %r: it alerts "
+            "%s its value" % (warning, "below" if above else "above", critical, comparator, direction),
+        )
     for recovery_key, of_key in (("critical_recovery", "critical"), ("warning_recovery", "warning")):
         recovery, level = thresholds.get(recovery_key), thresholds.get(of_key)
         if isinstance(recovery, (int, float)) and isinstance(level, (int, float)) and not safer(recovery, level):
-            findings.error(path + (recovery_key,), "%s %s must be %s the %s threshold %s for %r" % (
-                recovery_key, recovery, "below" if above else "above", of_key, level, comparator))
+            findings.error(
+                path + (recovery_key,),
+                "%s %s must be %s the %s threshold %s for %r"
+                % (recovery_key, recovery, "below" if above else "above", of_key, level, comparator),
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,8 +541,12 @@ def _check_widget(widget, path, variables, reflow_auto, findings):
     widget_type = definition.get("type")
     if widget_type == "group":
         inner = definition.get("widgets") or []
-        if not any(isinstance(item, dict) and isinstance(item.get("definition"), dict)
-                   and item["definition"].get("type") == "note" for item in inner):
+        if not any(
+            isinstance(item, dict)
+            and isinstance(item.get("definition"), dict)
+            and item["definition"].get("type") == "note"
+            for item in inner
+        ):
             findings.warning(path, "group %r has no note saying what it shows" % definition.get("title"))
         for index, item in enumerate(inner):
             _check_widget(item, path + ("widgets", index), variables, reflow_auto, findings)
@@ -470,8 +563,11 @@ def _check_widget(widget, path, variables, reflow_auto, findings):
 def _check_request(request, path, variables, findings):
     legacy = [key for key in LEGACY_REQUEST_KEYS if key in request]
     if legacy:
-        findings.error(path + (legacy[0],), "legacy request (%s): use formula-and-function `queries` and "
-                       "`formulas` with a `response_format`" % legacy[0])
+        findings.error(
+            path + (legacy[0],),
+            "legacy request (%s): use formula-and-function `queries` and "
+            "`formulas` with a `response_format`" % legacy[0],
+        )
     queries = request.get("queries")
     if queries is None:
         if not legacy:
@@ -502,8 +598,10 @@ def _check_request(request, path, variables, findings):
         check_metric_query(parsed, findings, query_path, variables)
         aggregator = query.get("aggregator")
         if aggregator == "percentile" and not PERCENTILE_AGGREGATOR.match(parsed.aggregator):
-            findings.error(path + ("queries", index, "aggregator"),
-                           "the percentile reducer needs a percentile query (p50:, p95:, ...)")
+            findings.error(
+                path + ("queries", index, "aggregator"),
+                "the percentile reducer needs a percentile query (p50:, p95:, ...)",
+            )
     formulas = request.get("formulas")
     if not formulas:
         findings.error(path, "request without `formulas`")
@@ -513,12 +611,16 @@ def _check_request(request, path, variables, findings):
             continue
         for match in FORMULA_IDENTIFIER.finditer(formula["formula"]):
             if match.group(1) is None and match.group(0) not in names:
-                findings.error(path + ("formulas", index, "formula"), "%r is not the name of a query of this "
-                               "request (%s)" % (match.group(0), _choices(name for name in names if name)))
+                findings.error(
+                    path + ("formulas", index, "formula"),
+                    "%r is not the name of a query of this "
+                    "request (%s)" % (match.group(0), _choices(name for name in names if name)),
+                )
         unit = (formula.get("number_format") or {}).get("unit")
         if not unit:
-            findings.warning(path + ("formulas", index), "formula %r has no unit (number_format.unit)"
-                             % formula["formula"])
+            findings.warning(
+                path + ("formulas", index), "formula %r has no unit (number_format.unit)" % formula["formula"]
+            )
 
 
 def _check_span_query(query, path, variables, findings):
@@ -531,8 +633,7 @@ def _check_span_query(query, path, variables, findings):
     operations = re.findall(r"(?:^|\s)operation_name:(\S+)", search)
     ours = (catalogue.ATTEMPT_SPAN, catalogue.REQUEST_SPAN)
     if not operations or any(operation not in ours for operation in operations):
-        findings.error(path + ("search", "query"), "a spans query reads operation_name:%s or "
-                       "operation_name:%s" % ours)
+        findings.error(path + ("search", "query"), "a spans query reads operation_name:%s or operation_name:%s" % ours)
     used = set(re.findall(r"\$([A-Za-z0-9_]+)", search))
     for name, tag_key in sorted(variables.items()):
         if tag_key in SPAN_TEMPLATE_TAGS and name not in used:
@@ -578,32 +679,43 @@ def _check_monitor_query(query, thresholds, options, findings):
             findings.error(path, problem)
     else:
         if query.time_aggregator not in MONITOR_TIME_AGGREGATORS:
-            findings.error(path, "time aggregation %r is not one of %s" % (
-                query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)))
+            findings.error(
+                path,
+                "time aggregation %r is not one of %s" % (query.time_aggregator, _choices(MONITOR_TIME_AGGREGATORS)),
+            )
         if not MONITOR_WINDOW.match(query.window):
             findings.error(path, "window %r is not like last_5m, last_1h" % query.window)
         percentiles = [PERCENTILE_AGGREGATOR.match(item.aggregator) is not None for item in query.metric_queries]
         if (query.time_aggregator == "percentile") != all(percentiles) or (any(percentiles) and not all(percentiles)):
-            findings.error(path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only "
-                           "them")
+            findings.error(
+                path, "percentile(...) time aggregation goes with percentile queries (p95:...) and only them"
+            )
     for metric_query in query.metric_queries:
         check_metric_query(metric_query, findings, path)
     for metric_query in query.metric_queries[1:]:
         if sorted(metric_query.groups) != sorted(query.groups):
-            findings.error(path, "every metric query must group by the same tags: {%s} vs {%s}" % (
-                ",".join(query.groups), ",".join(metric_query.groups)))
+            findings.error(
+                path,
+                "every metric query must group by the same tags: {%s} vs {%s}"
+                % (",".join(query.groups), ",".join(metric_query.groups)),
+            )
     counts = any("as_count" in item.modifiers for item in query.metric_queries)
     if counts and len(query.metric_queries) > 1 and query.time_aggregator != "sum":
-        findings.warning(path, "a ratio of .as_count() queries should use sum(...): each side is summed over "
-                         "the window before dividing")
+        findings.warning(
+            path,
+            "a ratio of .as_count() queries should use sum(...): each side is summed over the window before dividing",
+        )
     _check_ratios(query.tree, findings, path)
     if not {"env", "service"} <= set(query.groups):
-        findings.warning(path, "the monitor does not group by env and service: staging and production would alert "
-                         "as one")
+        findings.warning(
+            path, "the monitor does not group by env and service: staging and production would alert as one"
+        )
     critical = thresholds.get("critical")
     if isinstance(critical, (int, float)) and critical != query.threshold:
-        findings.error(("$", "options", "thresholds", "critical"), "critical threshold %s differs from the "
-                       "query's %s" % (critical, query.threshold))
+        findings.error(
+            ("$", "options", "thresholds", "critical"),
+            "critical threshold %s differs from the query's %s" % (critical, query.threshold),
+        )
     check_thresholds(query.comparator, thresholds, findings, ("$", "options", "thresholds"))
     if query.groups:
         if options.get("include_tags") is not True:
@@ -622,35 +734,52 @@ def _check_ratios(tree, findings, path):
         numerator = [query for query in metric_queries_of(node.left) if "as_count" in query.modifiers]
         if not numerator:
             continue
-        wrapped = [inner for call in walk(node.left) if isinstance(call, Call) and call.name == "default_zero"
-                   for inner in metric_queries_of(call)]
+        wrapped = [
+            inner
+            for call in walk(node.left)
+            if isinstance(call, Call) and call.name == "default_zero"
+            for inner in metric_queries_of(call)
+        ]
         if any(query not in wrapped for query in numerator):
-            findings.warning(path, "the numerator of a ratio of counts should be default_zero(...): a window "
-                             "without failures would have no value instead of 0")
+            findings.warning(
+                path,
+                "the numerator of a ratio of counts should be default_zero(...): a window "
+                "without failures would have no value instead of 0",
+            )
         guards = [call for call in walk(tree) if isinstance(call, Call) and call.name in GUARD_FUNCTIONS]
         if not guards:
-            findings.warning(path, "a ratio of counts needs a minimum-volume guard, e.g. `* is_greater(total, 20)`: "
-                             "one failure out of one attempt reads 100%")
+            findings.warning(
+                path,
+                "a ratio of counts needs a minimum-volume guard, e.g. `* is_greater(total, 20)`: "
+                "one failure out of one attempt reads 100%",
+            )
 
 
 def _check_placeholders(body, findings):
     message = body.get("message") if isinstance(body.get("message"), str) else ""
     for handle in PLACEHOLDER_HANDLES:
         if handle in message:
-            findings.warning(("$", "message"), "%s is a placeholder: `ddllm push --notify @your-handle` (or "
-                             "DDLLM_NOTIFY) replaces it" % handle)
+            findings.warning(
+                ("$", "message"),
+                "%s is a placeholder: `ddllm push --notify @your-handle` (or DDLLM_NOTIFY) replaces it" % handle,
+            )
     for index, tag in enumerate(body.get("tags") or []):
         if tag in PLACEHOLDER_TAGS:
-            findings.warning(("$", "tags", index), "%s is a placeholder: `ddllm push --tag team:yours` (or "
-                             "DDLLM_TAGS) replaces it" % tag)
+            findings.warning(
+                ("$", "tags", index),
+                "%s is a placeholder: `ddllm push --tag team:yours` (or DDLLM_TAGS) replaces it" % tag,
+            )
 
 
 def check_site_links(text, findings, path):
     """A link to one Datadog site is wrong on every other one: links are relative (/dashboard/...)
     and `ddllm push` fills in the user's site."""
     for match in SITE_LINK.finditer(text or ""):
-        findings.error(path, "%s is a link to one Datadog site: write it relative (%s), `ddllm push` fills in "
-                       "the site" % (match.group(0), match.group("path") or "/"))
+        findings.error(
+            path,
+            "%s is a link to one Datadog site: write it relative (%s), `ddllm push` fills in "
+            "the site" % (match.group(0), match.group("path") or "/"),
+        )
 
 
 def _check_message(message, query, thresholds, findings):
@@ -738,15 +867,17 @@ def validate_paths(paths=None, change=None):
             assets.append(load_asset(path))
         except AssetError as error:
             results.append(Finding(display_path(path), ERROR, "$", error.message))
-    for asset in (change(assets) if change else assets):
+    for asset in change(assets) if change else assets:
         results.extend(validate_asset(asset))
     return files, results
 
 
 def configure_parser(parser):
-    parser.description = ("Check dashboards, monitors and SLOs offline: datadog-api-client's schema, ddllm's metric "
-                           "catalogue, template variables, monitor and SLO queries and thresholds. Without PATH, the "
-                           "assets ddllm ships.")
+    parser.description = (
+        "Check dashboards, monitors and SLOs offline: datadog-api-client's schema, ddllm's metric "
+        "catalogue, template variables, monitor and SLO queries and thresholds. Without PATH, the "
+        "assets ddllm ships."
+    )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="JSON files or folders of them")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     customize.add_arguments(parser)  # to check what `ddllm push` with the same options would send
@@ -756,8 +887,7 @@ def run(args):
     try:
         import datadog_api_client  # noqa: F401
     except ImportError:
-        print("ddllm validate: needs the datadog-api-client package: %s" % INSTALL_ASSETS_EXTRA,
-              file=sys.stderr)
+        print("ddllm validate: needs the datadog-api-client package: %s" % INSTALL_ASSETS_EXTRA, file=sys.stderr)
         return 2
 
     try:
@@ -775,7 +905,15 @@ def run(args):
         print("%s: %s: %s: %s" % finding)
     errors = sum(1 for finding in findings if finding.severity == ERROR)
     warnings = len(findings) - errors
-    print("ddllm validate: %d file%s, %d error%s, %d warning%s" % (
-        len(files), "" if len(files) == 1 else "s", errors, "" if errors == 1 else "s",
-        warnings, "" if warnings == 1 else "s"))
+    print(
+        "ddllm validate: %d file%s, %d error%s, %d warning%s"
+        % (
+            len(files),
+            "" if len(files) == 1 else "s",
+            errors,
+            "" if errors == 1 else "s",
+            warnings,
+            "" if warnings == 1 else "s",
+        )
+    )
     return 1 if errors or (args.strict and warnings) else 0

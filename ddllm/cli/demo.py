@@ -12,6 +12,7 @@ answer (the fake provider counts calls per model), and async requests, which run
 concurrently, do not retry (see `drive`), so which of them gets which answer does not change
 how many attempts each model sees.
 """
+
 import argparse
 import asyncio
 import json
@@ -58,8 +59,11 @@ def prepare_environment(agent_url=None):
         os.environ.setdefault(key, value)
     if agent_url:
         if "ddtrace" in sys.modules and os.environ.get("DD_TRACE_AGENT_URL") != agent_url:
-            print("ddllm demo: ddtrace was imported before --agent was read; traces go where it was "
-                  "configured (set DD_TRACE_AGENT_URL instead)", file=sys.stderr)
+            print(
+                "ddllm demo: ddtrace was imported before --agent was read; traces go where it was "
+                "configured (set DD_TRACE_AGENT_URL instead)",
+                file=sys.stderr,
+            )
         os.environ["DD_TRACE_AGENT_URL"] = agent_url
         os.environ.setdefault("DD_SERVICE", "ddllm-demo")
 
@@ -83,21 +87,22 @@ def answer_policy(seed, model):
             if roll < 0.34:
                 return Answer.cut_stream(after=3, delay=0.01)  # after content: the caller sees the error
             tail = draw.uniform(0.1, 0.18) if roll > 0.93 else 0.0
-            return Answer.slow(draw.uniform(0.01, 0.04) + tail, chunk_delay=0.002,
-                               remaining_requests=max(0, 5000 - 7 * n),
-                               remaining_tokens=draw.randint(40000, 150000))
+            return Answer.slow(
+                draw.uniform(0.01, 0.04) + tail,
+                chunk_delay=0.002,
+                remaining_requests=max(0, 5000 - 7 * n),
+                remaining_tokens=draw.randint(40000, 150000),
+            )
         if model == "claude-3-5-haiku-20241022":
             if roll < 0.08:
                 return Answer("overloaded")
-            return Answer.slow(draw.uniform(0.03, 0.09), chunk_delay=0.003,
-                               remaining_tokens=draw.randint(20000, 80000))
+            return Answer.slow(draw.uniform(0.03, 0.09), chunk_delay=0.003, remaining_tokens=draw.randint(20000, 80000))
         if model == "claude-haiku-4-5":
             if roll < 0.10:
                 return Answer.rate_limit(remaining_tokens=draw.randint(0, 1000))
             if roll < 0.18:
                 return Answer("context_length")
-            return Answer.slow(draw.uniform(0.01, 0.03), chunk_delay=0.001,
-                               remaining_requests=max(0, 4000 - 3 * n))
+            return Answer.slow(draw.uniform(0.01, 0.03), chunk_delay=0.001, remaining_requests=max(0, 4000 - 3 * n))
         # gpt-4.1, the last resort: always answers, slowly
         return Answer.slow(draw.uniform(0.06, 0.2), chunk_delay=0.004)
 
@@ -111,11 +116,20 @@ def build_router(provider):
     for group, model, deployments in MODEL_GROUPS:
         base = provider.anthropic_base if model.startswith("anthropic/") else provider.openai_base
         for number in range(deployments):
-            model_list.append({"model_name": group, "litellm_params": {
-                "model": model, "api_base": base, "api_key": "%s-%d" % (DEMO_API_KEY, number)}})
+            model_list.append(
+                {
+                    "model_name": group,
+                    "litellm_params": {"model": model, "api_base": base, "api_key": "%s-%d" % (DEMO_API_KEY, number)},
+                }
+            )
     # No cooldowns: they depend on the clock, and would make the counts vary from run to run.
-    return Router(model_list=model_list, fallbacks=FALLBACKS, context_window_fallbacks=CONTEXT_WINDOW_FALLBACKS,
-                  num_retries=1, disable_cooldowns=True)
+    return Router(
+        model_list=model_list,
+        fallbacks=FALLBACKS,
+        context_window_fallbacks=CONTEXT_WINDOW_FALLBACKS,
+        num_retries=1,
+        disable_cooldowns=True,
+    )
 
 
 def plan(requests):
@@ -271,14 +285,15 @@ def run_demo(requests, seed, agent_url=None, progress=None):
             for _, model, _ in MODEL_GROUPS:
                 name = model.split("/", 1)[1]
                 provider.policy(name, answer_policy(seed, name))
-            with demo_capture.trace_filter(traces), \
-                    demo_capture.ddllm_patched(dogstatsd_url=dogstatsd_url, metrics_enabled=True):
+            with (
+                demo_capture.trace_filter(traces),
+                demo_capture.ddllm_patched(dogstatsd_url=dogstatsd_url, metrics_enabled=True),
+            ):
                 drive(build_router(provider), requests, progress)
                 progress.finish()
                 metrics.flush()
         if statsd is not None and not statsd.sync():
-            print("ddllm demo: some DogStatsD lines did not arrive in time; the tables may be short",
-                  file=sys.stderr)
+            print("ddllm demo: some DogStatsD lines did not arrive in time; the tables may be short", file=sys.stderr)
         return traces, statsd.samples if statsd else None
     finally:
         if statsd is not None:
@@ -287,12 +302,16 @@ def run_demo(requests, seed, agent_url=None, progress=None):
 
 def configure_parser(parser):
     parser.add_argument("--requests", type=int, default=DEFAULT_REQUESTS, help="requests to make (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed of the provider's answers (default %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the provider's answers (default %(default)s)"
+    )
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON to PATH ('-' for stdout)")
-    parser.add_argument("--agent", metavar="URL",
-                        help="send traces to this Datadog agent (and metrics to DD_DOGSTATSD_URL, else DogStatsD "
-                             "on the agent's host) instead of capturing them here; prints a summary only")
+    parser.add_argument(
+        "--agent",
+        metavar="URL",
+        help="send traces to this Datadog agent (and metrics to DD_DOGSTATSD_URL, else DogStatsD "
+        "on the agent's host) instead of capturing them here; prints a summary only",
+    )
     parser.add_argument("--trees", type=int, default=4, help="attempt trees to print (default %(default)s)")
 
 
@@ -333,15 +352,19 @@ def check_agent_url(url):
         if not (parts.path or parts.netloc):
             raise BadArgument("--agent %s: no socket path (e.g. unix:///var/run/datadog/apm.socket)" % url)
     else:
-        raise BadArgument("--agent %s is not an http://, https:// or unix:// URL of a Datadog agent "
-                          "(e.g. http://localhost:8126)" % url)
+        raise BadArgument(
+            "--agent %s is not an http://, https:// or unix:// URL of a Datadog agent "
+            "(e.g. http://localhost:8126)" % url
+        )
     try:
         doctor_probes.agent_info(url, AGENT_PROBE_TIMEOUT_SECONDS)
     except doctor_probes.AgentHTTPError:
         pass  # something answered; an agent before 7.28 has no /info
     except (OSError, ValueError) as error:  # refused, unresolvable, timed out, not JSON
-        raise BadArgument("--agent %s: no Datadog agent answers there (%s); start one, or check the URL "
-                          "(`ddllm doctor` checks the agent)" % (url, error))
+        raise BadArgument(
+            "--agent %s: no Datadog agent answers there (%s); start one, or check the URL "
+            "(`ddllm doctor` checks the agent)" % (url, error)
+        )
 
 
 def check_arguments(args):
@@ -369,13 +392,16 @@ def run(args):
         print("ddllm demo: %s" % error, file=sys.stderr)
         return 1
     if args.agent and send_failures.messages:
-        print("ddllm demo: %d requests made, but the traces did not reach the agent at %s: %s\n"
-              "`ddllm doctor` checks the agent." % (args.requests, args.agent, send_failures.messages[-1]),
-              file=sys.stderr)
+        print(
+            "ddllm demo: %d requests made, but the traces did not reach the agent at %s: %s\n"
+            "`ddllm doctor` checks the agent." % (args.requests, args.agent, send_failures.messages[-1]),
+            file=sys.stderr,
+        )
         return 1
     if args.agent:
-        summary = demo_report.agent_summary(traces.traces, args.requests, args.seed, args.agent,
-                                            _dogstatsd_url_beside(args.agent))
+        summary = demo_report.agent_summary(
+            traces.traces, args.requests, args.seed, args.agent, _dogstatsd_url_beside(args.agent)
+        )
         text = demo_report.render_agent_summary(summary)
     else:
         summary = demo_report.summarize(samples, traces.traces, args.requests, args.seed)

@@ -1,6 +1,7 @@
 """What `ddllm push` would create, for the demo's report: the dashboards, monitors and SLOs
 ddllm ships, by name, each monitor with the kind of judgement it makes (a fixed threshold, each
 model against its own history, a forecast)."""
+
 from ddllm.assets.files import DASHBOARD, MONITOR, SLO, load_assets
 
 HEADINGS = ((DASHBOARD, "dashboards"), (MONITOR, "monitors"), (SLO, "slos"))

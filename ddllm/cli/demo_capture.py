@@ -2,6 +2,7 @@
 ddllm's DogStatsD lines (a UDP socket on loopback read by a background thread), installed and
 removed together so that the process is left as it was found.
 """
+
 import collections
 import contextlib
 import itertools
@@ -89,7 +90,7 @@ class DogStatsdCapture:
         while True:
             packet = self._socket.recv(_DATAGRAM_BYTES)
             if packet.startswith(_MARK):
-                number = int(packet[len(_MARK):])
+                number = int(packet[len(_MARK) :])
                 self._marks.pop(number).set()
                 if number == self._stop_mark:
                     return

@@ -6,6 +6,7 @@ the fallback flow from `ddllm.fallback`, the last `ddllm.ratelimit.*` gauges); t
 trees come from the captured spans, as the APM trace view shows them. Latencies in the JSON
 are milliseconds.
 """
+
 import collections
 import math
 
@@ -53,8 +54,9 @@ def summarize(samples, traces, requests, seed):
             headroom.setdefault(_target(sample), {})[sample.name.rsplit(".", 1)[1]] = int(sample.value)
         elif sample.name == FALLBACK:
             tags = sample.tags
-            flow[(tags.get("from_model", ""), tags.get("to_model", ""), tags.get("reason", ""),
-                  tags.get("type", ""))] += int(sample.value)
+            flow[
+                (tags.get("from_model", ""), tags.get("to_model", ""), tags.get("reason", ""), tags.get("type", ""))
+            ] += int(sample.value)
         elif sample.name == REQUEST_DURATION:
             request_outcomes[sample.tags.get("outcome", "unknown")] += 1
             request_durations.append(sample.value)
@@ -75,12 +77,16 @@ def summarize(samples, traces, requests, seed):
         "rate_limited": {target: rate_limited[target] for target in sorted(durations)},
         "ratelimit_headroom": {target: headroom[target] for target in sorted(headroom)},
         "request_outcomes": dict(sorted(request_outcomes.items())),
-        "request_latency": ({name: _ms(percentile(request_durations, q)) for name, q in PERCENTILES}
-                            if request_durations else {}),
-        "spans": {"requests": len(_spans_named(traces, catalogue.REQUEST_SPAN)),
-                  "attempts": len(_spans_named(traces, catalogue.ATTEMPT_SPAN))},
-        "metrics": dict(sorted(collections.Counter(
-            sample.name for sample in samples if sample.name.startswith("ddllm.")).items())),
+        "request_latency": (
+            {name: _ms(percentile(request_durations, q)) for name, q in PERCENTILES} if request_durations else {}
+        ),
+        "spans": {
+            "requests": len(_spans_named(traces, catalogue.REQUEST_SPAN)),
+            "attempts": len(_spans_named(traces, catalogue.ATTEMPT_SPAN)),
+        },
+        "metrics": dict(
+            sorted(collections.Counter(sample.name for sample in samples if sample.name.startswith("ddllm.")).items())
+        ),
     }
 
 
@@ -95,21 +101,24 @@ def agent_summary(traces, requests, seed, agent_url, dogstatsd_url):
         "dogstatsd": dogstatsd_url,
         "service": next((span.service for span in request_spans if span.service), None),
         "attempts": dict(sorted(collections.Counter(span.resource for span in attempts).items())),
-        "request_outcomes": dict(sorted(collections.Counter(
-            _tag(span, "llm.outcome") for span in request_spans).items())),
+        "request_outcomes": dict(
+            sorted(collections.Counter(_tag(span, "llm.outcome") for span in request_spans).items())
+        ),
         "spans": {"requests": len(request_spans), "attempts": len(attempts)},
     }
 
 
 # -- attempt trees ---------------------------------------------------------------------------
 
+
 def _tag(span, key):
     return span.get_tag(key) or ""
 
 
 def _attempts_of(trace):
-    return sorted((s for s in trace if s.name == catalogue.ATTEMPT_SPAN),
-                  key=lambda s: int(_tag(s, "llm.attempt.number") or 0))
+    return sorted(
+        (s for s in trace if s.name == catalogue.ATTEMPT_SPAN), key=lambda s: int(_tag(s, "llm.attempt.number") or 0)
+    )
 
 
 def _request_of(trace):
@@ -118,14 +127,24 @@ def _request_of(trace):
 
 # The stories worth a tree, in the order they are printed: the first trace telling each.
 _STORIES = (
-    ("retried, then fell back", lambda attempts, request: any(_tag(s, "llm.attempt.retry") not in ("", "0")
-                                                               for s in attempts)
-     and any(_tag(s, "llm.fallback.type") == "default" for s in attempts)),
-    ("context window", lambda attempts, request: any(_tag(s, "llm.fallback.type") == "context_window"
-                                                     for s in attempts)),
-    ("cut mid-stream, then fell back", lambda attempts, request: any(
-        _tag(s, "llm.fallback.type") == "mid_stream" or _tag(s, "error.type").endswith("MidStreamFallbackError")
-        for s in attempts[:-1])),
+    (
+        "retried, then fell back",
+        lambda attempts, request: (
+            any(_tag(s, "llm.attempt.retry") not in ("", "0") for s in attempts)
+            and any(_tag(s, "llm.fallback.type") == "default" for s in attempts)
+        ),
+    ),
+    (
+        "context window",
+        lambda attempts, request: any(_tag(s, "llm.fallback.type") == "context_window" for s in attempts),
+    ),
+    (
+        "cut mid-stream, then fell back",
+        lambda attempts, request: any(
+            _tag(s, "llm.fallback.type") == "mid_stream" or _tag(s, "error.type").endswith("MidStreamFallbackError")
+            for s in attempts[:-1]
+        ),
+    ),
     ("two fallbacks deep", lambda attempts, request: any(_tag(s, "llm.fallback.depth") == "2" for s in attempts)),
     ("failed", lambda attempts, request: request is not None and _tag(request, "llm.outcome") != "success"),
 )
@@ -164,29 +183,42 @@ def attempt_tree(trace):
     for index, span in enumerate(attempts):
         ttft = span.get_metric("llm.time_to_first_token")
         notes = [_why(span)] + (["ttft %.1f ms" % (ttft * 1e3)] if ttft is not None else [])
-        rows.append((
-            ("└─ " if index == len(attempts) - 1 else "├─ ") + "#" + _tag(span, "llm.attempt.number"),
-            span.resource, "depth " + _tag(span, "llm.fallback.depth"), _tag(span, "llm.outcome"),
-            _tag(span, "http.status_code") or "-", "%.1f ms" % (span.duration * 1e3),
-            ", ".join(note for note in notes if note),
-        ))
+        rows.append(
+            (
+                ("└─ " if index == len(attempts) - 1 else "├─ ") + "#" + _tag(span, "llm.attempt.number"),
+                span.resource,
+                "depth " + _tag(span, "llm.fallback.depth"),
+                _tag(span, "llm.outcome"),
+                _tag(span, "http.status_code") or "-",
+                "%.1f ms" % (span.duration * 1e3),
+                ", ".join(note for note in notes if note),
+            )
+        )
     lines = []
     if request is not None:
-        lines.append("llm.request %s · %s · %d attempts · %.1f ms" % (
-            request.resource, _tag(request, "llm.outcome"), len(attempts), request.duration * 1e3))
+        lines.append(
+            "llm.request %s · %s · %d attempts · %.1f ms"
+            % (request.resource, _tag(request, "llm.outcome"), len(attempts), request.duration * 1e3)
+        )
     lines.extend(_aligned(rows, right=(4, 5)))
     return "\n".join(lines)
 
 
 # -- text -------------------------------------------------------------------------------------
 
+
 def _aligned(rows, right=()):
     """Rows of cells as lines of aligned columns; the columns in `right` aligned right."""
     if not rows:
         return []
     widths = [max(len(str(cell)) for cell in column) for column in zip(*rows)]
-    return ["  ".join(str(cell).rjust(width) if i in right else str(cell).ljust(width)
-                      for i, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
+    return [
+        "  ".join(
+            str(cell).rjust(width) if i in right else str(cell).ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
 
 
 def _table(header, rows, right=()):
@@ -215,19 +247,51 @@ def render(summary, trees):
         latency = summary["latency"][target]
         left = summary["ratelimit_headroom"].get(target, {})
         ttft = summary["ttft_p95"].get(target)
-        rows.append((target, count, summary["rate_limited"][target], latency["p50"], latency["p95"], latency["p99"],
-                     "-" if ttft is None else ttft, _number(left.get("remaining_requests")),
-                     _number(left.get("remaining_tokens"))))
+        rows.append(
+            (
+                target,
+                count,
+                summary["rate_limited"][target],
+                latency["p50"],
+                latency["p95"],
+                latency["p99"],
+                "-" if ttft is None else ttft,
+                _number(left.get("remaining_requests")),
+                _number(left.get("remaining_tokens")),
+            )
+        )
     parts.append(_heading("Per model (ddllm.attempt.duration, ddllm.attempt.time_to_first_token, ddllm.ratelimit.*)"))
-    parts.append(_table(("provider/model", "attempts", "429s", "p50 ms", "p95 ms", "p99 ms", "TTFT p95 ms",
-                         "requests left", "tokens left"), rows, right=range(1, 9)))
+    parts.append(
+        _table(
+            (
+                "provider/model",
+                "attempts",
+                "429s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "TTFT p95 ms",
+                "requests left",
+                "tokens left",
+            ),
+            rows,
+            right=range(1, 9),
+        )
+    )
     parts.append("")
 
     parts.append(_heading("Fallback flow (ddllm.fallback)"))
     if summary["fallbacks"]:
-        parts.append(_table(("from", "", "to", "reason", "type", "count"), [
-            (hop["from"], "→", hop["to"], hop["reason"], hop["type"], hop["count"]) for hop in summary["fallbacks"]],
-            right=(5,)))
+        parts.append(
+            _table(
+                ("from", "", "to", "reason", "type", "count"),
+                [
+                    (hop["from"], "→", hop["to"], hop["reason"], hop["type"], hop["count"])
+                    for hop in summary["fallbacks"]
+                ],
+                right=(5,),
+            )
+        )
     else:
         parts.append("(none)")
     parts.append("")
@@ -236,12 +300,22 @@ def render(summary, trees):
     outcomes = _outcomes(summary["request_outcomes"])
     latency = summary["request_latency"]
     parts.append(_heading("Requests (ddllm.request.duration)"))
-    parts.append("%d requests (%s), %d attempts, %.2f attempts per request%s." % (
-        summary["requests"], outcomes or "none measured", total_attempts, total_attempts / max(summary["requests"], 1),
-        "; end to end p50 %.1f ms, p95 %.1f ms, p99 %.1f ms" % (latency["p50"], latency["p95"], latency["p99"])
-        if latency else ""))
-    parts.append("Captured in this process: %d llm.request and %d llm.attempt spans, %d DogStatsD samples." % (
-        summary["spans"]["requests"], summary["spans"]["attempts"], sum(summary["metrics"].values())))
+    parts.append(
+        "%d requests (%s), %d attempts, %.2f attempts per request%s."
+        % (
+            summary["requests"],
+            outcomes or "none measured",
+            total_attempts,
+            total_attempts / max(summary["requests"], 1),
+            "; end to end p50 %.1f ms, p95 %.1f ms, p99 %.1f ms" % (latency["p50"], latency["p95"], latency["p99"])
+            if latency
+            else "",
+        )
+    )
+    parts.append(
+        "Captured in this process: %d llm.request and %d llm.attempt spans, %d DogStatsD samples."
+        % (summary["spans"]["requests"], summary["spans"]["attempts"], sum(summary["metrics"].values()))
+    )
     return "\n".join(parts)
 
 

@@ -10,6 +10,7 @@ becomes a problem line with the exception's text.
 
 Exit status: 0 when there is no problem (warnings allowed), 1 otherwise.
 """
+
 import argparse
 import contextlib
 import json
@@ -167,7 +168,8 @@ def _judge_version(name, version, supported, fix):
     if name in tested_versions.NEWEST_TESTED and tested_versions.newer_than_tested(name, version):
         # Inside the declared range, past what the tests ran: ddllm patches it, so not a problem.
         return Check(
-            name, WARN,
+            name,
+            WARN,
             "%s (supported: %s) is newer than the releases ddllm was tested with (%s): ddllm patches it, "
             "and a fact it cannot read there is left out" % (version, supported, tested_versions.tested_range(name)),
             "if a span or metric lacks a fact, pin %s<=%s and tell ddllm's maintainers"
@@ -190,14 +192,16 @@ def _check_ddllm_itself():
     installed = probes.installed_version("ddllm")
     if installed is None:
         return Check(
-            "ddllm", WARN,
+            "ddllm",
+            WARN,
             "%s imported from %s, not installed as a package: no start-up hook, no supported ranges"
             % (ddllm.__version__, imported_from),
             "pip install ddllm (from its wheel) in this environment",
         )
     if installed != ddllm.__version__:
         return Check(
-            "ddllm", WARN,
+            "ddllm",
+            WARN,
             "the ddllm imported (%s, from %s) is not the one installed (%s): a checkout on sys.path "
             "shadows it, or the install is stale" % (ddllm.__version__, imported_from, installed),
             "reinstall ddllm, or remove the other copy from sys.path",
@@ -213,30 +217,44 @@ def check_startup_hook(diagnosis):
     name = "start-up hook"
     hook_files = probes.startup_hook_files()
     if not hook_files:
-        return [Check(
-            name, PROBLEM,
-            "%s is in none of %s" % (probes.STARTUP_HOOK_FILE, ", ".join(probes.site_packages_dirs()) or "(none)"),
-            "install ddllm in this environment (its wheel, or `pip install -e .` in a checkout): a checkout "
-            "on PYTHONPATH has no start-up hook",
-        )]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                "%s is in none of %s" % (probes.STARTUP_HOOK_FILE, ", ".join(probes.site_packages_dirs()) or "(none)"),
+                "install ddllm in this environment (its wheel, or `pip install -e .` in a checkout): a checkout "
+                "on PYTHONPATH has no start-up hook",
+            )
+        ]
     working = [path for path, imports_startup in hook_files if imports_startup]
     if not working:
-        return [Check(
-            name, PROBLEM, "%s does not import %s" % (hook_files[0][0], probes.STARTUP_MODULE),
-            "pip install --force-reinstall ddllm",
-        )]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                "%s does not import %s" % (hook_files[0][0], probes.STARTUP_MODULE),
+                "pip install --force-reinstall ddllm",
+            )
+        ]
     if probes.STARTUP_MODULE not in sys.modules:
-        return [Check(
-            name, PROBLEM,
-            "%s is installed but did not run in this process (python -S, or its import failed)" % working[0],
-            "run `python -c 'import %s'` to see the error" % probes.STARTUP_MODULE,
-        )]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                "%s is installed but did not run in this process (python -S, or its import failed)" % working[0],
+                "run `python -c 'import %s'` to see the error" % probes.STARTUP_MODULE,
+            )
+        ]
     enabled = diagnosis.environ.get("DDLLM_ENABLED", "true").strip().lower()
     if enabled in _FALSE_WORDS:
-        return [Check(
-            name, WARN, "%s is installed, but DDLLM_ENABLED=%s turns it off" % (working[0], enabled),
-            "unset DDLLM_ENABLED to patch litellm automatically under ddtrace-run",
-        )]
+        return [
+            Check(
+                name,
+                WARN,
+                "%s is installed, but DDLLM_ENABLED=%s turns it off" % (working[0], enabled),
+                "unset DDLLM_ENABLED to patch litellm automatically under ddtrace-run",
+            )
+        ]
     return [Check(name, OK, "%s imports %s; it ran in this process" % (working[0], probes.STARTUP_MODULE))]
 
 
@@ -255,21 +273,33 @@ def check_patched_here(diagnosis):
 
         patched = patching.is_patched()
     except Exception as error:
-        return [Check(
-            name, PROBLEM, _one_line("importing litellm and ddllm failed: %s: %s" % (type(error).__name__, error)),
-            "fix what `python -c 'import litellm, ddllm.instrument.patching'` reports",
-        )]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                _one_line("importing litellm and ddllm failed: %s: %s" % (type(error).__name__, error)),
+                "fix what `python -c 'import litellm, ddllm.instrument.patching'` reports",
+            )
+        ]
     if patched:
         return [Check(name, OK, "litellm is patched in this process")]
     if ddtrace_takeover.ddtrace_bootstrapped():
-        return [Check(
-            name, PROBLEM, "this process runs under ddtrace-run, yet litellm is not patched",
-            "see the ddtrace-run line, or call ddllm.patch() after importing ddtrace",
-        )]
-    return [Check(
-        name, WARN, "litellm is not patched in this process: it was not started by ddtrace-run",
-        "run `ddtrace-run ddllm doctor --check-patch`, or call ddllm.patch() in the application",
-    )]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                "this process runs under ddtrace-run, yet litellm is not patched",
+                "see the ddtrace-run line, or call ddllm.patch() after importing ddtrace",
+            )
+        ]
+    return [
+        Check(
+            name,
+            WARN,
+            "litellm is not patched in this process: it was not started by ddtrace-run",
+            "run `ddtrace-run ddllm doctor --check-patch`, or call ddllm.patch() in the application",
+        )
+    ]
 
 
 @check("ddtrace-run")
@@ -283,11 +313,14 @@ def check_ddtrace_run(diagnosis):
     checks = [_judge_ddtrace_run(name, answer, diagnosis.environ)]
     on_path, beside = probes.ddtrace_run_script_on_path()
     if beside and on_path and os.path.realpath(on_path) != os.path.realpath(beside):
-        checks.append(Check(
-            "ddtrace-run PATH", WARN,
-            "the ddtrace-run on PATH (%s) is not this environment's (%s)" % (on_path, beside),
-            "activate this environment, or start the application with %s" % beside,
-        ))
+        checks.append(
+            Check(
+                "ddtrace-run PATH",
+                WARN,
+                "the ddtrace-run on PATH (%s) is not this environment's (%s)" % (on_path, beside),
+                "activate this environment, or start the application with %s" % beside,
+            )
+        )
     return checks
 
 
@@ -300,31 +333,42 @@ def _judge_ddtrace_run(name, answer, environ):
         last_lines = (answer.get("stderr") or "").strip().splitlines()[-1:]
         detail = "the probe %s%s" % (answer["error"], (": " + last_lines[0]) if last_lines else "")
         return Check(
-            name, PROBLEM, _one_line(detail),
+            name,
+            PROBLEM,
+            _one_line(detail),
             "run `ddtrace-run python -c 'import litellm, ddllm; print(ddllm.is_patched())'` to see the error",
         )
     where = " (ddllm from %s)" % os.path.dirname(answer["ddllm_path"]) if answer.get("ddllm_path") else ""
     if answer.get("patched"):
         who = answer.get("who_traces_litellm")
-        return Check(name, OK, "a process started by ddtrace-run patches litellm on import%s%s" % (
-            where, "; " + who if who else ""))
+        return Check(
+            name,
+            OK,
+            "a process started by ddtrace-run patches litellm on import%s%s" % (where, "; " + who if who else ""),
+        )
     if not answer.get("startup_hook_ran"):
         return Check(
-            name, PROBLEM, "litellm not patched: the start-up hook did not run under ddtrace-run",
+            name,
+            PROBLEM,
+            "litellm not patched: the start-up hook did not run under ddtrace-run",
             "install ddllm (its wheel, or `pip install -e .` in a checkout) in the environment ddtrace-run runs",
         )
     enabled = environ.get("DDLLM_ENABLED", "true").strip().lower()
     if enabled in _FALSE_WORDS:
-        return Check(name, WARN, "litellm not patched: DDLLM_ENABLED=%s" % enabled,
-                     "unset DDLLM_ENABLED to patch automatically")
+        return Check(
+            name, WARN, "litellm not patched: DDLLM_ENABLED=%s" % enabled, "unset DDLLM_ENABLED to patch automatically"
+        )
     if not answer.get("ddtrace_bootstrapped"):
         return Check(
-            name, PROBLEM, "litellm not patched: ddtrace-run did not bootstrap ddtrace in the process",
+            name,
+            PROBLEM,
+            "litellm not patched: ddtrace-run did not bootstrap ddtrace in the process",
             "start the application with this environment's ddtrace-run (or `import ddtrace.auto` first)",
         )
     reasons = _ddllm_lines(answer.get("stderr"))
     return Check(
-        name, PROBLEM,
+        name,
+        PROBLEM,
         _one_line("litellm not patched under ddtrace-run" + (": " + reasons[-1] if reasons else "")),
         "report this with the output of `ddtrace-run python -c 'import litellm, ddllm'`",
     )
@@ -345,10 +389,14 @@ def check_trace_agent(diagnosis):
     shown = diagnosis.trace_agent_url = masked_value("DD_TRACE_AGENT_URL", url)
     checks = []
     if "DD_TRACE_ENABLED" in environ and not ddtrace_bool(environ["DD_TRACE_ENABLED"]):
-        checks.append(Check(
-            "tracing", WARN, "DD_TRACE_ENABLED=%s: ddtrace records no spans, so no llm.attempt spans"
-            % environ["DD_TRACE_ENABLED"], "unset DD_TRACE_ENABLED",
-        ))
+        checks.append(
+            Check(
+                "tracing",
+                WARN,
+                "DD_TRACE_ENABLED=%s: ddtrace records no spans, so no llm.attempt spans" % environ["DD_TRACE_ENABLED"],
+                "unset DD_TRACE_ENABLED",
+            )
+        )
     timeout = diagnosis.options.timeout
     try:
         info = probes.agent_info(url, timeout)
@@ -363,8 +411,9 @@ def check_trace_agent(diagnosis):
         return checks
     except probes.AgentHTTPError as error:
         if error.status == 404:  # agents before 7.28 have no /info, and no LLM Observability proxy
-            checks.insert(0, Check(name, WARN, "%s answers but has no /info: an old agent?" % shown,
-                                   "upgrade the Datadog agent"))
+            checks.insert(
+                0, Check(name, WARN, "%s answers but has no /info: an old agent?" % shown, "upgrade the Datadog agent")
+            )
         else:
             checks.insert(0, Check(name, PROBLEM, "%s: %s" % (shown, error), _START_AGENT))
         return checks
@@ -398,11 +447,14 @@ def check_dogstatsd(diagnosis):
     checks = []
     url = environ.get("DD_DOGSTATSD_URL") or ""
     if probes.ddtrace_refuses_dogstatsd_url(url):
-        checks.append(Check(
-            "DD_DOGSTATSD_URL", PROBLEM,
-            "ddtrace refuses %r (udp:// and unix:// only): importing ddtrace raises, ddtrace-run fails" % url,
-            "set DD_DOGSTATSD_URL=udp://host:port or unix:///path/to/socket",
-        ))
+        checks.append(
+            Check(
+                "DD_DOGSTATSD_URL",
+                PROBLEM,
+                "ddtrace refuses %r (udp:// and unix:// only): importing ddtrace raises, ddtrace-run fails" % url,
+                "set DD_DOGSTATSD_URL=udp://host:port or unix:///path/to/socket",
+            )
+        )
     if not metrics_enabled:
         return [Check(name, OK, "not probed: ddllm's metrics are off (DDLLM_METRICS_ENABLED)")] + checks
     return [_probe_dogstatsd(name, target, environ, diagnosis.options.timeout)] + checks
@@ -415,25 +467,39 @@ def _probe_dogstatsd(name, target, environ, timeout):
     try:
         outcome = probes.probe_udp(target.host, target.port, timeout)
     except socket.gaierror as error:
-        return Check(name, PROBLEM, "cannot resolve %s: %s" % (target.host, error),
-                     "set DD_DOGSTATSD_URL (or DD_AGENT_HOST) to the agent's address")
+        return Check(
+            name,
+            PROBLEM,
+            "cannot resolve %s: %s" % (target.host, error),
+            "set DD_DOGSTATSD_URL (or DD_AGENT_HOST) to the agent's address",
+        )
     if outcome == "refused":
-        return Check(name, PROBLEM, "refused: nothing listening on %s" % where,
-                     "start the Datadog agent with DogStatsD, or set DD_DOGSTATSD_URL")
+        return Check(
+            name,
+            PROBLEM,
+            "refused: nothing listening on %s" % where,
+            "start the Datadog agent with DogStatsD, or set DD_DOGSTATSD_URL",
+        )
     return Check(name, OK, "%s: sent ddllm.doctor.check; no refusal (UDP can prove no more)" % (target,))
 
 
 def _probe_dogstatsd_socket(name, target, timeout):
     path, _ = probes.unix_socket_path(target.socket_path)
-    fix = "start the Datadog agent with its DogStatsD socket at %s (mount it into the container), " \
-          "or set DD_DOGSTATSD_URL" % path
+    fix = (
+        "start the Datadog agent with its DogStatsD socket at %s (mount it into the container), "
+        "or set DD_DOGSTATSD_URL" % path
+    )
     try:
         probes.probe_unix(target.socket_path, timeout)
     except FileNotFoundError:
         return Check(name, PROBLEM, "no socket at %s" % path, fix)
     except PermissionError:
-        return Check(name, PROBLEM, "%s: permission denied" % path,
-                     "run the application as a user allowed to write %s (the agent's group)" % path)
+        return Check(
+            name,
+            PROBLEM,
+            "%s: permission denied" % path,
+            "run the application as a user allowed to write %s (the agent's group)" % path,
+        )
     except ConnectionRefusedError:
         return Check(name, PROBLEM, "refused: nothing listening on %s" % path, fix)
     except OSError as error:
@@ -453,10 +519,14 @@ def check_llmobs(diagnosis):
     checks = []
     ml_app = environ.get("DD_LLMOBS_ML_APP") or environ.get("DD_SERVICE")
     if not ml_app:
-        checks.append(Check(
-            "llmobs ml app", WARN, "neither DD_SERVICE nor DD_LLMOBS_ML_APP is set: ddtrace names the app itself",
-            "set DD_SERVICE",
-        ))
+        checks.append(
+            Check(
+                "llmobs ml app",
+                WARN,
+                "neither DD_SERVICE nor DD_LLMOBS_ML_APP is set: ddtrace names the app itself",
+                "set DD_SERVICE",
+            )
+        )
     proxy = agent_offers_llmobs_proxy(diagnosis.trace_agent_info)
     explicit = environ.get("DD_LLMOBS_AGENTLESS_ENABLED")
     if explicit is not None and explicit.strip():
@@ -464,24 +534,36 @@ def check_llmobs(diagnosis):
     else:
         # ddtrace decides from the agent's /info: agentless unless the agent offers the proxy
         agentless = not proxy
-        why = "the agent offers the LLM Observability proxy" if proxy else \
-            "no agent with the LLM Observability proxy answers at %s" % diagnosis.trace_agent_url
+        why = (
+            "the agent offers the LLM Observability proxy"
+            if proxy
+            else "no agent with the LLM Observability proxy answers at %s" % diagnosis.trace_agent_url
+        )
     app = " for ml app %s" % ml_app if ml_app else ""
     if agentless:
         if not environ.get("DD_API_KEY"):
-            checks.insert(0, Check(
-                name, PROBLEM, "agentless mode (%s) needs DD_API_KEY, which is not set" % why,
-                "set DD_API_KEY (and DD_SITE), or run a Datadog agent and leave DD_LLMOBS_AGENTLESS_ENABLED unset",
-            ))
+            checks.insert(
+                0,
+                Check(
+                    name,
+                    PROBLEM,
+                    "agentless mode (%s) needs DD_API_KEY, which is not set" % why,
+                    "set DD_API_KEY (and DD_SITE), or run a Datadog agent and leave DD_LLMOBS_AGENTLESS_ENABLED unset",
+                ),
+            )
         else:
             site = environ.get("DD_SITE") or "datadoghq.com"
             checks.insert(0, Check(name, OK, "on, agentless to %s (%s)%s" % (site, why, app)))
     elif not proxy:
-        checks.insert(0, Check(
-            name, PROBLEM, "%s, but no agent with the LLM Observability proxy answers at %s"
-            % (why, diagnosis.trace_agent_url),
-            "start a Datadog agent (7.55 or later), or set DD_LLMOBS_AGENTLESS_ENABLED=true and DD_API_KEY",
-        ))
+        checks.insert(
+            0,
+            Check(
+                name,
+                PROBLEM,
+                "%s, but no agent with the LLM Observability proxy answers at %s" % (why, diagnosis.trace_agent_url),
+                "start a Datadog agent (7.55 or later), or set DD_LLMOBS_AGENTLESS_ENABLED=true and DD_API_KEY",
+            ),
+        )
     else:
         detail = "on, through the agent at %s (%s)%s" % (diagnosis.trace_agent_url, why, app)
         checks.insert(0, Check(name, OK, detail))
@@ -512,14 +594,26 @@ def check_percentiles(diagnosis):
         for metric_name in catalogue.DISTRIBUTIONS:
             states[metric_name] = percentiles.percentiles_on(client.tag_configuration(metric_name))
     except push.PushError as error:
-        return [Check(name, WARN, "cannot read the metric tag configurations: %s" % _one_line(str(error)),
-                      "an application key with the metrics_read permission")]
+        return [
+            Check(
+                name,
+                WARN,
+                "cannot read the metric tag configurations: %s" % _one_line(str(error)),
+                "an application key with the metrics_read permission",
+            )
+        ]
     finally:
         client.close()
     missing = [metric_name for metric_name, on in states.items() if not on]
     if missing:
-        return [Check(name, PROBLEM, "percentiles are off on %s: p95 widgets and percentile monitors stay empty" %
-                      ", ".join(missing), "ddllm push (or Metrics > Summary > the metric > Advanced > percentiles)")]
+        return [
+            Check(
+                name,
+                PROBLEM,
+                "percentiles are off on %s: p95 widgets and percentile monitors stay empty" % ", ".join(missing),
+                "ddllm push (or Metrics > Summary > the metric > Advanced > percentiles)",
+            )
+        ]
     return [Check(name, OK, "on for %s at %s" % (", ".join(states), api_host))]
 
 
@@ -553,9 +647,14 @@ def check_settings(diagnosis):
     checks = [summary]
     checks.extend(invalid)
     for name in unknown:
-        checks.append(Check(
-            name, WARN, "not a ddllm setting: ignored", "the ddllm settings are %s" % ", ".join(KNOWN_DDLLM_SETTINGS),
-        ))
+        checks.append(
+            Check(
+                name,
+                WARN,
+                "not a ddllm setting: ignored",
+                "the ddllm settings are %s" % ", ".join(KNOWN_DDLLM_SETTINGS),
+            )
+        )
     return checks
 
 
@@ -567,13 +666,15 @@ def _invalid_setting(message, environ):
     raw = environ.get(variable, "")
     shown = masked_value(variable, raw) if is_secret_name(variable) else repr(raw)
     return Check(
-        variable, PROBLEM,
+        variable,
+        PROBLEM,
         "%s is not %s; the default %s is used" % (shown, match.group("expected"), match.group("default")),
         "set %s to %s, or unset it" % (variable, match.group("expected")),
     )
 
 
 # -- running and reporting -----------------------------------------------------------------
+
 
 def diagnose(options, environ=None):
     """Every check's findings, in report order. Never raises."""
@@ -584,9 +685,14 @@ def diagnose(options, environ=None):
             findings.extend(check_function(diagnosis))
         except Exception as error:  # a doctor never crashes: the failure is itself a finding
             detail = "the doctor could not check this: %s: %s" % (type(error).__name__, error)
-            findings.append(Check(
-                check_function.check_name, PROBLEM, _one_line(detail), "report this line to ddllm's maintainers",
-            ))
+            findings.append(
+                Check(
+                    check_function.check_name,
+                    PROBLEM,
+                    _one_line(detail),
+                    "report this line to ddllm's maintainers",
+                )
+            )
     return findings
 
 
@@ -645,23 +751,32 @@ def configure_parser(parser):
     parser.description = "Find out why ddllm's spans or metrics do not reach Datadog."
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument(
-        "--timeout", type=_seconds, default=DEFAULT_PROBE_TIMEOUT_SECONDS, metavar="SECONDS",
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_PROBE_TIMEOUT_SECONDS,
+        metavar="SECONDS",
         help="time limit of each network probe (default %(default)s)",
     )
     parser.add_argument(
-        "--no-subprocess", action="store_true",
+        "--no-subprocess",
+        action="store_true",
         help="skip starting a process under ddtrace-run to see whether it patches litellm",
     )
     parser.add_argument(
-        "--ddtrace-run-timeout", type=_seconds, default=DEFAULT_DDTRACE_RUN_TIMEOUT_SECONDS, metavar="SECONDS",
+        "--ddtrace-run-timeout",
+        type=_seconds,
+        default=DEFAULT_DDTRACE_RUN_TIMEOUT_SECONDS,
+        metavar="SECONDS",
         help="time limit of that process (default %(default)s)",
     )
     parser.add_argument(
-        "--check-patch", action="store_true",
+        "--check-patch",
+        action="store_true",
         help="also import litellm here and say whether this process has it patched",
     )
     parser.add_argument(
-        "--check-percentiles", action="store_true",
+        "--check-percentiles",
+        action="store_true",
         help="also ask Datadog (DD_API_KEY, DD_APP_KEY, DD_SITE) whether percentiles are on for ddllm's distributions",
     )
     return parser

@@ -2,6 +2,7 @@
 started by ddtrace-run does. Each probe returns plain facts (or raises); judging them is
 `ddllm.cli.doctor`'s job. Nothing here imports ddtrace, litellm or datadog.
 """
+
 import errno
 import http.client
 import importlib.metadata
@@ -84,8 +85,13 @@ def _fallback_satisfies(version, specifier):
             ok = have >= want and have[: len(want) - 1] == want[:-1]
         else:
             ok = {
-                "==": have == want, "===": have == want, "!=": have != want,
-                "<=": have <= want, ">=": have >= want, "<": have < want, ">": have > want,
+                "==": have == want,
+                "===": have == want,
+                "!=": have != want,
+                "<=": have <= want,
+                ">=": have >= want,
+                "<": have < want,
+                ">": have > want,
             }[operator]
         if not ok:
             return False
@@ -189,14 +195,18 @@ def probe_ddtrace_run(timeout):
     environment.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     try:
         completed = subprocess.run(
-            ddtrace_run_command(_PROBE_SCRIPT), env=environment, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            ddtrace_run_command(_PROBE_SCRIPT),
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
         return {"error": "did not finish within %g s" % timeout}
     for line in reversed(completed.stdout.splitlines()):
         if line.startswith(PROBE_MARKER):
-            return json.loads(line[len(PROBE_MARKER):])
+            return json.loads(line[len(PROBE_MARKER) :])
     return {
         "error": "exited with status %d without an answer" % completed.returncode,
         "stderr": completed.stderr,
@@ -302,10 +312,12 @@ def unix_socket_path(socket_path):
     unixstream:// forms. Returns (path, socket kinds to try in order)."""
     both = (socket.SOCK_DGRAM, socket.SOCK_STREAM)  # what the client tries for unix://
     for prefix, kinds in (
-        ("unixgram://", (socket.SOCK_DGRAM,)), ("unixstream://", (socket.SOCK_STREAM,)), ("unix://", both),
+        ("unixgram://", (socket.SOCK_DGRAM,)),
+        ("unixstream://", (socket.SOCK_STREAM,)),
+        ("unix://", both),
     ):
         if socket_path.startswith(prefix):
-            return socket_path[len(prefix):], kinds
+            return socket_path[len(prefix) :], kinds
     return socket_path, both
 
 

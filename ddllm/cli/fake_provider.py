@@ -21,6 +21,7 @@ the provider's client calls (Azure's deployments, Bedrock's `/model/{id}/convers
 Gemini's `:generateContent`, ...): `provider.replay(reply)` queues one for the next request
 whose path ends as asked, ahead of any script.
 """
+
 import collections
 import copy
 import email.parser
@@ -38,20 +39,49 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ddllm.cli import recorded_answers
 
 KINDS = (
-    "ok", "rate_limit", "server_error", "overloaded", "content_filter", "context_length",
-    "garbage", "reset", "cut_stream",
+    "ok",
+    "rate_limit",
+    "server_error",
+    "overloaded",
+    "content_filter",
+    "context_length",
+    "garbage",
+    "reset",
+    "cut_stream",
 )
 
 
 class Answer:
     """How the fake provider answers one request."""
 
-    __slots__ = ("kind", "delay", "chunk_delay", "cut_after", "hold", "text",
-                 "remaining_requests", "remaining_tokens", "retry_after", "tool_call", "usage")
+    __slots__ = (
+        "kind",
+        "delay",
+        "chunk_delay",
+        "cut_after",
+        "hold",
+        "text",
+        "remaining_requests",
+        "remaining_tokens",
+        "retry_after",
+        "tool_call",
+        "usage",
+    )
 
-    def __init__(self, kind="ok", delay=0.0, chunk_delay=0.0, cut_after=2, hold=None,
-                 text=None, remaining_requests=None, remaining_tokens=None, retry_after="0",
-                 tool_call=None, usage=None):
+    def __init__(
+        self,
+        kind="ok",
+        delay=0.0,
+        chunk_delay=0.0,
+        cut_after=2,
+        hold=None,
+        text=None,
+        remaining_requests=None,
+        remaining_tokens=None,
+        retry_after="0",
+        tool_call=None,
+        usage=None,
+    ):
         if kind not in KINDS:
             raise ValueError("unknown answer kind %r; one of %s" % (kind, ", ".join(KINDS)))
         self.kind = kind
@@ -204,6 +234,7 @@ class FakeProvider:
 
 # -- the HTTP side -------------------------------------------------------------------------
 
+
 class _Server(ThreadingHTTPServer):
     request_queue_size = 1024  # hundreds of concurrent requests connect at once
 
@@ -211,6 +242,7 @@ class _Server(ThreadingHTTPServer):
         """A client that went away (a timeout, a cancelled stream) is not the server's error."""
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
+
 
 def _handler_for(provider):
     class Handler(_ProviderHandler):
@@ -244,8 +276,7 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         stream = bool(body.get("stream"))
         answer = self.provider._next_answer(model)
-        self.provider.received.append(
-            ReceivedRequest(api, path, model, stream, answer.kind, dict(self.headers), body))
+        self.provider.received.append(ReceivedRequest(api, path, model, stream, answer.kind, dict(self.headers), body))
         if answer.hold is not None:
             while not answer.hold.wait(0.05):
                 if self.provider._stopping.is_set():
@@ -260,9 +291,17 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         body = body if isinstance(body, dict) else {}
-        self.provider.received.append(ReceivedRequest(
-            "replay", path, str(body.get("model", "")), bool(body.get("stream")), replay.reply.id,
-            dict(self.headers), body))
+        self.provider.received.append(
+            ReceivedRequest(
+                "replay",
+                path,
+                str(body.get("model", "")),
+                bool(body.get("stream")),
+                replay.reply.id,
+                dict(self.headers),
+                body,
+            )
+        )
         if replay.hold is not None:
             while not replay.hold.wait(0.05):
                 if self.provider._stopping.is_set():
@@ -286,12 +325,24 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         if stream and api in ("chat", "messages"):
             return self._stream(api, model, answer, cut_after=None)
         if api == "speech":
-            return self._send(200, _speech_audio(body), dict(
-                _rate_limit_headers(api, answer), **{"content-type": _SPEECH_CONTENT_TYPES.get(
-                    body.get("response_format") or "mp3", "application/octet-stream")}))
+            return self._send(
+                200,
+                _speech_audio(body),
+                dict(
+                    _rate_limit_headers(api, answer),
+                    **{
+                        "content-type": _SPEECH_CONTENT_TYPES.get(
+                            body.get("response_format") or "mp3", "application/octet-stream"
+                        )
+                    },
+                ),
+            )
         if api == "transcription" and body.get("response_format") in ("text", "srt", "vtt"):
-            return self._send(200, _transcript(answer).encode(), dict(
-                _rate_limit_headers(api, answer), **{"content-type": "text/plain; charset=utf-8"}))
+            return self._send(
+                200,
+                _transcript(answer).encode(),
+                dict(_rate_limit_headers(api, answer), **{"content-type": "text/plain; charset=utf-8"}),
+            )
         self._send_json(200, _success_body(api, model, answer, body), _rate_limit_headers(api, answer))
 
     def _answer_cut_stream(self, api, model, stream, answer, body):
@@ -303,43 +354,96 @@ class _ProviderHandler(BaseHTTPRequestHandler):
         headers = _rate_limit_headers(api, answer, exhausted=True)
         headers["retry-after"] = answer.retry_after
         if api == "messages":
-            return self._send_json(429, _anthropic_error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), headers)
-        self._send_json(429, {"error": {
-            "message": "Rate limit reached for %s in organization org-fake on requests per min (RPM): "
-                       "Limit 500, Used 500, Requested 1. Please try again in 120ms." % model,
-            "type": "requests", "param": None, "code": "rate_limit_exceeded"}}, headers)
+            return self._send_json(
+                429,
+                _anthropic_error(
+                    "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"
+                ),
+                headers,
+            )
+        self._send_json(
+            429,
+            {
+                "error": {
+                    "message": "Rate limit reached for %s in organization org-fake on requests per min (RPM): "
+                    "Limit 500, Used 500, Requested 1. Please try again in 120ms." % model,
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            },
+            headers,
+        )
 
     def _answer_server_error(self, api, model, stream, answer, body):
         headers = {"retry-after": answer.retry_after}
         if api == "messages":
             return self._send_json(500, _anthropic_error("api_error", "Internal server error"), headers)
-        self._send_json(500, {"error": {"message": "The server had an error while processing your request.",
-                                        "type": "server_error", "param": None, "code": None}}, headers)
+        self._send_json(
+            500,
+            {
+                "error": {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            headers,
+        )
 
     def _answer_overloaded(self, api, model, stream, answer, body):
         headers = {"retry-after": answer.retry_after}
         if api == "messages":
             return self._send_json(529, _anthropic_error("overloaded_error", "Overloaded"), headers)
-        self._send_json(503, {"error": {"message": "The engine is currently overloaded, please try again later",
-                                        "type": "server_error", "param": None, "code": None}}, headers)
+        self._send_json(
+            503,
+            {
+                "error": {
+                    "message": "The engine is currently overloaded, please try again later",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            headers,
+        )
 
     def _answer_content_filter(self, api, model, stream, answer, body):
         if api == "messages":
-            return self._send_json(400, _anthropic_error(
-                "invalid_request_error", "Output blocked by content filtering policy"))
-        self._send_json(400, {"error": {
-            "message": "Invalid prompt: your prompt was flagged as potentially violating our usage policy. "
-                       "Please try again with a different prompt.",
-            "type": "invalid_request_error", "param": None, "code": "invalid_prompt"}})
+            return self._send_json(
+                400, _anthropic_error("invalid_request_error", "Output blocked by content filtering policy")
+            )
+        self._send_json(
+            400,
+            {
+                "error": {
+                    "message": "Invalid prompt: your prompt was flagged as potentially violating our usage policy. "
+                    "Please try again with a different prompt.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "invalid_prompt",
+                }
+            },
+        )
 
     def _answer_context_length(self, api, model, stream, answer, body):
         if api == "messages":
-            return self._send_json(400, _anthropic_error(
-                "invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum"))
-        self._send_json(400, {"error": {
-            "message": "This model's maximum context length is 128000 tokens. However, your messages resulted "
-                       "in 130000 tokens. Please reduce the length of the messages.",
-            "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+            return self._send_json(
+                400, _anthropic_error("invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum")
+            )
+        self._send_json(
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 128000 tokens. However, your messages resulted "
+                    "in 130000 tokens. Please reduce the length of the messages.",
+                    "type": "invalid_request_error",
+                    "param": "messages",
+                    "code": "context_length_exceeded",
+                }
+            },
+        )
 
     def _answer_garbage(self, api, model, stream, answer, body):
         self._send(200, b"{this is not json", {"content-type": "application/json"})
@@ -349,8 +453,11 @@ class _ProviderHandler(BaseHTTPRequestHandler):
 
     # -- streams -----------------------------------------------------------------------
     def _stream(self, api, model, answer, cut_after):
-        headers = (recorded_answers.OPENAI_STREAM_HEADERS if api == "chat" else
-                   dict(recorded_answers.ANTHROPIC_HEADERS, **{"content-type": "text/event-stream"}))
+        headers = (
+            recorded_answers.OPENAI_STREAM_HEADERS
+            if api == "chat"
+            else dict(recorded_answers.ANTHROPIC_HEADERS, **{"content-type": "text/event-stream"})
+        )
         headers = dict(headers, **_rate_limit_headers(api, answer))
         headers["transfer-encoding"] = "chunked"
         self.send_response(200)
@@ -424,7 +531,8 @@ def _request_body(content_type, raw):
     file fields are `UploadedFile`s. Raises ValueError on a body that is neither."""
     if content_type.startswith("multipart/form-data"):
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-            b"content-type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+            b"content-type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+        )
         fields = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
@@ -442,8 +550,12 @@ UploadedFile = collections.namedtuple("UploadedFile", "filename content")
 
 # What OpenAI's /audio/speech answers for each `response_format`.
 _SPEECH_CONTENT_TYPES = {
-    "mp3": "audio/mpeg", "opus": "audio/opus", "aac": "audio/aac", "flac": "audio/flac",
-    "wav": "audio/wav", "pcm": "audio/pcm",
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
 }
 _MP3_FRAME = b"\xff\xf3\xe4\xc4" + bytes(140)  # an MPEG-2 layer III frame header and silence
 
@@ -475,9 +587,26 @@ def _transcription_body(answer, request_body):
     seconds = _audio_seconds(upload) if isinstance(upload, UploadedFile) else None
     body = {"text": text}
     if request_body.get("response_format") == "verbose_json":
-        body = {"task": "transcribe", "language": "english", "duration": seconds, "text": text, "segments": [{
-            "id": 0, "seek": 0, "start": 0.0, "end": seconds, "text": text, "tokens": [50364, 2425, 50414],
-            "temperature": 0.0, "avg_logprob": -0.2, "compression_ratio": 1.1, "no_speech_prob": 0.01}]}
+        body = {
+            "task": "transcribe",
+            "language": "english",
+            "duration": seconds,
+            "text": text,
+            "segments": [
+                {
+                    "id": 0,
+                    "seek": 0,
+                    "start": 0.0,
+                    "end": seconds,
+                    "text": text,
+                    "tokens": [50364, 2425, 50414],
+                    "temperature": 0.0,
+                    "avg_logprob": -0.2,
+                    "compression_ratio": 1.1,
+                    "no_speech_prob": 0.01,
+                }
+            ],
+        }
     if seconds is not None:
         body["usage"] = {"type": "duration", "seconds": int(-(-seconds // 1))}  # billed by the whole second
     return body
@@ -520,20 +649,38 @@ def _success_body(api, model, answer, request_body):
         inputs = request_body.get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
         return {
-            "object": "list", "model": model,
+            "object": "list",
+            "model": model,
             "data": [{"object": "embedding", "index": i, "embedding": [0.01 * (i + 1)] * 8} for i in range(count)],
             "usage": {"prompt_tokens": 4 * count, "total_tokens": 4 * count},
         }
     if api == "responses":
         text = answer.text or recorded_answers.OPENAI_CHAT_COMPLETION["choices"][0]["message"]["content"]
         return {
-            "id": "resp_fake0123456789", "object": "response", "created_at": 1742476858, "status": "completed",
-            "model": model, "output": [{
-                "type": "message", "id": "msg_fake0123456789", "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-            "usage": _with_usage({"input_tokens": 13, "output_tokens": 21, "total_tokens": 34,
-                                  "input_tokens_details": {"cached_tokens": 0},
-                                  "output_tokens_details": {"reasoning_tokens": 5}}, answer),
+            "id": "resp_fake0123456789",
+            "object": "response",
+            "created_at": 1742476858,
+            "status": "completed",
+            "model": model,
+            "output": [
+                {
+                    "type": "message",
+                    "id": "msg_fake0123456789",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}],
+                }
+            ],
+            "usage": _with_usage(
+                {
+                    "input_tokens": 13,
+                    "output_tokens": 21,
+                    "total_tokens": 34,
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens_details": {"reasoning_tokens": 5},
+                },
+                answer,
+            ),
         }
     completion = copy.deepcopy(recorded_answers.OPENAI_CHAT_COMPLETION)
     completion["model"] = model
@@ -544,8 +691,16 @@ def _success_body(api, model, answer, request_body):
         completion["choices"] = [{"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}]
     elif answer.tool_call is not None:
         name, arguments = answer.tool_call
-        completion["choices"][0]["message"].update(content=None, tool_calls=[{
-            "id": _TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}])
+        completion["choices"][0]["message"].update(
+            content=None,
+            tool_calls=[
+                {
+                    "id": _TOOL_CALL_ID,
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)},
+                }
+            ],
+        )
         completion["choices"][0]["finish_reason"] = "tool_calls"
     elif answer.text is not None:
         completion["choices"][0]["message"]["content"] = answer.text
@@ -576,18 +731,36 @@ def _words(answer, recorded):
 
 def _openai_stream(model, answer):
     """(SSE event bytes, is content) pairs shaped as the recorded OpenAI stream."""
+
     def event(delta, finish_reason=None, usage=None, choices=True):
         chunk = dict(recorded_answers.OPENAI_STREAM_CHUNK, model=model, usage=usage)
-        chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}] if choices else []
+        chunk["choices"] = (
+            [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}] if choices else []
+        )
         return b"data: " + json.dumps(chunk).encode() + b"\n\n"
 
     usage = _with_usage(recorded_answers.OPENAI_STREAM_USAGE, answer)
     if answer.tool_call is not None:  # the call's id and name first, then its arguments in pieces
         name, arguments = answer.tool_call
         encoded = json.dumps(arguments)
-        yield event({"role": "assistant", "content": None, "tool_calls": [{
-            "index": 0, "id": _TOOL_CALL_ID, "type": "function", "function": {"name": name, "arguments": ""}}]}), False
-        for piece in (encoded[:len(encoded) // 2], encoded[len(encoded) // 2:]):
+        yield (
+            event(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": _TOOL_CALL_ID,
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ],
+                }
+            ),
+            False,
+        )
+        for piece in (encoded[: len(encoded) // 2], encoded[len(encoded) // 2 :]):
             yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}), True
         yield event({}, finish_reason="tool_calls"), False
         yield event(None, usage=usage, choices=False), False
@@ -604,20 +777,39 @@ def _openai_stream(model, answer):
 
 def _anthropic_stream(model, answer):
     """(SSE event bytes, is content) pairs in the order Anthropic's messages stream sends them."""
+
     def event(name, data):
         return b"event: " + name.encode() + b"\ndata: " + json.dumps(data).encode() + b"\n\n"
 
     recorded = recorded_answers.ANTHROPIC_MESSAGE
-    start = dict(recorded, model=model, content=[], stop_reason=None,
-                 usage=dict(recorded["usage"], output_tokens=1))
+    start = dict(recorded, model=model, content=[], stop_reason=None, usage=dict(recorded["usage"], output_tokens=1))
     yield event("message_start", {"type": "message_start", "message": start}), False
-    yield event("content_block_start", {"type": "content_block_start", "index": 0,
-                                        "content_block": {"type": "text", "text": ""}}), False
+    yield (
+        event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
+        False,
+    )
     yield event("ping", {"type": "ping"}), False
     for word in _words(answer, recorded["content"][0]["text"]):
-        yield event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                            "delta": {"type": "text_delta", "text": word}}), True
+        yield (
+            event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}},
+            ),
+            True,
+        )
     yield event("content_block_stop", {"type": "content_block_stop", "index": 0}), False
-    yield event("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                  "usage": {"output_tokens": recorded["usage"]["output_tokens"]}}), False
+    yield (
+        event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": recorded["usage"]["output_tokens"]},
+            },
+        ),
+        False,
+    )
     yield event("message_stop", {"type": "message_stop"}), False

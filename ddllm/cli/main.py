@@ -4,6 +4,7 @@ Each module exposes `configure_parser(parser)` and `run(args) -> int`. Importing
 `ddllm validate` and `ddllm push` free of LiteLLM and ddtrace, and lets one broken or missing
 module fail its own subcommand only.
 """
+
 import argparse
 import importlib
 import sys
@@ -32,8 +33,9 @@ def _load_command_module(command, module_name):
         raise CommandUnavailable("ddllm %s is not available: cannot import %s (%s)" % (command, module_name, error))
     missing = [name for name in ("configure_parser", "run") if not callable(getattr(module, name, None))]
     if missing:
-        raise CommandUnavailable("ddllm %s is not available: %s has no %s" % (
-            command, module_name, " and no ".join(missing)))
+        raise CommandUnavailable(
+            "ddllm %s is not available: %s has no %s" % (command, module_name, " and no ".join(missing))
+        )
     return module
 
 
@@ -52,8 +54,10 @@ def build_parser(argv):
     Returns (parser, module or None)."""
     from ddllm import __version__
 
-    parser = argparse.ArgumentParser(prog="ddllm", description="ddllm: LiteLLM attempts, retries and fallbacks "
-                                     "in Datadog. Dashboards, monitors and checks.")
+    parser = argparse.ArgumentParser(
+        prog="ddllm",
+        description="ddllm: LiteLLM attempts, retries and fallbacks in Datadog. Dashboards, monitors and checks.",
+    )
     parser.add_argument("--version", action="version", version="ddllm %s" % __version__)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen(argv, COMMANDS)
@@ -65,7 +69,7 @@ def build_parser(argv):
             continue
         parser.chosen_parser = command_parser
         if name == "export":
-            module, format_parser = _configure_export(command_parser, argv[argv.index(name) + 1:])
+            module, format_parser = _configure_export(command_parser, argv[argv.index(name) + 1 :])
             parser.chosen_parser = format_parser or command_parser
         else:
             module = _load_command_module(name, module_name)

@@ -12,6 +12,7 @@ fake provider serves unchanged (`FakeProvider.replay`). The error answers no rec
 (429, 529, context length, a stream cut by an error event) are built here from the
 providers' documented formats.
 """
+
 import base64
 import collections
 import json
@@ -89,11 +90,14 @@ OPENAI_STREAM_USAGE = {
         "rejected_prediction_tokens": 0,
     },
 }
-OPENAI_STREAM_HEADERS = dict(OPENAI_HEADERS, **{
-    "content-type": "text/event-stream; charset=utf-8",
-    "openai-processing-ms": "150",
-    "x-request-id": "req_c6b88c23a429b4c97b52dbf20f562742",
-})
+OPENAI_STREAM_HEADERS = dict(
+    OPENAI_HEADERS,
+    **{
+        "content-type": "text/event-stream; charset=utf-8",
+        "openai-processing-ms": "150",
+        "x-request-id": "req_c6b88c23a429b4c97b52dbf20f562742",
+    },
+)
 
 ANTHROPIC_MESSAGE = {
     "model": "claude-sonnet-4-5-20250929",
@@ -155,10 +159,10 @@ def _events(kind, body):
     if kind == "bedrock_eventstream":  # each message starts with its total length (4 bytes, big-endian)
         pieces, offset = [], 0
         while offset + 4 <= len(body):
-            length = int.from_bytes(body[offset:offset + 4], "big")
+            length = int.from_bytes(body[offset : offset + 4], "big")
             if length <= 0:
                 break
-            pieces.append(body[offset:offset + length])
+            pieces.append(body[offset : offset + length])
             offset += length
         return pieces or [body]
     return [body]
@@ -178,12 +182,20 @@ def load(directory):
             body = data.get("body", "")
             if not isinstance(body, str):
                 body = json.dumps(body)
-        replies[data["id"]] = reply(data["id"], data["kind"], data["status"], data["headers"], body,
-                                    recorded=bool(data.get("recorded")), request=data.get("request"))
+        replies[data["id"]] = reply(
+            data["id"],
+            data["kind"],
+            data["status"],
+            data["headers"],
+            body,
+            recorded=bool(data.get("recorded")),
+            request=data.get("request"),
+        )
     return replies
 
 
 # -- answers no recording has, from the providers' documented formats ------------------------
+
 
 def _json_reply(id, kind, status, headers, payload):
     return reply(id, kind, status, [("content-type", "application/json")] + list(headers), json.dumps(payload))
@@ -191,26 +203,51 @@ def _json_reply(id, kind, status, headers, payload):
 
 def openai_rate_limit(retry_after="0"):
     """OpenAI's 429: its error object, `retry-after` and the exhausted rate-limit headers."""
-    return _json_reply("openai_429", "openai_error", 429, [
-        ("retry-after", retry_after),
-        ("x-ratelimit-limit-requests", "15000"), ("x-ratelimit-limit-tokens", "2000000"),
-        ("x-ratelimit-remaining-requests", "0"), ("x-ratelimit-remaining-tokens", "1999994"),
-        ("x-ratelimit-reset-requests", "4ms"), ("x-ratelimit-reset-tokens", "0s"),
-        ("x-request-id", "req_built_openai_429"),
-    ], {"error": {
-        "message": "Rate limit reached for gpt-3.5-turbo in organization org-built on requests per min (RPM): "
-                   "Limit 15000, Used 15000, Requested 1. Please try again in 4ms.",
-        "type": "requests", "param": None, "code": "rate_limit_exceeded"}})
+    return _json_reply(
+        "openai_429",
+        "openai_error",
+        429,
+        [
+            ("retry-after", retry_after),
+            ("x-ratelimit-limit-requests", "15000"),
+            ("x-ratelimit-limit-tokens", "2000000"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-remaining-tokens", "1999994"),
+            ("x-ratelimit-reset-requests", "4ms"),
+            ("x-ratelimit-reset-tokens", "0s"),
+            ("x-request-id", "req_built_openai_429"),
+        ],
+        {
+            "error": {
+                "message": "Rate limit reached for gpt-3.5-turbo in organization org-built on requests per min (RPM): "
+                "Limit 15000, Used 15000, Requested 1. Please try again in 4ms.",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        },
+    )
 
 
 def openai_context_length():
     """OpenAI's 400 for a prompt longer than the model's context window."""
-    return _json_reply("openai_400_context_length", "openai_error", 400, [
-        ("x-request-id", "req_built_openai_400"),
-    ], {"error": {
-        "message": "This model's maximum context length is 16385 tokens. However, your messages resulted in "
-                   "20000 tokens. Please reduce the length of the messages.",
-        "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
+    return _json_reply(
+        "openai_400_context_length",
+        "openai_error",
+        400,
+        [
+            ("x-request-id", "req_built_openai_400"),
+        ],
+        {
+            "error": {
+                "message": "This model's maximum context length is 16385 tokens. However, your messages resulted in "
+                "20000 tokens. Please reduce the length of the messages.",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+    )
 
 
 def _anthropic_limits(requests_remaining, tokens_remaining):
@@ -231,22 +268,35 @@ def _anthropic_error(error_type, message):
 
 def anthropic_rate_limit(retry_after="0"):
     """Anthropic's 429 `rate_limit_error`, with `retry-after` and its rate-limit headers."""
-    return _json_reply("anthropic_429", "anthropic_error", 429,
-                       [("retry-after", retry_after)] + _anthropic_limits(0, 399000),
-                       _anthropic_error("rate_limit_error", "Number of request tokens has exceeded your "
-                                                            "per-minute rate limit"))
+    return _json_reply(
+        "anthropic_429",
+        "anthropic_error",
+        429,
+        [("retry-after", retry_after)] + _anthropic_limits(0, 399000),
+        _anthropic_error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+    )
 
 
 def anthropic_overloaded():
     """Anthropic's 529 `overloaded_error`: the API is overloaded, not this account limited."""
-    return _json_reply("anthropic_529", "anthropic_error", 529, [("x-should-retry", "true")],
-                       _anthropic_error("overloaded_error", "Overloaded"))
+    return _json_reply(
+        "anthropic_529",
+        "anthropic_error",
+        529,
+        [("x-should-retry", "true")],
+        _anthropic_error("overloaded_error", "Overloaded"),
+    )
 
 
 def anthropic_context_length():
     """Anthropic's 400 for a prompt longer than the model's context window."""
-    return _json_reply("anthropic_400_context_length", "anthropic_error", 400, [("x-should-retry", "false")],
-                       _anthropic_error("invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum"))
+    return _json_reply(
+        "anthropic_400_context_length",
+        "anthropic_error",
+        400,
+        [("x-should-retry", "false")],
+        _anthropic_error("invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum"),
+    )
 
 
 def anthropic_stream_cut_by_overload(stream_reply, content_events=3):
@@ -260,5 +310,11 @@ def anthropic_stream_cut_by_overload(stream_reply, content_events=3):
             content += 1
         kept.append(event)
     error = b"event: error\ndata: " + json.dumps(_anthropic_error("overloaded_error", "Overloaded")).encode() + b"\n\n"
-    return reply(stream_reply.id + "_cut_by_overload", stream_reply.kind, 200, stream_reply.headers,
-                 b"".join(kept) + error, request=stream_reply.request)
+    return reply(
+        stream_reply.id + "_cut_by_overload",
+        stream_reply.kind,
+        200,
+        stream_reply.headers,
+        b"".join(kept) + error,
+        request=stream_reply.request,
+    )

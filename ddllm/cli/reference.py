@@ -4,6 +4,7 @@ reads and the defaults it uses). A test checks that the README carries them as r
 
 `python -m ddllm.cli.reference` prints them; `--write README.md` puts them in place.
 """
+
 import argparse
 import sys
 
@@ -18,18 +19,30 @@ SETTINGS_END_MARKER = "<!-- end of settings -->"
 # `ddllm.patch()` keyword that overrides it or None, meaning). A variable config reads that is
 # missing here fails the rendering, so the table cannot fall behind the code.
 SETTINGS = {
-    "DDLLM_ENABLED": ("enabled", None,
-                      "`false` turns ddllm off: no patching when a process started by `ddtrace-run` (or "
-                      "`import ddtrace.auto`) imports LiteLLM, and `ddllm.patch()` declines"),
+    "DDLLM_ENABLED": (
+        "enabled",
+        None,
+        "`false` turns ddllm off: no patching when a process started by `ddtrace-run` (or "
+        "`import ddtrace.auto`) imports LiteLLM, and `ddllm.patch()` declines",
+    ),
     "DDLLM_METRICS_ENABLED": ("metrics_enabled", "metrics_enabled", "send ddllm's DogStatsD metrics"),
-    "DDLLM_METRIC_TAG_LIMIT": ("metric_tag_limit", "metric_tag_limit",
-                               "distinct values kept per metric tag key; later ones become `other`"),
-    "DDLLM_METRICS_USER_TAG": ("metrics_user_tag", "metrics_user_tag",
-                               "`true` puts the LiteLLM proxy's `user` on the duration, token and cost metrics "
-                               "(spans and LLM Observability always carry it): user ids are often e-mail "
-                               "addresses, and each user multiplies the series"),
-    "DD_DOGSTATSD_URL": ("dogstatsd", "dogstatsd_url",
-                         "where metrics go: `udp://host:port` or `unix:///path/to/socket`"),
+    "DDLLM_METRIC_TAG_LIMIT": (
+        "metric_tag_limit",
+        "metric_tag_limit",
+        "distinct values kept per metric tag key; later ones become `other`",
+    ),
+    "DDLLM_METRICS_USER_TAG": (
+        "metrics_user_tag",
+        "metrics_user_tag",
+        "`true` puts the LiteLLM proxy's `user` on the duration, token and cost metrics "
+        "(spans and LLM Observability always carry it): user ids are often e-mail "
+        "addresses, and each user multiplies the series",
+    ),
+    "DD_DOGSTATSD_URL": (
+        "dogstatsd",
+        "dogstatsd_url",
+        "where metrics go: `udp://host:port` or `unix:///path/to/socket`",
+    ),
     "DD_AGENT_HOST": ("dogstatsd", None, "DogStatsD host, when `DD_DOGSTATSD_URL` is not set"),
     "DD_DOGSTATSD_PORT": ("dogstatsd", None, "DogStatsD port, when `DD_DOGSTATSD_URL` is not set"),
     "DD_ENV": ("env", "env", "`env` tag on every metric (spans get it from ddtrace)"),
@@ -67,7 +80,9 @@ def _default_of(variable, field, defaults):
     if field == "dogstatsd":
         if variable == "DD_DOGSTATSD_URL":
             return "`%s` when that socket exists, else `%s`" % (
-                config.DEFAULT_DOGSTATSD_SOCKET, config.read_dogstatsd_target({}, default_socket=None))
+                config.DEFAULT_DOGSTATSD_SOCKET,
+                config.read_dogstatsd_target({}, default_socket=None),
+            )
         if variable == "DD_AGENT_HOST":
             return "`%s`" % config.read_dogstatsd_target({}, default_socket=None).host
         return "`%s`" % config.read_dogstatsd_target({}, default_socket=None).port
@@ -83,13 +98,21 @@ def render_settings():
     variables, defaults = variables_config_reads()
     undocumented = [variable for variable in variables if variable not in SETTINGS]
     if undocumented:
-        raise KeyError("ddllm.instrument.config reads %s, which reference.SETTINGS does not describe"
-                       % ", ".join(undocumented))
-    lines = [SETTINGS_START_MARKER, "", "| variable | default | `ddllm.patch()` keyword | meaning |", "|---|---|---|---|"]
+        raise KeyError(
+            "ddllm.instrument.config reads %s, which reference.SETTINGS does not describe" % ", ".join(undocumented)
+        )
+    lines = [
+        SETTINGS_START_MARKER,
+        "",
+        "| variable | default | `ddllm.patch()` keyword | meaning |",
+        "|---|---|---|---|",
+    ]
     for variable in variables:
         field, keyword, meaning = SETTINGS[variable]
-        lines.append("| `%s` | %s | %s | %s |" % (
-            variable, _default_of(variable, field, defaults), "`%s`" % keyword if keyword else "", meaning))
+        lines.append(
+            "| `%s` | %s | %s | %s |"
+            % (variable, _default_of(variable, field, defaults), "`%s`" % keyword if keyword else "", meaning)
+        )
     lines += ["", SETTINGS_END_MARKER]
     return "\n".join(lines)
 
@@ -114,17 +137,25 @@ def render():
         "|---|---|---|---|---|",
     ]
     lines += [
-        "| `%s` | %s | %s | %s | %s |" % (
-            metric.name, metric.type, metric.unit,
-            ", ".join("`%s`" % tag for tag in metric.tags) or "", metric.description)
+        "| `%s` | %s | %s | %s | %s |"
+        % (
+            metric.name,
+            metric.type,
+            metric.unit,
+            ", ".join("`%s`" % tag for tag in metric.tags) or "",
+            metric.description,
+        )
         for metric in catalogue.METRICS
     ]
     lines += [
         "",
         "%s: only on the calls the LiteLLM proxy makes for a caller it names "
-        "(see [Running the LiteLLM proxy](#running-the-litellm-proxy)); %s only with `%s=true`." % (
+        "(see [Running the LiteLLM proxy](#running-the-litellm-proxy)); %s only with `%s=true`."
+        % (
             ", ".join("`%s`" % tag for tag in catalogue.PROXY_CALLER_METRIC_TAGS),
-            ", ".join("`%s`" % tag for tag in catalogue.OPT_IN_METRIC_TAGS), catalogue.OPT_IN_METRIC_TAGS_VARIABLE),
+            ", ".join("`%s`" % tag for tag in catalogue.OPT_IN_METRIC_TAGS),
+            catalogue.OPT_IN_METRIC_TAGS_VARIABLE,
+        ),
         "",
         END_MARKER,
     ]
@@ -144,7 +175,7 @@ def section_of(text, start_marker=START_MARKER, end_marker=END_MARKER):
     end = text.find(end_marker, start + 1)
     if start < 0 or end < start:
         return None
-    return text[start:end + len(end_marker)]
+    return text[start : end + len(end_marker)]
 
 
 def updated(text):

@@ -6,6 +6,7 @@ internals that change between releases. A value that cannot be read is left out,
 guessed, and never raises (the callers still guard every call). The provider's HTTP calls
 of an attempt are counted in `ddllm.instrument.http_calls`.
 """
+
 import functools
 import os
 from collections.abc import Mapping
@@ -50,7 +51,8 @@ _LIMIT_TOKENS_HEADERS = _as_sent_and_forwarded(
     "x-ratelimit-limit-tokens-minute",
 )
 _RATE_LIMIT_KEYS = frozenset(
-    _REMAINING_REQUESTS_HEADERS + _LIMIT_REQUESTS_HEADERS + _REMAINING_TOKENS_HEADERS + _LIMIT_TOKENS_HEADERS)
+    _REMAINING_REQUESTS_HEADERS + _LIMIT_REQUESTS_HEADERS + _REMAINING_TOKENS_HEADERS + _LIMIT_TOKENS_HEADERS
+)
 
 # LiteLLM's route prefixes, which choose its API for a provider and are no part of the model's
 # name: `bedrock/converse/anthropic.claude-...` and `cohere_chat/v1/command-r`.
@@ -123,8 +125,7 @@ def proxy_caller(kwargs: Mapping) -> tuple[str | None, ...] | None:
     `catalogue.PROXY_CALLER_TAGS` (None where the proxy does not say), or None outside the proxy."""
     for name in ("metadata", "litellm_metadata"):
         metadata = kwargs.get(name)
-        if metadata is not None and is_mapping(metadata) and (
-                _PROXY_AUTH_MARKER in metadata):
+        if metadata is not None and is_mapping(metadata) and (_PROXY_AUTH_MARKER in metadata):
             caller = tuple(_first_value(metadata, keys) for keys in _CALLER_KEYS_IN_ORDER)
             return caller if any(caller) else None
     return None
@@ -204,7 +205,7 @@ def without_route(provider, model):
     """The model as the provider knows it: LiteLLM's route prefix (`converse/`, `v1/`) taken off."""
     for prefix in _ROUTE_PREFIXES.get(provider, ()):
         if isinstance(model, str) and model.startswith(prefix) and len(model) > len(prefix):
-            return model[len(prefix):]
+            return model[len(prefix) :]
     return model
 
 

@@ -17,6 +17,7 @@ Each piece of work is `(step, arguments)`, carried out as `step(*arguments)`. A 
 queues with `queue` (the deque's own `append`: no code of ours runs before the work is
 queued) and then calls `wake_from_finalizer`, which takes no lock.
 """
+
 import collections
 import os
 import sys

@@ -4,6 +4,7 @@ A bad value never stops the application: it gets one warning naming the variable
 default used instead. Overrides: `metrics_enabled`, `metric_tag_limit`, `metrics_user_tag`,
 `dogstatsd_url` (like DD_DOGSTATSD_URL), `env`, `service`, `version`.
 """
+
 import logging
 import os
 from collections import namedtuple
@@ -48,8 +49,16 @@ class Config:
     service: str | None
     version: str | None
 
-    __slots__ = ("enabled", "metrics_enabled", "metric_tag_limit", "metrics_user_tag", "dogstatsd", "env", "service",
-                 "version")
+    __slots__ = (
+        "enabled",
+        "metrics_enabled",
+        "metric_tag_limit",
+        "metrics_user_tag",
+        "dogstatsd",
+        "env",
+        "service",
+        "version",
+    )
 
     def __repr__(self):
         return "Config(%s)" % ", ".join("%s=%r" % (name, getattr(self, name)) for name in self.__slots__)
@@ -124,8 +133,9 @@ def parse_dogstatsd_url(url: object) -> DogStatsdTarget | None:
 DEFAULT_DOGSTATSD_SOCKET = "/var/run/datadog/dsd.socket"
 
 
-def read_dogstatsd_target(environ: Mapping[str, str] | None = None,
-                          default_socket: str = DEFAULT_DOGSTATSD_SOCKET) -> DogStatsdTarget:
+def read_dogstatsd_target(
+    environ: Mapping[str, str] | None = None, default_socket: str = DEFAULT_DOGSTATSD_SOCKET
+) -> DogStatsdTarget:
     """DD_DOGSTATSD_URL first, else DD_AGENT_HOST and DD_DOGSTATSD_PORT, as Datadog's clients
     do; with none of them set, the agent's socket when it exists, as ddtrace does (so that
     ddtrace's metrics and ours reach the same agent), else localhost:8125."""
@@ -134,8 +144,9 @@ def read_dogstatsd_target(environ: Mapping[str, str] | None = None,
     target = parse_dogstatsd_url(raw) if raw is not None and raw.strip() else None
     if target is not None:
         return target
-    unset = not any((environ.get(name) or "").strip() for name in (
-        "DD_DOGSTATSD_URL", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT"))
+    unset = not any(
+        (environ.get(name) or "").strip() for name in ("DD_DOGSTATSD_URL", "DD_AGENT_HOST", "DD_DOGSTATSD_PORT")
+    )
     if unset and default_socket and os.path.exists(default_socket):
         return DogStatsdTarget(None, None, default_socket)
     host = (environ.get("DD_AGENT_HOST") or "").strip() or DEFAULT_DOGSTATSD_HOST
@@ -171,9 +182,11 @@ def load(environ: Mapping[str, str] | None = None, **overrides: object) -> Confi
         )
     if "metric_tag_limit" in overrides:
         config.metric_tag_limit = _override(
-            overrides, "metric_tag_limit",
+            overrides,
+            "metric_tag_limit",
             lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-            "a positive int", config.metric_tag_limit,
+            "a positive int",
+            config.metric_tag_limit,
         )
     if "metrics_user_tag" in overrides:
         config.metrics_user_tag = _override(
@@ -222,7 +235,8 @@ def warn_if_newer_than_tested() -> None:
         log.warning(
             "ddllm: %s %s newer than the releases ddllm was tested with (%s); ddllm patches it, and a "
             "fact it cannot read there is left out",
-            ", ".join("%s %s" % pair for pair in newer), "is" if len(newer) == 1 else "are",
+            ", ".join("%s %s" % pair for pair in newer),
+            "is" if len(newer) == 1 else "are",
             ", ".join("%s %s" % (name, tested_versions.tested_range(name)) for name, _ in newer),
         )
     except Exception:  # a version that cannot be read is no reason to stop patching

@@ -26,6 +26,7 @@ With no entry at all (the usual case) that is all a request pays. Only while som
 of the router is cooling down are the group's deployment ids looked up and matched. Anything
 missing (an older or newer LiteLLM, a Router we do not know) is no tag.
 """
+
 import time
 
 from ddllm.instrument import attempt_facts
@@ -102,7 +103,8 @@ def cooling_in_group(router: object, group: object) -> dict[str, str] | None:
         return None
     now = time.time()
     cooling = [
-        deployment_id for deployment_id in _group_ids(router, group) or ()
+        deployment_id
+        for deployment_id in _group_ids(router, group) or ()
         if isinstance(deployment_id, str) and _active(entries.get(_KEY % deployment_id), now)
     ]
     if not cooling:

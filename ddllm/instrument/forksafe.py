@@ -5,6 +5,7 @@ thread of the parent holds one of ddllm's locks; that thread does not exist in t
 so the child would wait on the lock forever. Every lock ddllm keeps is named here, and the
 child gets a new one in its place right after the fork.
 """
+
 import os
 import threading
 import weakref

@@ -6,6 +6,7 @@ A call counts for the attempt that the context runs inside (`request_state.runni
 one made after the attempt returned, by a LiteLLM callback whose context was copied while the
 attempt ran, counts for nothing.
 """
+
 from collections.abc import Callable
 from typing import Any
 

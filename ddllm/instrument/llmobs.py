@@ -13,6 +13,7 @@ as the fields it writes): input or output messages LLM Observability would not p
 a call of their own, so a refusal costs that part alone, never the tags, metrics or metadata.
 Prompts and answers go to LLM Observability only, never into APM span tags or metric tags.
 """
+
 import functools
 import inspect
 import json
@@ -34,41 +35,121 @@ from ddllm.instrument.spans import LLMObs, bool_tag, llmobs_enabled
 # Responses API, which it does not trace, those its openai integration records.
 _COMMON_PARAMETERS = ("stream", "temperature", "top_p", "user")
 PARAMETER_KEYS = {
-    "chat": frozenset(_COMMON_PARAMETERS + (
-        "timeout", "n", "stream_options", "stop", "max_completion_tokens", "max_tokens", "modalities",
-        "prediction", "presence_penalty", "frequency_penalty", "logit_bias", "response_format", "seed",
-        "tool_choice", "parallel_tool_calls", "logprobs", "top_logprobs", "deployment_id",
-        "reasoning_effort", "base_url", "api_base", "api_version", "model_list",
-    )),
-    "text_completion": frozenset(_COMMON_PARAMETERS + (
-        "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
-        "presence_penalty", "stop", "stream_options", "suffix", "api_base", "api_version", "model_list",
-        "custom_llm_provider",
-    )),
+    "chat": frozenset(
+        _COMMON_PARAMETERS
+        + (
+            "timeout",
+            "n",
+            "stream_options",
+            "stop",
+            "max_completion_tokens",
+            "max_tokens",
+            "modalities",
+            "prediction",
+            "presence_penalty",
+            "frequency_penalty",
+            "logit_bias",
+            "response_format",
+            "seed",
+            "tool_choice",
+            "parallel_tool_calls",
+            "logprobs",
+            "top_logprobs",
+            "deployment_id",
+            "reasoning_effort",
+            "base_url",
+            "api_base",
+            "api_version",
+            "model_list",
+        )
+    ),
+    "text_completion": frozenset(
+        _COMMON_PARAMETERS
+        + (
+            "best_of",
+            "echo",
+            "frequency_penalty",
+            "logit_bias",
+            "logprobs",
+            "max_tokens",
+            "n",
+            "presence_penalty",
+            "stop",
+            "stream_options",
+            "suffix",
+            "api_base",
+            "api_version",
+            "model_list",
+            "custom_llm_provider",
+        )
+    ),
     "embeddings": frozenset(("encoding_format", "dimensions", "user", "timeout", "api_base", "api_version")),
-    "responses": frozenset(_COMMON_PARAMETERS + (
-        "background", "include", "max_output_tokens", "max_tool_calls", "parallel_tool_calls",
-        "previous_response_id", "reasoning", "service_tier", "store", "text", "tool_choice",
-        "top_logprobs", "truncation", "timeout", "api_base", "api_version",
-    )),
+    "responses": frozenset(
+        _COMMON_PARAMETERS
+        + (
+            "background",
+            "include",
+            "max_output_tokens",
+            "max_tool_calls",
+            "parallel_tool_calls",
+            "previous_response_id",
+            "reasoning",
+            "service_tier",
+            "store",
+            "text",
+            "tool_choice",
+            "top_logprobs",
+            "truncation",
+            "timeout",
+            "api_base",
+            "api_version",
+        )
+    ),
     # the voice legs, which ddtrace's integrations do not trace: the OpenAI API's parameters
-    "transcription": frozenset((
-        "language", "prompt", "response_format", "temperature", "timestamp_granularities", "stream", "user",
-        "timeout", "api_base", "api_version",
-    )),
-    "speech": frozenset((
-        "voice", "response_format", "speed", "instructions", "user", "timeout", "api_base", "api_version",
-    )),
+    "transcription": frozenset(
+        (
+            "language",
+            "prompt",
+            "response_format",
+            "temperature",
+            "timestamp_granularities",
+            "stream",
+            "user",
+            "timeout",
+            "api_base",
+            "api_version",
+        )
+    ),
+    "speech": frozenset(
+        (
+            "voice",
+            "response_format",
+            "speed",
+            "instructions",
+            "user",
+            "timeout",
+            "api_base",
+            "api_version",
+        )
+    ),
 }
 # What ddtrace's integration keeps of a model list's deployments: never their credentials.
 _MODEL_LIST_PARAMS = ("api_base", "model", "organization", "max_tokens", "temperature", "tags")
 _ROUTER_SETTINGS = (
-    "router_general_settings", "routing_strategy", "routing_strategy_args", "provider_budget_config",
-    "retry_policy", "enable_tag_filtering",
+    "router_general_settings",
+    "routing_strategy",
+    "routing_strategy_args",
+    "provider_budget_config",
+    "retry_policy",
+    "enable_tag_filtering",
 )
 _INPUT_KEY = {
-    "chat": "messages", "text_completion": "prompt", "embeddings": "input", "responses": "input",
-    "transcription": "file", "speech": "input",
+    "chat": "messages",
+    "text_completion": "prompt",
+    "embeddings": "input",
+    "responses": "input",
+    "transcription": "file",
+    "speech": "input",
 }
 _SENTINELS = ("Omit", "NotGiven")  # the openai SDK's markers of a parameter not given
 _MAX_DEPTH = 16
@@ -145,13 +226,22 @@ def _parses_as_messages(value):
         if role and not isinstance(role, str):
             return False
         calls = message.get("tool_calls")
-        if calls is not None and not (isinstance(calls, list) and all(
-                isinstance(call, dict) and call.get("name") and isinstance(call["name"], str)
-                and isinstance(call.get("arguments"), dict) for call in calls)):
+        if calls is not None and not (
+            isinstance(calls, list)
+            and all(
+                isinstance(call, dict)
+                and call.get("name")
+                and isinstance(call["name"], str)
+                and isinstance(call.get("arguments"), dict)
+                for call in calls
+            )
+        ):
             return False
         results = message.get("tool_results")
-        if results is not None and not (isinstance(results, list) and all(
-                isinstance(result, dict) and isinstance(result.get("result"), str) for result in results)):
+        if results is not None and not (
+            isinstance(results, list)
+            and all(isinstance(result, dict) and isinstance(result.get("result"), str) for result in results)
+        ):
             return False
     return True
 
@@ -160,9 +250,11 @@ def _parses_as_documents(value):
     """Whether LLM Observability parses `value` as an embedding span's input documents: text,
     or dicts with a text `text` (ddtrace's llmobs.utils.Documents)."""
     items = _items_as_parsed(value)
-    return items is not None and all(isinstance(document, str) or (
-        isinstance(document, dict) and isinstance(document.get("text"), str)
-        and set(document) <= {"text"}) for document in items)
+    return items is not None and all(
+        isinstance(document, str)
+        or (isinstance(document, dict) and isinstance(document.get("text"), str) and set(document) <= {"text"})
+        for document in items
+    )
 
 
 def _items_as_parsed(value):
@@ -221,8 +313,9 @@ def stream_output(attempt: Any) -> StreamOutput | None:
     return StreamOutput() if attempt.llmobs_span is not None and llmobs_enabled() else None
 
 
-def annotate_attempt(span: Any, facts: Any, kwargs: Mapping, response: Any, request: Any = None,
-                     streamed: StreamOutput | None = None) -> None:
+def annotate_attempt(
+    span: Any, facts: Any, kwargs: Mapping, response: Any, request: Any = None, streamed: StreamOutput | None = None
+) -> None:
     """The attempt's LLM Observability fields, from its kwargs and its response (or the chunks
     of its stream). On ddtrace's enclosing span (`span` is not ours), only the fallback tags:
     the rest is its integration's to write. The answer is kept on the request for its span."""
@@ -365,13 +458,16 @@ def annotate_request(span: Any, state: Any, outcome: str) -> None:
     _annotate_span(
         span,
         {
-            "tags": with_caller({
-                "llm.attempts": str(state.attempts),
-                "llm.fallback.used": bool_tag(state.fallback_used),
-                "llm.final.provider": state.final_provider or "",
-                "llm.final.model": state.final_model or "",
-                "llm.outcome": outcome,
-            }, state.caller),
+            "tags": with_caller(
+                {
+                    "llm.attempts": str(state.attempts),
+                    "llm.fallback.used": bool_tag(state.fallback_used),
+                    "llm.final.provider": state.final_provider or "",
+                    "llm.final.model": state.final_model or "",
+                    "llm.outcome": outcome,
+                },
+                state.caller,
+            ),
             "metadata": metadata,
         },
         input_data=_input(operation, value, kwargs) or None,
@@ -415,7 +511,9 @@ def router_settings(router):
 
 
 _SETTINGS_KEPT_SECONDS = 60.0
-_settings_by_router: weakref.WeakKeyDictionary[object, tuple] = weakref.WeakKeyDictionary()  # Router -> (read at, its settings)
+_settings_by_router: weakref.WeakKeyDictionary[object, tuple] = (
+    weakref.WeakKeyDictionary()
+)  # Router -> (read at, its settings)
 
 
 def _read_router_settings(router):
@@ -452,10 +550,12 @@ def _model_list(deployments):
             continue
         params = deployment.get("litellm_params")
         params = mapping_or_empty(params)
-        listed.append({
-            "model_name": _plain(deployment.get("model_name")),
-            "litellm_params": {key: _plain(params[key]) for key in _MODEL_LIST_PARAMS if params.get(key)},
-        })
+        listed.append(
+            {
+                "model_name": _plain(deployment.get("model_name")),
+                "litellm_params": {key: _plain(params[key]) for key in _MODEL_LIST_PARAMS if params.get(key)},
+            }
+        )
     return listed
 
 
@@ -626,8 +726,11 @@ def _responses_item(item):
     read = reader(item)
     kind = read("type", None)
     if kind == "function_call":
-        return {"content": "", "role": "assistant", "tool_calls": [
-            _tool_call(read("name", None) or "", read("arguments", None), read("call_id", None), kind)]}
+        return {
+            "content": "",
+            "role": "assistant",
+            "tool_calls": [_tool_call(read("name", None) or "", read("arguments", None), read("call_id", None), kind)],
+        }
     if kind == "function_call_output":
         output = read("output", None)
         result = {"result": output if isinstance(output, str) else _text(output), "type": kind}

@@ -5,6 +5,7 @@ release and from provider to provider.
 A dict is known by its type before the Mapping check: `isinstance(x, Mapping)` is a
 Python-level call of ABCMeta.__instancecheck__, and these run on every call.
 """
+
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
@@ -22,8 +23,11 @@ def mapping_or_empty(value: object) -> Mapping:
 def reader(container: object) -> Callable[[str, Any], Any]:
     """`read(name, default)` over a mapping's keys or an object's attributes: LiteLLM hands
     both. One lookup of the kind per container, then builtin calls only (a hot path)."""
-    return container.get if type(container) is dict or isinstance(container, Mapping) else functools.partial(
-        getattr, container)
+    return (
+        container.get
+        if type(container) is dict or isinstance(container, Mapping)
+        else functools.partial(getattr, container)
+    )
 
 
 def read_member(source: object, name: str) -> Any:
@@ -37,8 +41,7 @@ def read_member(source: object, name: str) -> Any:
     first, then runs pydantic's `__getattr__` in Python (~1 us, four times this)."""
     extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)  # first: it is read per chunk
     if extra is _NOT_A_MODEL:
-        return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(
-            source, name, None)
+        return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(source, name, None)
     defined = _defined_by_class.get((type(source), name))  # in line: read per chunk
     if defined is None:
         defined = _class_defines(type(source), name)

@@ -31,6 +31,7 @@ the durations, tokens and cost also carry `team` and `key_alias`, and `user` whe
 DDLLM_METRICS_USER_TAG opts in (`catalogue.OPT_IN_METRIC_TAGS`); the rate-limit gauges,
 facts of the provider, do not. Values are normalised by `ddllm.instrument.tags` and capped per key.
 """
+
 import atexit
 import inspect
 import logging
@@ -182,8 +183,10 @@ class _OneDeliveryWarning(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
         # Filters run in the thread that logs: its name says whether it is one of our client's.
-        if not (threading.current_thread().name.startswith(_CLIENT_THREAD_PREFIX)
-                or getattr(_calling_client, "active", False)):
+        if not (
+            threading.current_thread().name.startswith(_CLIENT_THREAD_PREFIX)
+            or getattr(_calling_client, "active", False)
+        ):
             return True
         try:
             _report_delivery_problem(record.getMessage())
@@ -209,8 +212,9 @@ def _report_delivery_problem(message):
         return
     sink.delivery_problem_reported = True
     log.warning(
-        "ddllm: cannot send metrics to DogStatsD at %s (%s); they are dropped while it does not "
-        "answer (reported once)", sink.target, message,
+        "ddllm: cannot send metrics to DogStatsD at %s (%s); they are dropped while it does not answer (reported once)",
+        sink.target,
+        message,
     )
 
 
@@ -269,9 +273,20 @@ def record_attempt(facts: Any) -> None:
 def record_request(state: Any, outcome: str, duration: float) -> None:
     """One finished logical request (`ddllm.instrument.request_state.RequestState`)."""
     if _sink is not None:
-        background.defer(_send_request, (
-            state.final_provider, state.final_model, state.resource, state.operation, outcome,
-            state.fallback_used, state.attempts, duration, state.caller))
+        background.defer(
+            _send_request,
+            (
+                state.final_provider,
+                state.final_model,
+                state.resource,
+                state.operation,
+                outcome,
+                state.fallback_used,
+                state.attempts,
+                duration,
+                state.caller,
+            ),
+        )
 
 
 @guarded("metrics.attempt")
@@ -289,13 +304,18 @@ def _send_attempt(facts):
     fallback = tag("fallback", _bool_value(facts.is_fallback))
     with_caller = common + _caller_tags(tag, facts.caller)
     if facts.duration is not None:
-        senders[ATTEMPT_DURATION](ATTEMPT_DURATION, facts.duration, with_caller + [
-            tag("operation", facts.operation or UNKNOWN),
-            tag("outcome", facts.outcome or UNKNOWN),
-            fallback,
-            tag("stream", _bool_value(facts.stream)),
-            tag("error_type", facts.error_type or NO_ERROR),
-        ])
+        senders[ATTEMPT_DURATION](
+            ATTEMPT_DURATION,
+            facts.duration,
+            with_caller
+            + [
+                tag("operation", facts.operation or UNKNOWN),
+                tag("outcome", facts.outcome or UNKNOWN),
+                fallback,
+                tag("stream", _bool_value(facts.stream)),
+                tag("error_type", facts.error_type or NO_ERROR),
+            ],
+        )
     if facts.time_to_first_token is not None:
         senders[TIME_TO_FIRST_TOKEN](TIME_TO_FIRST_TOKEN, facts.time_to_first_token, common + [fallback])
     for name, value in (
@@ -316,12 +336,17 @@ def _send_attempt(facts):
         if value is not None:
             senders[name](name, value, common)
     if facts.fallback_hop:
-        senders[FALLBACK](FALLBACK, 1, common + [
-            tag("from_model", facts.fallback_from or UNKNOWN),
-            tag("to_model", facts.target),
-            tag("reason", facts.fallback_reason or UNKNOWN),
-            tag("type", facts.fallback_type or "default"),
-        ])
+        senders[FALLBACK](
+            FALLBACK,
+            1,
+            common
+            + [
+                tag("from_model", facts.fallback_from or UNKNOWN),
+                tag("to_model", facts.target),
+                tag("reason", facts.fallback_reason or UNKNOWN),
+                tag("type", facts.fallback_type or "default"),
+            ],
+        )
 
 
 def _caller_tags(tag, caller):
@@ -331,8 +356,11 @@ def _caller_tags(tag, caller):
     if not caller:
         return []
     opted_out = _opted_out_tags
-    return [tag(key, value) for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller)
-            if value and key not in opted_out]
+    return [
+        tag(key, value)
+        for key, value in zip(catalogue.PROXY_CALLER_METRIC_TAGS, caller)
+        if value and key not in opted_out
+    ]
 
 
 @guarded("metrics.request")

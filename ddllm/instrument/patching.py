@@ -10,6 +10,7 @@ ddtrace wraps the same functions, before or after us. We keep our own wrapper ob
 remove exactly those, wherever they sit in the chain of wrappers. (ddtrace's own `unpatch`
 removes whichever wrapper is outermost, which may be ours: then ours is simply gone.)
 """
+
 import logging
 import os
 import sys
@@ -281,8 +282,10 @@ def _reattach(tokens):
 
 # LiteLLM's logging object's methods that run the callbacks of one call: (name, async).
 CALLBACK_ENTRY_POINTS = (
-    ("success_handler", False), ("failure_handler", False),
-    ("async_success_handler", True), ("async_failure_handler", True),
+    ("success_handler", False),
+    ("failure_handler", False),
+    ("async_success_handler", True),
+    ("async_failure_handler", True),
 )
 
 
@@ -291,8 +294,11 @@ def _callback_targets():
     try:
         from litellm.litellm_core_utils.litellm_logging import Logging
     except Exception:
-        log.warning("ddllm: litellm %s has no logging object where ddllm looks; an LLM call made in a "
-                    "LiteLLM callback may be taken for part of the call it logs", get_version())
+        log.warning(
+            "ddllm: litellm %s has no logging object where ddllm looks; an LLM call made in a "
+            "LiteLLM callback may be taken for part of the call it logs",
+            get_version(),
+        )
         return []
     return [
         (Logging, name, _async_callbacks_detached if is_async else _callbacks_detached)
@@ -323,11 +329,14 @@ FALLBACK_OPERATIONS = frozenset(("chat", "text_completion", "embeddings", "respo
 # names). LiteLLM's Router has the voice legs in async only (1.106 to 1.110); its
 # `atranscription` takes the file first.
 ROUTER_ENTRY_POINTS = (
-    ("completion", "chat", False, ("model", "messages")), ("acompletion", "chat", True, ("model", "messages")),
+    ("completion", "chat", False, ("model", "messages")),
+    ("acompletion", "chat", True, ("model", "messages")),
     ("text_completion", "text_completion", False, ("model", "prompt")),
     ("atext_completion", "text_completion", True, ("model", "prompt")),
-    ("embedding", "embeddings", False, ("model", "input")), ("aembedding", "embeddings", True, ("model", "input")),
-    ("responses", "responses", False, ("model", "input")), ("aresponses", "responses", True, ("model", "input")),
+    ("embedding", "embeddings", False, ("model", "input")),
+    ("aembedding", "embeddings", True, ("model", "input")),
+    ("responses", "responses", False, ("model", "input")),
+    ("aresponses", "responses", True, ("model", "input")),
     ("atranscription", "transcription", True, ("file", "model")),
     ("aspeech", "speech", True, ("model", "input", "voice")),
 )
@@ -465,8 +474,10 @@ def _router_endpoint_table():
 
 def endpoint_member_wrapper(entry_points):
     """Wrap the Router endpoints the table hands out, as the class methods are wrapped."""
-    wrappers = {name: router_entry_wrapper(operation, is_async, positional)
-                for name, operation, is_async, positional in entry_points}
+    wrappers = {
+        name: router_entry_wrapper(operation, is_async, positional)
+        for name, operation, is_async, positional in entry_points
+    }
 
     def traced_endpoint_member(wrapped, instance, args, kwargs):
         endpoint = wrapped(*args, **kwargs)
@@ -542,7 +553,9 @@ def _patch_locked(overrides):
     try:
         _config = config
         for owner, name, wrapper in targets + _callback_targets() + http_calls.targets() + _flush_targets():
-            ours = wrapt.FunctionWrapper(vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper)
+            ours = wrapt.FunctionWrapper(
+                vars(owner)[name] if isinstance(owner, type) else getattr(owner, name), wrapper
+            )
             setattr(owner, name, ours)
             _installed.append((owner, name, ours))
         from ddllm.instrument import metrics
@@ -568,7 +581,8 @@ def _listen_for_nested_llm_spans():
     except Exception:
         log.warning(
             "ddllm: cannot watch for LLM Observability spans of other integrations inside an attempt "
-            "(ddtrace %s); an attempt may show two `llm` spans in LLM Observability", _ddtrace_version(),
+            "(ddtrace %s); an attempt may show two `llm` spans in LLM Observability",
+            _ddtrace_version(),
             exc_info=True,
         )
 

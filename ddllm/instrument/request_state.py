@@ -9,6 +9,7 @@ request's context, and never sets it, so LiteLLM's callbacks see what they would
 ddllm), or else through the request span among the attempt's active APM spans (ddtrace's
 context survives where contextvars do not).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -176,5 +177,8 @@ def find_by_span(active_span: Any) -> RequestState | None:
 def open_request_count() -> int:
     with map_lock:
         return len(by_span_id) + sum(
-            1 for states in by_trace_id.values() for state in states
-            if state.span is None or state.span.span_id not in by_span_id)
+            1
+            for states in by_trace_id.values()
+            for state in states
+            if state.span is None or state.span.span_id not in by_span_id
+        )

@@ -4,6 +4,7 @@ Every step ddllm takes inside the caller's LLM call goes through `guarded`: a fa
 returns its default, and the first failure of each kind is logged (with its traceback) so a
 broken release is visible without flooding the application's logs once per call.
 """
+
 import functools
 import logging
 import sys

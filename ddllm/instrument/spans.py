@@ -6,6 +6,7 @@ integrations make `llm` spans of their own for the same provider call; `demote_n
 keeps theirs in APM but out of LLM Observability, so each provider call is exactly one
 `llm` span, ours, with the right provider and the fallback facts.
 """
+
 import collections
 import linecache
 from typing import Any
@@ -43,8 +44,11 @@ def set_error(span, exc):
     span.error = 1
     span.set_tag(ERROR_TYPE, exc_type.__name__ if module == "builtins" else "%s.%s" % (module, exc_type.__name__))
     span.set_tag(ERROR_MSG, message)
-    span.set_tag(ERROR_STACK, "Traceback (most recent call last):\n%s%s: %s" % (
-        _innermost_frames(exc.__traceback__), exc_type.__name__, message))
+    span.set_tag(
+        ERROR_STACK,
+        "Traceback (most recent call last):\n%s%s: %s"
+        % (_innermost_frames(exc.__traceback__), exc_type.__name__, message),
+    )
 
 
 def error_message(exc):
@@ -311,7 +315,9 @@ def _let_ddtrace_tag_its_llm_span(span, kwargs):
 
         integration = getattr(litellm, "_datadog_integration", None)
         if integration is not None:
-            integration.llmobs_set_tags(span, args=[], kwargs=dict(kwargs or {}), response=None, operation=span.resource)
+            integration.llmobs_set_tags(
+                span, args=[], kwargs=dict(kwargs or {}), response=None, operation=span.resource
+            )
     except Exception:
         pass
 

@@ -8,6 +8,7 @@ stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread 
 end. An early end is `cancelled`. A stream dropped unread is ended by ddllm's background
 thread, never inside the garbage collector, at the time of the drop.
 """
+
 import sys
 import time
 

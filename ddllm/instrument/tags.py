@@ -6,6 +6,7 @@ result is cut to 200 characters (Datadog's tag limit). Case is kept: Datadog low
 metric tags on intake anyway, and span tags keep the model's own spelling that way.
 `vertex_ai/claude-3-5-sonnet@20240620` gives `vertex_ai/claude-3-5-sonnet_20240620`.
 """
+
 import functools
 import logging
 import re
@@ -79,7 +80,10 @@ class TagCardinalityCap:
         if warn:
             log.warning(
                 "ddllm: metric tag %r reached %d distinct values (%s); further new values are sent as %r",
-                key, self.limit, self._limit_variable, OVERFLOW_VALUE,
+                key,
+                self.limit,
+                self._limit_variable,
+                OVERFLOW_VALUE,
             )
         return tag
 

@@ -15,6 +15,7 @@ the call (LiteLLM's callbacks, the caller, the next attempt) can change what the
 Only the metric lines are sent later, from facts that no longer change; and a stream the
 caller dropped is ended on ddllm's background thread, at the time of the drop.
 """
+
 import time
 from typing import Any
 
@@ -57,8 +58,9 @@ class Attempt(streams.StreamObserver):
 
 
 @guarded("request.start")
-def begin_request(state: Any, args: tuple, kwargs: dict, operation: str, positional: tuple[str, ...] = (),
-                  router: Any = None) -> Any:
+def begin_request(
+    state: Any, args: tuple, kwargs: dict, operation: str, positional: tuple[str, ...] = (), router: Any = None
+) -> Any:
     """Start a logical request of `operation` (of `router`, when a Router serves it) in
     `state`, the shell's. Returns `state`, or None if ddllm could not; whatever it returns,
     the shell closes what was started in `state` (its span, its marker, its entry in the
@@ -106,8 +108,9 @@ def request_returned(state: Any, kwargs: dict, result: Any) -> Any:
     return result
 
 
-def end_request(state: Any, exc: BaseException | None = None, cancelled: bool = False,
-                dropped_at: tuple[float, float] | None = None) -> None:
+def end_request(
+    state: Any, exc: BaseException | None = None, cancelled: bool = False, dropped_at: tuple[float, float] | None = None
+) -> None:
     """A request's end, top to bottom: its outcome, metrics, LLM Observability, span. On the
     caller's thread when its call returned or raised, or its stream ended there; on the
     background thread when its stream was dropped (`dropped_at`, as
@@ -257,8 +260,9 @@ def _call_kwargs(args, kwargs, positional):
 
 
 @guarded("attempt.start")
-def begin_attempt(attempt: Any, args: tuple, kwargs: dict, operation: str = "chat",
-                  positional: tuple[str, ...] = ()) -> Any:
+def begin_attempt(
+    attempt: Any, args: tuple, kwargs: dict, operation: str = "chat", positional: tuple[str, ...] = ()
+) -> Any:
     """Start an attempt in `attempt`, the shell's. Returns `attempt`, or None if ddllm could
     not; whatever it returns, the shell closes what was started in `attempt`."""
     kwargs = _call_kwargs(args, kwargs, positional)
@@ -281,8 +285,7 @@ def begin_attempt(attempt: Any, args: tuple, kwargs: dict, operation: str = "cha
     attempt.facts, attempt.request, attempt.kwargs, attempt.started = facts, state, kwargs, time.perf_counter()
     attempt.saved_context = spans.save_active()  # put back when the attempt returns or raises
     try:
-        attempt.span, attempt.llmobs_span = spans.start_attempt_span(
-            facts, state.span if state is not None else None)
+        attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
         attempt.context_token = request_state.current_attempt.set(attempt)
     except BaseException:
         _finish_left_active(ATTEMPT_SPAN)  # started, but not handed back to `attempt`
@@ -313,8 +316,13 @@ def attempt_returned(attempt: Any, kwargs: dict, result: Any) -> Any:
     return result
 
 
-def end_attempt(attempt: Any, response: Any = None, exc: BaseException | None = None, cancelled: bool = False,
-                dropped_at: tuple[float, float] | None = None) -> None:
+def end_attempt(
+    attempt: Any,
+    response: Any = None,
+    exc: BaseException | None = None,
+    cancelled: bool = False,
+    dropped_at: tuple[float, float] | None = None,
+) -> None:
     """An attempt's end, top to bottom: its facts, LLM Observability, its span's tags and
     finish, its metrics. On the caller's thread when its call returned or raised, or its
     stream ended there; on the background thread when its stream was dropped (`dropped_at`:
@@ -366,7 +374,8 @@ def _finish_attempt_span(attempt, exc, ended_at):
 @guarded("attempt.llmobs")
 def _annotate_llmobs(attempt, response):
     llmobs.annotate_attempt(
-        attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output)
+        attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output
+    )
 
 
 @guarded("attempt.leaked_spans")

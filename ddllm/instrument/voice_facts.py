@@ -6,6 +6,7 @@ or an `HttpxBinaryResponseContent` whose httpx response holds the whole audio (L
 it before it returns: there is no first audio byte to time). Audio is described (name, size,
 format, seconds), never read or copied: no audio content leaves the caller's objects.
 """
+
 import os
 
 from ddllm.instrument.members import read_member

@@ -2,6 +2,7 @@
 other call follows. Prints whether its attempt span was finished (by ddllm's background
 thread, with no later call to wake it), the span's end and the time right after the drop (ns
 since the epoch)."""
+
 import os
 import threading
 import time
@@ -26,8 +27,13 @@ def on_finish(span):
 
 
 core.on("trace.span_finish", on_finish, "dropped_stream_app")
-stream = litellm.completion(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}],
-                            api_key="sk-app", mock_response="hello there, a long answer", stream=True)
+stream = litellm.completion(
+    model="openai/gpt-4o-mini",
+    messages=[{"role": "user", "content": "hi"}],
+    api_key="sk-app",
+    mock_response="hello there, a long answer",
+    stream=True,
+)
 next(iter(stream))
 del stream  # dropped half read: collected at once
 dropped = time.time_ns()

@@ -3,6 +3,7 @@ inside a call, a flush, a report): the worker serves a request and drops a strea
 parent's thread did not exist. Patch, then fork before any LiteLLM call (litellm 1.110's
 native runtime does not survive a fork after its first call). Prints the worker's exit code:
 0 when it served, 3 when it was stuck (an alarm ends it)."""
+
 import os
 import signal
 import sys
@@ -24,8 +25,7 @@ STUCK = 3
 
 
 def hold_every_lock(held, release):
-    with request_state.map_lock, background._run_lock, safety._reported_lock, patching._lock, \
-            metrics._configure_lock:
+    with request_state.map_lock, background._run_lock, safety._reported_lock, patching._lock, metrics._configure_lock:
         held.set()
         release.wait()
 
@@ -33,10 +33,22 @@ def hold_every_lock(held, release):
 def serve():
     router = Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": "sk-w", "mock_response": "litellm.RateLimitError"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-w", "mock_response": "hi there"}},
+            {
+                "model_name": "primary",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": "sk-w",
+                    "mock_response": "litellm.RateLimitError",
+                },
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_key": "sk-w",
+                    "mock_response": "hi there",
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,
@@ -44,8 +56,11 @@ def serve():
     messages = [{"role": "user", "content": "hi"}]
     router.completion(model="primary", messages=messages)
     dropped_ended = threading.Event()
-    core.on("trace.span_finish", lambda span: span.name == "llm.request" and span.get_tag("llm.outcome") == "cancelled"
-            and dropped_ended.set(), "fork_app.dropped")
+    core.on(
+        "trace.span_finish",
+        lambda span: span.name == "llm.request" and span.get_tag("llm.outcome") == "cancelled" and dropped_ended.set(),
+        "fork_app.dropped",
+    )
     stream = router.completion(model="backup", messages=messages, stream=True)
     next(iter(stream))
     del stream  # dropped: the worker's own background thread ends it

@@ -1,6 +1,7 @@
 """A gunicorn-style application: patch, then fork workers before any LiteLLM call (litellm
 1.110's native runtime does not survive a fork after its first call); each worker serves
 one request and exits. Prints the workers' pids."""
+
 import os
 import sys
 
@@ -17,10 +18,22 @@ from litellm import Router  # noqa: E402
 def serve_one_request():
     router = Router(
         model_list=[
-            {"model_name": "primary", "litellm_params": {
-                "model": "openai/gpt-4o-mini", "api_key": "sk-w", "mock_response": "litellm.RateLimitError"}},
-            {"model_name": "backup", "litellm_params": {
-                "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-w", "mock_response": "hi"}},
+            {
+                "model_name": "primary",
+                "litellm_params": {
+                    "model": "openai/gpt-4o-mini",
+                    "api_key": "sk-w",
+                    "mock_response": "litellm.RateLimitError",
+                },
+            },
+            {
+                "model_name": "backup",
+                "litellm_params": {
+                    "model": "anthropic/claude-3-5-haiku-20241022",
+                    "api_key": "sk-w",
+                    "mock_response": "hi",
+                },
+            },
         ],
         fallbacks=[{"primary": ["backup"]}],
         num_retries=0,

@@ -1,5 +1,6 @@
 """An application that knows nothing of ddllm: it only uses LiteLLM's Router with fallbacks.
 Run under `ddtrace-run` by the tests."""
+
 import asyncio
 import os
 
@@ -9,10 +10,22 @@ from litellm import Router  # noqa: E402
 
 router = Router(
     model_list=[
-        {"model_name": "primary", "litellm_params": {
-            "model": "openai/gpt-4o-mini", "api_key": "sk-app-primary", "mock_response": "litellm.RateLimitError"}},
-        {"model_name": "backup", "litellm_params": {
-            "model": "anthropic/claude-3-5-haiku-20241022", "api_key": "sk-app-backup", "mock_response": "hello"}},
+        {
+            "model_name": "primary",
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_key": "sk-app-primary",
+                "mock_response": "litellm.RateLimitError",
+            },
+        },
+        {
+            "model_name": "backup",
+            "litellm_params": {
+                "model": "anthropic/claude-3-5-haiku-20241022",
+                "api_key": "sk-app-backup",
+                "mock_response": "hello",
+            },
+        },
     ],
     fallbacks=[{"primary": ["backup"]}],
     num_retries=0,
