@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from test_ddtrace_run import run_under_ddtrace_run
+from venvs import fresh_venv
 
 # What the application reports: its own environment, a child's, and who traces LiteLLM.
 REPORT = """
@@ -69,24 +70,9 @@ def test_a_user_who_chose_keeps_the_choice_and_the_children_inherit_it(agent):
 def test_a_child_in_an_environment_without_ddllm_keeps_ddtraces_litellm_tracing(agent, tmp_path):
     """The child runs ddtrace-run in a virtualenv of its own where ddllm is not installed (its
     packages are the parent's, through a path file): ddtrace's litellm integration traces there."""
-    venv = tmp_path / "without-ddllm"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
-    child_python = str(venv / "bin" / "python")
-    site_packages = subprocess.run(
-        [child_python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    parent_site = subprocess.run(
-        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # the parent's packages, but not its `.pth` files: no ddllm start-up hook there
-    with open(os.path.join(site_packages, "parent_packages.pth"), "w") as path_file:
-        path_file.write(parent_site + "\n")
+    # the parent's packages through a path file, which processes none of their `.pth` files:
+    # no ddllm start-up hook there
+    child_python, _site_packages = fresh_venv(tmp_path)
     child = (
         "import subprocess, sys; "
         "print(subprocess.run([%r, '-m', 'ddtrace.commands.ddtrace_run', %r, '-c', "

@@ -48,13 +48,13 @@ import types
 import litellm
 import pytest
 from ddtrace.trace import tracer
-from litellm import Router
 
 import ddllm
 import ddllm.instrument
 from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
 from ddllm.instrument import background, llmobs, metrics, request_state, safety, spans
 from conftest import empty_litellm_callback_lists
+from test_attempt_spans import router_primary_rate_limited
 
 MESSAGES = [{"role": "user", "content": "Say hi"}]
 
@@ -252,32 +252,6 @@ class injected:
 
 
 # -- the representative calls: each returns what the caller sees, comparable ---------------------
-
-
-def _router():
-    return Router(
-        model_list=[
-            {
-                "model_name": "primary",
-                "litellm_params": {
-                    "model": "openai/gpt-4o-mini",
-                    "api_key": "sk-test-primary",
-                    "mock_response": "litellm.RateLimitError",
-                },
-            },
-            {
-                "model_name": "backup",
-                "litellm_params": {
-                    "model": "anthropic/claude-3-5-haiku-20241022",
-                    "api_key": "sk-test-backup",
-                    "mock_response": "hello from backup",
-                },
-            },
-        ],
-        fallbacks=[{"primary": ["backup"]}],
-        num_retries=0,
-        retry_after=0,
-    )
 
 
 def _content(response):
@@ -485,7 +459,7 @@ def calls_setup():
     saved_wakeup = background._wakeup
     held = background._wakeup = _HeldWakeup(saved_wakeup)
     loop = asyncio.new_event_loop()
-    router = _router()
+    router = router_primary_rate_limited(num_retries=0)
     quiet = [logging.getLogger(name) for name in ("LiteLLM", "LiteLLM Router")]
     saved_levels = [logger.level for logger in quiet]
     for logger in quiet:
