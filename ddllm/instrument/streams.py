@@ -45,7 +45,6 @@ class TracedStream(wrapt.ObjectProxy):
             getattr(stream, "__anext__", None),
             observer.chunk if type(observer).chunk is not StreamObserver.chunk else None,
         )
-        self._self_ended = False
         # One token, taken by the first of the ways a stream can end (list.pop is atomic):
         # a lock would have to be made fresh in a forked child, and its calls can fail.
         self._self_end_token = [True]
@@ -56,7 +55,6 @@ class TracedStream(wrapt.ObjectProxy):
                 self._self_end_token.pop()
             except IndexError:  # ended already
                 return
-            self._self_ended = True
             self._self_observer.end(exc, cancelled)
         except Exception:
             report_once("stream.end")
@@ -149,9 +147,10 @@ class TracedStream(wrapt.ObjectProxy):
         # Abandoned unread or half read. A finalizer may run while this thread holds a tracer
         # or queue lock: it only queues the ending, which ddllm's background thread carries out.
         try:  # nothing may escape a finalizer, and it must not log (a lock may be held)
-            if getattr(self, "_self_ended", True):
+            token = getattr(self, "_self_end_token", None)  # None: its __init__ did not finish
+            if not token:
                 return
-            self._self_ended = True  # nobody else can reach an object being finalized
+            token.pop()  # nobody else can reach an object being finalized
             # queued before any code of ours runs: the ending (its observer's own) is not lost
             background.queue((self._self_observer.end, (None, True, (time.time(), time.perf_counter()))))
             background.wake_from_finalizer()
