@@ -52,6 +52,7 @@ def _on_its_own(patch_everything):
             _patching_on_its_own = outer
 
     ddtrace_patching_on_its_own.__wrapped__ = patch_everything
+    ddtrace_patching_on_its_own.ddllm_takeover = True
     return ddtrace_patching_on_its_own
 
 
@@ -66,11 +67,13 @@ def _without_litellm(patch):
         return patch(*args, **modules)
 
     patch_but_litellm.__wrapped__ = patch
+    patch_but_litellm.ddllm_takeover = True
     return patch_but_litellm
 
 
 def _wrapped_once(function, wrap):
-    if not callable(function) or hasattr(function, "__wrapped__"):
+    # ours are marked: a function of ddtrace's may carry `__wrapped__` of its own decorator
+    if not callable(function) or getattr(function, "ddllm_takeover", False):
         return function
     return wrap(function)
 
