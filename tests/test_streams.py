@@ -68,6 +68,24 @@ def only_attempt_or_none(agent):
     return spans[0] if spans else None
 
 
+def test_a_stream_read_on_after_a_break_gives_every_chunk_and_ends_once(agent, patched):
+    """A caller may leave a `for` loop and read on, with `next()` or another loop: the chunks
+    go on where they stopped, and the stream ends once, at its real end."""
+    stream = litellm.completion(**stream_call())
+    texts = []
+    for chunk in stream:
+        texts.append(chunk.choices[0].delta.content or "")
+        break
+    texts.append(next(stream).choices[0].delta.content or "")
+    texts.extend(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert "".join(texts) == TEXT
+    assert list(stream) == []
+    flush()
+    attempt = only_attempt(agent)
+    assert meta(attempt, "llm.outcome") == "success"
+    assert attempt["metrics"]["gen_ai.usage.output_tokens"] > 0
+
+
 def test_close_cancels(agent, patched):
     stream = litellm.completion(**stream_call())
     next(iter(stream))
@@ -171,6 +189,24 @@ def test_router_sync_stream(agent, patched, router_call):
     [(request, attempts)] = requests_with_attempts(agent.traces())
     assert meta(request, "llm.final.provider") == "anthropic"
     assert len(attempts) == 2
+
+
+async def test_request_handed_its_attempts_stream_is_one_proxy_ending_attempt_then_request(agent, patched):
+    """`litellm.acompletion(fallbacks=...)` hands back its attempt's stream: each chunk passes
+    ddllm's proxy once, and that proxy ends the attempt and then the request, here dropped.
+    (Async: LiteLLM's sync twin fails on a mock stream with fallbacks, ddllm or not.)"""
+    stream = await litellm.acompletion(**stream_call(fallbacks=["openai/gpt-4o"]))
+    assert type(stream).__name__ == "TracedStream"
+    assert type(stream.__wrapped__) is CustomStreamWrapper  # LiteLLM's own, not a second proxy
+    await stream.__anext__()
+    del stream
+    gc.collect()
+    background.run_pending()
+    flush()
+    [(request, [attempt])] = requests_with_attempts(agent.traces())
+    assert meta(request, "llm.outcome") == "cancelled"
+    assert meta(attempt, "llm.outcome") == "cancelled"
+    assert request["start"] + request["duration"] >= attempt["start"] + attempt["duration"]
 
 
 async def test_100_concurrent_streams(agent, patched):

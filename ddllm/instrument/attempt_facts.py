@@ -86,8 +86,10 @@ class AttemptFacts:
     operation = "chat"
     reasoning_tokens = cache_read_tokens = cache_write_tokens = embedding_inputs = None
     embedding_dimensions = provider_calls = last_http_status = last_chunk = caller = None
+    caller_span_tags: list[tuple[str, str]] = []  # `caller` as span tags (`caller_span_tags`); never appended to
     # voice (`ddllm.instrument.voice_facts`)
     audio_seconds = transcript_characters = speech_characters = speech_bytes = speech_format = None
+    upload_description = speech_description = None  # the audio in words, for LLM Observability
 
     @property
     def target(self):
@@ -397,6 +399,22 @@ def _reasoning_tokens(details):
     return _positive(reader(details)("reasoning_tokens", None)) if details is not None else None
 
 
+def read_end(facts: Any, response: Any, exc: BaseException | None, stream: Any, cancelled: bool) -> None:
+    """What the attempt's answer says: its error, its stream's end (`stream`), or its response."""
+    if exc is not None:
+        read_error(exc, facts, stream)
+    elif stream is not None:
+        read_stream_end(stream, facts)
+        if cancelled:
+            facts.outcome = "cancelled"
+    else:
+        read_response(response, facts)
+    if facts.response_model:  # named as the spans' other model tags are (`spans`)
+        facts.response_model = normalize_tag_value(facts.response_model)
+    if exc is None and stream is None and facts.operation in catalogue.VOICE_OPERATIONS:
+        voice_facts.read_answer(response, hidden_params_of(response), facts)
+
+
 def read_response(response: Any, facts: Any) -> None:
     """Fill what a successful (non-streamed) response says."""
     facts.outcome = "success"
@@ -412,8 +430,6 @@ def read_response(response: Any, facts: Any) -> None:
         facts.embedding_dimensions = _embedding_dimensions(getattr(response, "data", None))
     elif facts.operation == "responses":
         facts.response_id = _str_or_none(getattr(response, "id", None))
-    elif facts.operation in catalogue.VOICE_OPERATIONS:
-        voice_facts.read_answer(response, hidden, facts)
     cost = hidden.get("response_cost")
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost == cost:
         facts.cost_usd = float(cost)
@@ -450,6 +466,9 @@ def read_error(exc: BaseException, facts: Any, stream: Any = None) -> None:
     read_rate_limits(headers, facts)
     if stream is not None and facts.remaining_requests is None and facts.remaining_tokens is None:
         read_rate_limits(hidden_params_of(stream).get("additional_headers"), facts)  # its answer's headers
+    if stream is not None and facts.last_chunk is not None:  # a usage chunk may have come before the failure
+        read_usage(read_member(facts.last_chunk, "usage"), facts)
+    facts.last_chunk = None
 
 
 def chunk_has_content(chunk: Any) -> bool:
@@ -465,12 +484,10 @@ def chunk_has_content(chunk: Any) -> bool:
 
 
 def read_chunk(chunk: Any, facts: Any) -> None:
-    usage = read_member(chunk, "usage")  # LiteLLM deletes it from every chunk but the last
-    if usage is not None:
-        read_usage(usage, facts)
+    """What a chunk before the first with content tells: the model. Usage is read at the end
+    (`read_stream_end`), from the last chunk alone: LiteLLM deletes it from every other."""
     if facts.response_model is None:
         facts.response_model = _str_or_none(getattr(chunk, "model", None))
-    facts.last_chunk = chunk
 
 
 def read_stream_end(stream: Any, facts: Any) -> None:

@@ -175,7 +175,7 @@ def _request_result(state, kwargs, result):
     try:
         handed = tracing.request_returned(state, kwargs, result)
         if handed is result or _proxy_of(handed, result):
-            _close_request(state, finish=handed is result)  # a proxy ends the request later
+            _close_request(state, finish=not state.streamed)  # a stream's proxy ends it later
             return handed
     except Exception:
         report_once("request.result")

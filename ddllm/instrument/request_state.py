@@ -98,6 +98,7 @@ class RequestState:
     # (`ddllm.instrument.cooldowns`); None when there is none.
     skipped = None
     caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
+    caller_span_tags: list[tuple[str, str]] = []  # `caller` as span tags; never appended to
     started = None
     context_token: contextvars.Token | None = None  # of its marker in `current_request`
     attempt_context_token: contextvars.Token | None = None  # of `current_attempt` cleared in its context

@@ -14,7 +14,7 @@ from typing import Any
 from ddtrace.constants import ERROR_MSG, ERROR_STACK, ERROR_TYPE, SPAN_KIND
 from ddtrace.trace import tracer
 
-from ddllm.instrument import attempt_facts, cooldowns, request_state
+from ddllm.instrument import cooldowns, request_state
 from ddllm.instrument.safety import report_once
 from ddllm.instrument.tags import normalize_tag_value
 from ddllm.catalogue import ATTEMPT_SPAN, COMPONENT, REQUEST_SPAN
@@ -145,7 +145,7 @@ def tag_request_span(span: Any, state: Any, outcome: str, exc: BaseException | N
     if state.final_model:
         span.set_tag("llm.final.model", state.final_model)
     span.set_tag("llm.outcome", outcome)
-    set_caller_tags(span, state.caller)
+    set_caller_tags(span, state.caller_span_tags)
     if state.skipped:
         skipped, listed = cooldowns.skipped_tags(state.skipped)
         span.set_metric("llm.request.skipped_deployments", skipped)
@@ -164,9 +164,9 @@ def finish_at(span: Any, finish_time: float | None = None) -> None:
         report_once("span.finish")
 
 
-def set_caller_tags(span, caller):
-    """Who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)."""
-    for key, value in attempt_facts.caller_span_tags(caller):
+def set_caller_tags(span, caller_span_tags):
+    """Who called, where LiteLLM's proxy says so (`attempt_facts.caller_span_tags`)."""
+    for key, value in caller_span_tags:
         span.set_tag(key, value)
 
 
@@ -262,7 +262,7 @@ def _set_attempt_start_tags(span, facts):
     ):
         if value:
             span.set_tag(key, value)
-    set_caller_tags(span, facts.caller)
+    set_caller_tags(span, facts.caller_span_tags)
 
 
 def tag_attempt_span(span: Any, facts: Any, exc: BaseException | None) -> None:
@@ -271,7 +271,7 @@ def tag_attempt_span(span: Any, facts: Any, exc: BaseException | None) -> None:
     if facts.http_status is not None:
         span.set_tag("http.status_code", str(facts.http_status))
     if facts.response_model:
-        span.set_tag("gen_ai.response.model", _model_tag(facts.response_model))
+        span.set_tag("gen_ai.response.model", facts.response_model)  # a tag value already
     for key, value in (
         ("gen_ai.usage.input_tokens", facts.input_tokens),
         ("gen_ai.usage.output_tokens", facts.output_tokens),
@@ -335,22 +335,26 @@ def close_spans_left_open_by_failed_stream(own_span, exc, kwargs, request=False)
     those left active inside ours (ddtrace patched first), and ddtrace's span of the same
     layer around ours (patched after): its `router.*` span around our request, its
     `completion` span around our attempt. Only when ddtrace's litellm integration is on,
-    which the user chose (DD_TRACE_LITELLM_ENABLED=true)."""
-    inside = []
-    span = tracer.current_span()
-    while span is not None and span is not own_span:
-        inside.append(span)
-        span = getattr(span, "_parent", None)
-    leaked = [s for s in inside if not s.finished] if span is own_span else []
-    parent = getattr(own_span, "_parent", None)
-    if parent is not None and not parent.finished and _is_ddtrace_litellm_span(parent, router=request):
-        leaked.append(parent)
-    for open_span in leaked:
-        if open_span.name == _DDTRACE_LITELLM_SPAN and open_span.span_type == _LLM_SPAN_TYPE:
-            # still an LLM Observability span (not demoted): it needs the kind ddtrace writes
-            _let_ddtrace_tag_its_llm_span(open_span, kwargs)
-        set_error(open_span, exc)
-        open_span.finish()
+    which the user chose (DD_TRACE_LITELLM_ENABLED=true). Never raises: our own span's tags
+    and finish come after it."""
+    try:
+        inside = []
+        span = tracer.current_span()
+        while span is not None and span is not own_span:
+            inside.append(span)
+            span = getattr(span, "_parent", None)
+        leaked = [s for s in inside if not s.finished] if span is own_span else []
+        parent = getattr(own_span, "_parent", None)
+        if parent is not None and not parent.finished and _is_ddtrace_litellm_span(parent, router=request):
+            leaked.append(parent)
+        for open_span in leaked:
+            if open_span.name == _DDTRACE_LITELLM_SPAN and open_span.span_type == _LLM_SPAN_TYPE:
+                # still an LLM Observability span (not demoted): it needs the kind ddtrace writes
+                _let_ddtrace_tag_its_llm_span(open_span, kwargs)
+            set_error(open_span, exc)
+            open_span.finish()
+    except Exception:
+        report_once("span.leaked")
 
 
 def demote_nested_llm_span(span):

@@ -7,6 +7,11 @@ stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread 
 (a caller that breaks out of its loop), or a `with` / `async with` block left before the
 end. An early end is `cancelled`. A stream dropped unread is ended by ddllm's background
 thread, never inside the garbage collector, at the time of the drop.
+
+A Router's streamed request hands the caller its attempt's stream as LiteLLM returned it:
+our proxy of that attempt. The request does not wrap it again (each chunk would pass two
+proxies); it asks the attempt's proxy to end the request too, after the attempt
+(`also_end`).
 """
 
 import sys
@@ -34,70 +39,47 @@ class TracedStream(wrapt.ObjectProxy):
     def __init__(self, stream: object, observer: StreamObserver) -> None:
         background.ensure_running()  # a drop is ended there, even if no other call comes
         super().__init__(stream)
-        self._self_observer = observer
-        # What each chunk needs, in one attribute: reading an attribute of a proxy costs ~90 ns,
-        # five times a plain object's, and this runs on the caller's thread for every chunk.
-        # The stream's own next and anext (None where it has none: then looked up as before,
-        # to raise what it raised), and the observer's chunk (None for an observer that reads
-        # none, such as a request's: its attempt's observer reads them).
-        self._self_per_chunk = (
-            getattr(stream, "__next__", None),
-            getattr(stream, "__anext__", None),
-            observer.chunk if type(observer).chunk is not StreamObserver.chunk else None,
-        )
+        self._self_observers = [observer]  # ended in this order (`also_end` adds one)
         # One token, taken by the first of the ways a stream can end (list.pop is atomic):
         # a lock would have to be made fresh in a forked child, and its calls can fail.
         self._self_end_token = [True]
+        self._self_readers: dict[str, object] = {}  # the generators the caller reads through, by kind
 
-    def _self_end(self, exc=None, cancelled=False):
-        try:  # the whole ending: it runs inside the caller's read of the stream
-            try:
-                self._self_end_token.pop()
-            except IndexError:  # ended already
-                return
-            self._self_observer.end(exc, cancelled)
-        except Exception:
-            report_once("stream.end")
+    def also_end(self, observer: StreamObserver) -> bool:
+        """End `observer` too when this stream ends, after the observers it has. False if the
+        stream has begun to end already: the caller then wraps it in a proxy of its own."""
+        if not self._self_end_token:
+            return False
+        self._self_observers.append(observer)
+        return True
+
+    # The caller reads the stream through one generator (an async one for `async for`), which
+    # `iter()` hands to a `for` loop and `next()` resumes: resuming it costs a third of a call
+    # of a proxy's own `__next__`, whose every attribute read goes through the proxy
+    # (benchmarks/README.md). It holds the stream's parts, not this proxy, so that dropping the
+    # proxy drops it too.
 
     def __iter__(self):
-        return self
+        return self._self_reader_of(_read)
 
     def __next__(self):
-        next_chunk, _, observe = self._self_per_chunk
-        try:
-            chunk = next_chunk() if next_chunk is not None else self.__wrapped__.__next__()
-        except StopIteration:
-            self._self_end()
-            raise
-        except BaseException as exc:
-            self._self_end(exc)
-            raise
-        if observe is not None:
-            try:  # in line, not in a method of ours: this runs once per chunk
-                observe(chunk)
-            except Exception:
-                report_once("stream.chunk")
-        return chunk
+        return next(self._self_reader_of(_read))
 
     def __aiter__(self):
-        return self
+        return self._self_reader_of(_read_async)
 
-    async def __anext__(self):
-        _, next_chunk, observe = self._self_per_chunk
-        try:
-            chunk = await (next_chunk() if next_chunk is not None else self.__wrapped__.__anext__())
-        except StopAsyncIteration:
-            self._self_end()
-            raise
-        except BaseException as exc:
-            self._self_end(exc)
-            raise
-        if observe is not None:
-            try:  # in line, not in a method of ours: this runs once per chunk
-                observe(chunk)
-            except Exception:
-                report_once("stream.chunk")
-        return chunk
+    def __anext__(self):
+        return self._self_reader_of(_read_async).__anext__()
+
+    def _self_reader_of(self, read):
+        reader = self._self_readers.get(read.__name__)
+        if reader is None:
+            observer = self._self_observers[0]
+            # an observer that reads no chunk (a request's: its attempt's reads them) is not called
+            observe = observer.chunk if type(observer).chunk is not StreamObserver.chunk else None
+            reader = read(self.__wrapped__, observe, self._self_observers, self._self_end_token)
+            self._self_readers[read.__name__] = reader
+        return reader
 
     def close(self):
         try:
@@ -105,7 +87,7 @@ class TracedStream(wrapt.ObjectProxy):
             if close is not None:
                 return close()
         finally:
-            self._self_end(cancelled=True)
+            _end(self._self_observers, self._self_end_token, cancelled=True)
 
     async def aclose(self):
         try:
@@ -113,7 +95,7 @@ class TracedStream(wrapt.ObjectProxy):
             if aclose is not None:
                 return await aclose()
         finally:
-            self._self_end(cancelled=True)
+            _end(self._self_observers, self._self_end_token, cancelled=True)
 
     def __enter__(self):
         enter = getattr(self.__wrapped__, "__enter__", None)
@@ -127,7 +109,9 @@ class TracedStream(wrapt.ObjectProxy):
             exit_ = getattr(self.__wrapped__, "__exit__", None)
             return exit_(exc_type, exc, tb) if exit_ is not None else None
         finally:
-            self._self_end(cancelled=True)  # no-op when the stream was read to its end
+            _end(
+                self._self_observers, self._self_end_token, cancelled=True
+            )  # no-op when the stream was read to its end
 
     async def __aenter__(self):
         aenter = getattr(self.__wrapped__, "__aenter__", None)
@@ -141,7 +125,7 @@ class TracedStream(wrapt.ObjectProxy):
             aexit = getattr(self.__wrapped__, "__aexit__", None)
             return (await aexit(exc_type, exc, tb)) if aexit is not None else None
         finally:
-            self._self_end(cancelled=True)
+            _end(self._self_observers, self._self_end_token, cancelled=True)
 
     def __del__(self):
         # Abandoned unread or half read. A finalizer may run while this thread holds a tracer
@@ -151,11 +135,76 @@ class TracedStream(wrapt.ObjectProxy):
             if not token:
                 return
             token.pop()  # nobody else can reach an object being finalized
-            # queued before any code of ours runs: the ending (its observer's own) is not lost
-            background.queue((self._self_observer.end, (None, True, (time.time(), time.perf_counter()))))
+            # queued before any code of ours runs: the endings (its observers' own) are not lost
+            dropped_at = (time.time(), time.perf_counter())
+            for observer in self._self_observers:
+                background.queue((observer.end, (None, True, dropped_at)))
             background.wake_from_finalizer()
         except Exception:
             pass
+
+
+def _read(stream, observe, observers, end_token):
+    """The chunks of `stream`, each handed to `observe`; its end ends the observers (once:
+    `end_token`). A generator closed or dropped before the end ends nothing: the proxy's own
+    close, exit or drop does. The chunks come from the stream's iterator, which for a stream
+    that is our proxy (its attempt's, in a request's stream) is that proxy's generator."""
+    next_chunk = None
+    while True:
+        try:
+            if next_chunk is None:  # a stream with no iterator raises here what Python would
+                next_chunk = (iter(stream) if hasattr(type(stream), "__iter__") else stream).__next__
+            chunk = next_chunk()
+        except StopIteration:
+            _end(observers, end_token)
+            return
+        except BaseException as exc:
+            _end(observers, end_token, exc)
+            raise
+        if observe is not None:
+            try:
+                observe(chunk)
+            except Exception:
+                report_once("stream.chunk")
+        yield chunk
+
+
+async def _read_async(stream, observe, observers, end_token):
+    """`_read` for `async for`."""
+    next_chunk = None
+    while True:
+        try:
+            if next_chunk is None:
+                next_chunk = (stream.__aiter__() if hasattr(type(stream), "__aiter__") else stream).__anext__
+            chunk = await next_chunk()
+        except StopAsyncIteration:
+            _end(observers, end_token)
+            return
+        except BaseException as exc:
+            _end(observers, end_token, exc)
+            raise
+        if observe is not None:
+            try:
+                observe(chunk)
+            except Exception:
+                report_once("stream.chunk")
+        yield chunk
+
+
+def _end(observers, end_token, exc=None, cancelled=False):
+    """A stream's end, on the thread that reads it: each observer's, in order, once."""
+    try:  # the whole ending: it runs inside the caller's read of the stream
+        try:
+            end_token.pop()
+        except IndexError:  # ended already
+            return
+        for observer in observers:
+            try:  # each observer's ending whole, the next one's too
+                observer.end(exc, cancelled)
+            except Exception:
+                report_once("stream.end")
+    except Exception:
+        report_once("stream.end")
 
 
 def _not_a_context_manager(stream, method):

@@ -46,15 +46,20 @@ class Attempt(streams.StreamObserver):
     closed = False  # its span finished (by the shell, which holds it)
 
     def chunk(self, chunk):
-        """Time to first token, usage, and the output for LLM Observability. Once the first
-        chunk with content has come, the others are not looked into for it."""
-        facts = self.facts
-        if not self.content_read and attempt_facts.chunk_has_content(chunk):
-            facts.time_to_first_token = time.perf_counter() - self.started
-            self.content_read = True
-        attempt_facts.read_chunk(chunk, facts)
+        """Each chunk the caller reads: the last one is kept (the stream's end reads its usage),
+        and each goes to LLM Observability's output. Until the first one with content: the time
+        to first token, and the model."""
+        if not self.content_read:
+            self._before_content(chunk)
+        self.facts.last_chunk = chunk
         if self.stream_output is not None:
             self.stream_output.chunks.append(chunk)
+
+    def _before_content(self, chunk):
+        if attempt_facts.chunk_has_content(chunk):
+            self.facts.time_to_first_token = time.perf_counter() - self.started
+            self.content_read = True
+        attempt_facts.read_chunk(chunk, self.facts)
 
 
 @guarded("request.start")
@@ -73,6 +78,7 @@ def begin_request(
     state.started = time.perf_counter()
     state.kwargs, state.router, state.operation = kwargs, router, operation
     state.caller = attempt_facts.proxy_caller(kwargs)
+    state.caller_span_tags = attempt_facts.caller_span_tags(state.caller)
     state.saved_context = spans.save_active()  # put back when the request returns
     try:
         state.span = spans.start_request_span(state.resource)
@@ -173,12 +179,16 @@ def _annotate_request_llmobs(state, outcome):
 def stream_request(state: Any, stream: Any) -> Any:
     """The request's result is a stream: hand the caller a proxy that ends the request with it.
     The shell's `state` is the stream's observer: its `end` (the shell's own) runs
-    `end_request` and closes the request."""
+    `end_request` and closes the request. A stream that is our proxy already (its attempt's,
+    as the Router returns it) ends the request after its attempt, unwrapped again."""
     try:
         spans.restore_active(state.saved_context)
         if spans.llmobs_enabled() and state.kwargs is not None:
             state.kwargs = _arguments_as_called(state.kwargs)  # read when the stream ends
-        proxy = streams.TracedStream(stream, state)
+        if type(stream) is streams.TracedStream and stream.also_end(state):
+            proxy = stream
+        else:
+            proxy = streams.TracedStream(stream, state)
         state.streamed = True
         return proxy
     except Exception:
@@ -281,7 +291,11 @@ def begin_attempt(
         request_state.learn_trace_id(state, trace_id)
     _place_in_request(facts, state, kwargs, metadata)
     # who called: its request's caller (the same proxy call), read once per request
-    facts.caller = state.caller if state is not None and state.caller else attempt_facts.proxy_caller(kwargs)
+    if state is not None and state.caller:
+        facts.caller, facts.caller_span_tags = state.caller, state.caller_span_tags
+    else:
+        facts.caller = attempt_facts.proxy_caller(kwargs)
+        facts.caller_span_tags = attempt_facts.caller_span_tags(facts.caller)
     attempt.facts, attempt.request, attempt.kwargs, attempt.started = facts, state, kwargs, time.perf_counter()
     attempt.saved_context = spans.save_active()  # put back when the attempt returns or raises
     try:
@@ -335,10 +349,6 @@ def end_attempt(
         ended_at, duration = _end_time(attempt.started, dropped_at)
         _read_end(attempt, response, exc, cancelled, duration)
         _annotate_llmobs(attempt, response)
-        if exc is not None and attempt.facts.stream and attempt.stream is None:
-            # after annotating: LLM Observability refuses to annotate a finished span, and the
-            # span closed here may be the `llm` span ours annotates (ddtrace's, enclosing ours)
-            _close_leaked_spans(attempt, exc)
         _finish_attempt_span(attempt, exc, ended_at)
         if attempt.stream is None:  # a stream's proxy put the caller's context back already
             spans.restore_active(attempt.saved_context)
@@ -349,23 +359,21 @@ def end_attempt(
 
 @guarded("attempt.facts")
 def _read_end(attempt, response, exc, cancelled, duration):
-    """What the attempt's answer says: its response, its stream's end, or its error."""
-    facts = attempt.facts
-    facts.duration = duration
-    if exc is not None:
-        attempt_facts.read_error(exc, facts, attempt.stream)
-    elif attempt.stream is not None:
-        attempt_facts.read_stream_end(attempt.stream, facts)
-        if cancelled:
-            facts.outcome = "cancelled"
-    else:
-        attempt_facts.read_response(response, facts)
+    """What the attempt's answer says, and what its request keeps of it."""
+    attempt.facts.duration = duration
+    attempt_facts.read_end(attempt.facts, response, exc, attempt.stream, cancelled)
     _remember_in_request(attempt, exc)
 
 
 @guarded("attempt.span")
 def _finish_attempt_span(attempt, exc, ended_at):
+    """Its span's tags, then its finish. A stream that failed before LiteLLM handed it over may
+    have left ddtrace's spans open inside ours: closed first, after LLM Observability's
+    annotation (which refuses a finished span, and the span closed may be the `llm` span ours
+    annotates: ddtrace's, enclosing ours)."""
     try:
+        if exc is not None and attempt.facts.stream and attempt.stream is None:
+            spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
         spans.tag_attempt_span(attempt.span, attempt.facts, exc)
     finally:
         spans.finish_at(attempt.span, ended_at)
@@ -376,11 +384,6 @@ def _annotate_llmobs(attempt, response):
     llmobs.annotate_attempt(
         attempt.llmobs_span, attempt.facts, attempt.kwargs, response, attempt.request, attempt.stream_output
     )
-
-
-@guarded("attempt.leaked_spans")
-def _close_leaked_spans(attempt, exc):
-    spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
 
 
 @guarded("attempt.metrics")
