@@ -12,7 +12,7 @@ BUILD_BACKEND := setuptools
 # started once).
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
-.PHONY: lint test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile clean
+.PHONY: lint test test-newest test-oldest test-newest-python compat demo bench bench-instructions bench-functions bench-proxy bench-proxy-profile bench-llmobs-spans clean
 
 # An interpreter of a Python version: one pyenv installed, else one on PATH that runs.
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -168,6 +168,10 @@ bench-instructions: $(VENV)/.ddllm
 # integration, three proxies side by side in interleaved rounds. About 8 minutes.
 bench-proxy: $(VENV)/.ddllm
 	$(BIN)/python benchmarks/proxy_cpu.py $(BENCH_PROXY_OPTIONS)
+
+# What ddtrace charges for the design's two LLM Observability spans alone: the proxy goal's floor.
+bench-llmobs-spans: $(VENV)/.deps
+	$(BIN)/python benchmarks/llmobs_spans.py
 
 # Where those proxies' CPU goes: one round of each under py-spy (installed on first use, in
 # .venv-tools), in µs per request by package, and ddllm's own by step and by function.

@@ -5,6 +5,8 @@ callback is a request of its own. ddllm's background thread only sends metrics."
 
 import asyncio
 import contextlib
+import contextvars
+import gc
 import json
 import threading
 import time
@@ -20,7 +22,7 @@ from spans_of import requests_with_attempts
 from test_attempt_spans import MESSAGES, router_primary_rate_limited
 from test_http_provider import OPENAI_MODEL, openai_params
 
-from ddllm.instrument import background
+from ddllm.instrument import background, request_state, tracing
 
 CALLBACK_WAIT_SECONDS = 30  # a bound on a wait for a callback: it returns as soon as the callback ran
 
@@ -320,3 +322,33 @@ def test_an_llm_call_made_in_a_failure_callback_is_not_an_attempt_of_the_request
     assert judged["meta"]["llm.attempt.number"] == "1" and judged["meta"]["llm.outcome"] == "success"
     assert judged["parent_id"] == attempts[0]["span_id"] and "llm.fallback.depth" in judged["meta"]
     assert judged["meta"]["llm.fallback.depth"] == "0" and "llm.model_group" not in judged["meta"]
+
+
+class ContextKeepingCallback(CustomLogger):
+    """A pre-call hook that keeps a copy of the attempt's context, as a task the attempt
+    started would: it runs inside the attempt, before the provider is called."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept = []
+
+    def log_pre_api_call(self, model, messages, kwargs):
+        self.kept.append(contextvars.copy_context())
+
+
+def test_a_context_kept_from_inside_an_attempt_keeps_nothing_of_it_alive(agent, patched, provider, router):
+    """The markers in a context copied inside an attempt point at the attempt and its request
+    weakly: once the call returned, the copy keeps neither (their arguments and spans) alive,
+    and an LLM call made in it is a request of its own."""
+    callback = ContextKeepingCallback()
+    with empty_litellm_callback_lists():
+        litellm.callbacks = [callback]
+        router.completion(model="primary", messages=MESSAGES)
+    assert callback.kept  # one copy per attempt
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, (tracing.Attempt, request_state.RequestState))]
+    assert alive == []
+    callback.kept[-1].run(lambda: litellm.completion(messages=MESSAGES, **openai_params(provider, "gpt-4o")))
+    flush()
+    [judged] = _attempts_by_model(agent)["gpt-4o"]
+    assert judged["meta"]["llm.attempt.number"] == "1" and judged["meta"]["llm.outcome"] == "success"

@@ -15,52 +15,66 @@ from __future__ import annotations
 import contextvars
 import sys
 import threading
+import weakref
 from typing import Any
 
 from ddllm.instrument import forksafe
 
-# The markers "this context runs inside that request / attempt". LiteLLM copies the context
-# for its callbacks while an attempt runs, so a copy can outlive the call: a marker points at
-# its request or attempt, and one whose call has returned marks nothing (`running_request`,
-# `running_attempt`).
+# The markers "this context runs inside that request / attempt": weak references to it.
+# LiteLLM copies the context for its callbacks while an attempt runs, so a copy can outlive
+# the call: a marker whose call has returned marks nothing (`running_request`,
+# `running_attempt`), and being weak it keeps no ended attempt or request (its kwargs, its
+# span) alive in a copy that lives on, such as a task the attempt started.
 current_request: contextvars.ContextVar[Any] = contextvars.ContextVar("ddllm_current_request", default=None)
 current_attempt: contextvars.ContextVar[Any] = contextvars.ContextVar("ddllm_current_attempt", default=None)
+
+
+def _marked(marker: contextvars.ContextVar) -> Any:
+    """What `marker` points at in this context: None if nothing, `_ENDED` if it is gone."""
+    reference = marker.get()
+    if reference is None:
+        return None
+    marked = reference()
+    return marked if marked is not None else _ENDED
 
 
 def running_attempt() -> Any:
     """The attempt this context runs inside, if its call has not returned: a LiteLLM call or
     an HTTP call made there is part of it."""
-    attempt = current_attempt.get()
+    attempt = _marked(current_attempt)
     return attempt if attempt is not None and not attempt.returned else None
 
 
 def running_request() -> RequestState | None:
     """The request this context runs inside, if its call has not returned."""
-    state = current_request.get()
+    state = _marked(current_request)
     return state if state is not None and not state.returned else None
 
 
 def detached() -> bool:
     """A call made in this context is a request of its own: the context is LiteLLM's callbacks',
     or a copy made inside an attempt that has returned since (a task the attempt started)."""
-    attempt = current_attempt.get()
+    attempt = _marked(current_attempt)
     return attempt is not None and attempt.returned
 
 
-class _LiteLLMCallbacks:
-    """What `current_attempt` holds while LiteLLM runs its logging callbacks: no attempt runs
-    there (they may run while the attempt they log is still returning, on another thread)."""
+class _NoCallRunning:
+    """An attempt that marks nothing: what `current_attempt` points at while LiteLLM runs its
+    logging callbacks (they may run while the attempt they log is still returning, on another
+    thread), and what a marker whose attempt or request is gone reads as."""
 
     returned = True
 
 
-_LITELLM_CALLBACKS = _LiteLLMCallbacks()
+_LITELLM_CALLBACKS = _NoCallRunning()
+_LITELLM_CALLBACKS_MARKER = weakref.ref(_LITELLM_CALLBACKS)
+_ENDED = _NoCallRunning()
 
 
 def detach() -> tuple[contextvars.Token, contextvars.Token]:
     """Enter LiteLLM's callbacks: no request or attempt runs here. Returns what `reattach`
     puts back."""
-    return current_attempt.set(_LITELLM_CALLBACKS), current_request.set(None)
+    return current_attempt.set(_LITELLM_CALLBACKS_MARKER), current_request.set(None)
 
 
 def reattach(tokens: tuple[contextvars.Token, contextvars.Token]) -> None:
@@ -125,7 +139,7 @@ _PARENT_WALK = 32  # active spans looked through for a request span
 
 
 def enter(state: RequestState) -> None:
-    state.context_token = current_request.set(state)
+    state.context_token = current_request.set(weakref.ref(state))
     state.attempt_context_token = current_attempt.set(None)  # its attempts start afresh
     with map_lock:
         if state.span is not None:

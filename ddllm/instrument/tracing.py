@@ -17,6 +17,7 @@ caller dropped is ended on ddllm's background thread, at the time of the drop.
 """
 
 import time
+import weakref
 from typing import Any
 
 from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
@@ -300,7 +301,7 @@ def begin_attempt(
     attempt.saved_context = spans.save_active()  # put back when the attempt returns or raises
     try:
         attempt.span, attempt.llmobs_span = spans.start_attempt_span(facts, state.span if state is not None else None)
-        attempt.context_token = request_state.current_attempt.set(attempt)
+        attempt.context_token = request_state.current_attempt.set(weakref.ref(attempt))
     except BaseException:
         _finish_left_active(ATTEMPT_SPAN)  # started, but not handed back to `attempt`
         raise
