@@ -33,12 +33,12 @@ def reader(container: object) -> Callable[[str, Any], Any]:
 def read_member(source: object, name: str) -> Any:
     """`reader(source)(name, None)` for a public member that is often absent, without what a
     miss costs on a pydantic model: its `__getattr__` raises an AttributeError built in Python
-    (~2 us, ~20 thousand instructions), and LiteLLM deletes its models' unset optional fields
+    (benchmarks/README.md), and LiteLLM deletes its models' unset optional fields
     (a message's `reasoning_content`, say). A model's fields are in its `__dict__`, the members
     it was given beyond them in `__pydantic_extra__`; anything its class defines is read as
     usual. It is also the cheap read of a member kept as an extra (in LiteLLM 1.110 a response's
     usage, a streamed choice's and a delta's members): a getattr of one fails the normal lookup
-    first, then runs pydantic's `__getattr__` in Python (~1 us, four times this)."""
+    first, then runs pydantic's `__getattr__` in Python, several times this read's cost."""
     extra = getattr(source, "__pydantic_extra__", _NOT_A_MODEL)  # first: it is read per chunk
     if extra is _NOT_A_MODEL:
         return source.get(name) if type(source) is dict or isinstance(source, Mapping) else getattr(source, name, None)

@@ -58,9 +58,9 @@ def error_message(exc):
 def _innermost_frames(tb):
     """The innermost frames in the traceback module's layout, kept per failure place.
 
-    A frame's line number is decoded from its code's line table on every read, ~2 us for
-    LiteLLM's long functions (`StackSummary.extract` also stats every frame's file): 24 us
-    for a LiteLLM 429. A 429 storm fails at the same places over and over, so the text is
+    A frame's line number is decoded from its code's line table on every read, dearly for
+    LiteLLM's long functions (`StackSummary.extract` also stats every frame's file), and a
+    LiteLLM 429 has many. A 429 storm fails at the same places over and over, so the text is
     kept per place, the code and instruction of each kept frame (bounded)."""
     kept = collections.deque(maxlen=_STACK_FRAMES)
     while tb is not None:
