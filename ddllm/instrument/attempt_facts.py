@@ -89,7 +89,6 @@ class AttemptFacts:
     caller_span_tags: list[tuple[str, str]] = []  # `caller` as span tags (`caller_span_tags`); never appended to
     # voice (`ddllm.instrument.voice_facts`)
     audio_seconds = transcript_characters = speech_characters = speech_bytes = speech_format = None
-    upload_description = speech_description = None  # the audio in words, for LLM Observability
 
     @property
     def target(self):

@@ -65,39 +65,3 @@ def _class_defines(cls, name):
     if len(_defined_by_class) < _CLASS_MEMBERS_KEPT:
         _defined_by_class[(cls, name)] = defined
     return defined
-
-
-def plain(value: object, depth: int = 0) -> Any:
-    """A copy of `value` in plain data, read as `read_member` reads: a mapping, or a model's
-    fields and extras (not its private members, nor those it holds as None, as pydantic's
-    `exclude_none`), as a dict with text keys; a list, tuple or set as a list; text, numbers,
-    booleans and None as they are; a class by its name; anything else as its text. Whoever
-    reads many members of what LiteLLM hands over copies it so once, then reads dicts and
-    lists only."""
-    if value is None or isinstance(value, (str, int, float)):  # bool is an int
-        return value
-    if depth > _MAX_DEPTH:
-        return str(value)
-    depth += 1
-    if type(value) is dict:
-        return {str(key): plain(item, depth) for key, item in value.items()}
-    if type(value) is list or type(value) is tuple:
-        return [plain(item, depth) for item in value]
-    if isinstance(value, type):  # before the model check: a model's class is no model
-        return value.__name__
-    extra = getattr(value, "__pydantic_extra__", _NOT_A_MODEL)
-    if extra is not _NOT_A_MODEL:
-        copied = {}
-        for members in (getattr(value, "__dict__", _NO_VALUES), extra if type(extra) is dict else _NO_VALUES):
-            for name, item in members.items():
-                if item is not None and not name.startswith("_"):
-                    copied[name] = plain(item, depth)
-        return copied
-    if isinstance(value, Mapping):
-        return {str(key): plain(item, depth) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(item, depth) for item in value]
-    return str(value)
-
-
-_MAX_DEPTH = 16

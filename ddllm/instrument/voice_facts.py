@@ -16,13 +16,10 @@ SPEECH = "speech"
 
 
 def read_start(kwargs, facts):
-    """Before the call: the length of the text to speak, or the audio to transcribe in words."""
+    """Before the call: the length of the text to speak."""
     if facts.operation == SPEECH:
         text = kwargs.get("input")
         facts.speech_characters = len(text) if isinstance(text, str) else None
-    elif facts.operation == TRANSCRIPTION:
-        file = kwargs.get("file")
-        facts.upload_description = describe_upload_text(file) if file is not None else None
 
 
 def read_answer(response, hidden, facts):
@@ -36,7 +33,6 @@ def read_answer(response, hidden, facts):
         headers = getattr(answer, "headers", None)
         facts.speech_format = _content_type(headers)
         facts.speech_bytes = _body_size(answer, headers)
-        facts.speech_description = describe_speech(facts)
 
 
 def _seconds(value):
