@@ -9,7 +9,7 @@ of an attempt are counted in `ddllm.instrument.http_calls`.
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ddllm import catalogue
@@ -86,7 +86,7 @@ class AttemptFacts:
     operation = "chat"
     reasoning_tokens = cache_read_tokens = cache_write_tokens = embedding_inputs = None
     embedding_dimensions = provider_calls = last_http_status = last_chunk = caller = None
-    caller_span_tags: list[tuple[str, str]] = []  # `caller` as span tags (`caller_span_tags`); never appended to
+    caller_span_tags: Sequence[tuple[str, str]] = ()  # `caller` as span tags (`caller_span_tags`)
     # voice (`ddllm.instrument.voice_facts`)
     audio_seconds = transcript_characters = speech_characters = speech_bytes = speech_format = None
 
@@ -410,8 +410,6 @@ def read_end(facts: Any, response: Any, exc: BaseException | None, stream: Any, 
         read_response(response, facts)
     if facts.response_model:  # named as the spans' other model tags are (`spans`)
         facts.response_model = normalize_tag_value(facts.response_model)
-    if exc is None and stream is None and facts.operation in catalogue.VOICE_OPERATIONS:
-        voice_facts.read_answer(response, hidden_params_of(response), facts)
 
 
 def read_response(response: Any, facts: Any) -> None:
@@ -435,6 +433,8 @@ def read_response(response: Any, facts: Any) -> None:
     read_rate_limits(hidden.get("additional_headers"), facts)
     if facts.api_host is None:
         facts.api_host = host_of(hidden.get("api_base"))
+    if facts.operation in catalogue.VOICE_OPERATIONS:
+        voice_facts.read_answer(response, hidden, facts)
 
 
 def provider_exception(exc: BaseException) -> BaseException:

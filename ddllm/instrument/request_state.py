@@ -16,6 +16,7 @@ import contextvars
 import sys
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from ddllm.instrument import forksafe
@@ -112,7 +113,7 @@ class RequestState:
     # (`ddllm.instrument.cooldowns`); None when there is none.
     skipped = None
     caller = None  # who called, where LiteLLM's proxy says so (`attempt_facts.proxy_caller`)
-    caller_span_tags: list[tuple[str, str]] = []  # `caller` as span tags; never appended to
+    caller_span_tags: Sequence[tuple[str, str]] = ()  # `caller` as span tags
     started = None
     context_token: contextvars.Token | None = None  # of its marker in `current_request`
     attempt_context_token: contextvars.Token | None = None  # of `current_attempt` cleared in its context

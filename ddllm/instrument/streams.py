@@ -8,10 +8,10 @@ stream raised, `close()`/`aclose()`, or the stream was garbage-collected unread 
 end. An early end is `cancelled`. A stream dropped unread is ended by ddllm's background
 thread, never inside the garbage collector, at the time of the drop.
 
-A Router's streamed request hands the caller its attempt's stream as LiteLLM returned it:
-our proxy of that attempt. The request does not wrap it again (each chunk would pass two
-proxies); it asks the attempt's proxy to end the request too, after the attempt
-(`also_end`).
+A request that hands the caller its attempt's stream as is (`litellm.completion(fallbacks=...)`;
+LiteLLM's Router wraps it in a fallback wrapper of its own) hands over our proxy of that
+attempt. The request does not wrap it again (each chunk would pass two proxies); it asks the
+attempt's proxy to end the request too, after the attempt (`also_end`).
 """
 
 import sys
@@ -43,7 +43,8 @@ class TracedStream(wrapt.ObjectProxy):
         # One token, taken by the first of the ways a stream can end (list.pop is atomic):
         # a lock would have to be made fresh in a forked child, and its calls can fail.
         self._self_end_token = [True]
-        self._self_readers: dict[str, object] = {}  # the generators the caller reads through, by kind
+        # the generators the caller reads through, by the function that made them (`_read`, `_read_async`)
+        self._self_readers: dict[object, object] = {}
 
     def also_end(self, observer: StreamObserver) -> bool:
         """End `observer` too when this stream ends, after the observers it has. False if the
@@ -72,13 +73,13 @@ class TracedStream(wrapt.ObjectProxy):
         return self._self_reader_of(_read_async).__anext__()
 
     def _self_reader_of(self, read):
-        reader = self._self_readers.get(read.__name__)
+        reader = self._self_readers.get(read)
         if reader is None:
             observer = self._self_observers[0]
             # an observer that reads no chunk (a request's: its attempt's reads them) is not called
             observe = observer.chunk if type(observer).chunk is not StreamObserver.chunk else None
             reader = read(self.__wrapped__, observe, self._self_observers, self._self_end_token)
-            self._self_readers[read.__name__] = reader
+            self._self_readers[read] = reader
         return reader
 
     def close(self):
@@ -108,10 +109,8 @@ class TracedStream(wrapt.ObjectProxy):
         try:
             exit_ = getattr(self.__wrapped__, "__exit__", None)
             return exit_(exc_type, exc, tb) if exit_ is not None else None
-        finally:
-            _end(
-                self._self_observers, self._self_end_token, cancelled=True
-            )  # no-op when the stream was read to its end
+        finally:  # a no-op when the stream was read to its end
+            _end(self._self_observers, self._self_end_token, cancelled=True)
 
     async def __aenter__(self):
         aenter = getattr(self.__wrapped__, "__aenter__", None)

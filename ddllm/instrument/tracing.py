@@ -181,7 +181,8 @@ def stream_request(state: Any, stream: Any) -> Any:
     """The request's result is a stream: hand the caller a proxy that ends the request with it.
     The shell's `state` is the stream's observer: its `end` (the shell's own) runs
     `end_request` and closes the request. A stream that is our proxy already (its attempt's,
-    as the Router returns it) ends the request after its attempt, unwrapped again."""
+    as `litellm.completion(fallbacks=...)` returns it) ends the request after its attempt,
+    unwrapped again."""
     try:
         spans.restore_active(state.saved_context)
         if spans.llmobs_enabled() and state.kwargs is not None:
