@@ -359,9 +359,9 @@ def test_a_message_without_role_keeps_every_annotation(agent, provider):
 def test_messages_llm_observability_refuses_cost_only_themselves(agent, provider, monkeypatch):
     """Input and output are annotated apart from the rest: a part LLM Observability cannot
     parse loses that part, never the tags, metrics, metadata or the other part."""
-    from ddllm.instrument import llmobs, safety
+    from ddllm.instrument import litellm_objects, safety
 
-    monkeypatch.setattr(llmobs, "_chat_input", lambda messages: [{"content": ["not", "text"], "role": "user"}])
+    monkeypatch.setattr(litellm_objects, "_chat_input", lambda messages: [{"content": ["not", "text"], "role": "user"}])
     monkeypatch.setattr(safety, "_reported_kinds", set())
 
     def call():

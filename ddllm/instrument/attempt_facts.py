@@ -14,7 +14,7 @@ from typing import Any
 
 from ddllm import catalogue
 from ddllm.instrument import voice_facts
-from ddllm.instrument.members import is_mapping, mapping_or_empty, read_member, reader
+from ddllm.instrument.litellm_objects import is_mapping, mapping_or_empty, read_member, reader
 from ddllm.instrument.tags import normalize_tag_value
 
 # Rate-limit headers in every family providers send, as LiteLLM forwards them (also with an

@@ -3,13 +3,12 @@
 Read from the call's arguments and from what LiteLLM hands back: a `TranscriptionResponse`
 (`text`, and the audio's `duration` or a `usage` of seconds where the provider reports them),
 or an `HttpxBinaryResponseContent` whose httpx response holds the whole audio (LiteLLM reads
-it before it returns: there is no first audio byte to time). Audio is described (name, size,
-format, seconds), never read or copied: no audio content leaves the caller's objects.
+it before it returns: there is no first audio byte to time). Audio is measured (seconds,
+format, bytes), never read or copied: no audio content leaves the caller's objects; LLM
+Observability gets it described (`ddllm.instrument.litellm_objects`).
 """
 
-import os
-
-from ddllm.instrument.members import read_member
+from ddllm.instrument.litellm_objects import read_member
 
 TRANSCRIPTION = "transcription"
 SPEECH = "speech"
@@ -79,70 +78,3 @@ def _body_size(answer, headers):
         return int(length) if length is not None else None
     except Exception:
         return None
-
-
-def describe_upload(file):
-    """{name, bytes, format} of an uploaded audio file as LiteLLM takes it (bytes, a path, an
-    open file, or a `(name, content[, content type])` tuple), without reading its content."""
-    name = content_type = None
-    if isinstance(file, tuple) and len(file) >= 2:
-        name, content = file[0], file[1]
-        if len(file) >= 3 and isinstance(file[2], str):
-            content_type = file[2]
-        file = content
-    size = _upload_size(file)
-    if name is None:
-        name = getattr(file, "name", None) if not isinstance(file, (bytes, bytearray)) else None
-        if isinstance(file, (str, os.PathLike)):
-            name = file
-    described = {}
-    if isinstance(name, (str, os.PathLike)):
-        described["name"] = os.path.basename(os.fspath(name))
-    if size is not None:
-        described["bytes"] = size
-    audio_format = content_type or _extension(described.get("name"))
-    if audio_format:
-        described["format"] = audio_format
-    return described
-
-
-def _upload_size(file):
-    if isinstance(file, (bytes, bytearray, memoryview)):
-        return len(file)
-    try:
-        if isinstance(file, (str, os.PathLike)):
-            return os.stat(file).st_size
-        getbuffer = getattr(file, "getbuffer", None)  # io.BytesIO
-        if callable(getbuffer):
-            return getbuffer().nbytes
-        fileno = getattr(file, "fileno", None)
-        if callable(fileno):
-            return os.fstat(fileno()).st_size
-    except Exception:
-        return None
-    return None
-
-
-def _extension(name):
-    if not name or "." not in name:
-        return None
-    return name.rsplit(".", 1)[1].lower() or None
-
-
-def describe_speech(facts):
-    """What a speech attempt returned, in words: its format and size, never the audio."""
-    parts = [facts.speech_format or "audio"]
-    if facts.speech_bytes is not None:
-        parts.append("%d bytes" % facts.speech_bytes)
-    return "[%s]" % ", ".join(parts)
-
-
-def describe_upload_text(file):
-    """An uploaded audio file in words, for LLM Observability's input."""
-    described = describe_upload(file)
-    parts = [described.get("name") or "audio"]
-    if "bytes" in described:
-        parts.append("%d bytes" % described["bytes"])
-    if "format" in described:
-        parts.append(described["format"])
-    return "[audio: %s]" % ", ".join(parts)
