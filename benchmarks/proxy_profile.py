@@ -40,9 +40,12 @@ import time
 from proxy_cpu import VARIANTS, add_load_options, gateway, print_setup, send, tree_cpu_seconds, wait_until_quiet
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# ddllm's wrappers of LiteLLM's entry points: a sample in LiteLLM's call under them is LiteLLM's.
+# ddllm's wrappers of LiteLLM's entry points and of its logging handlers (which run LiteLLM's
+# callbacks detached from the attempt): a sample in LiteLLM's call under them is LiteLLM's.
 _SHELLS = frozenset(
     {
+        "_callbacks_detached",
+        "_async_callbacks_detached",
         "_traced_request",
         "_traced_request_async",
         "_traced_attempt",
