@@ -93,7 +93,7 @@ from ddllm.instrument import background  # noqa: E402
 from ddllm.instrument import metrics as ddllm_metrics  # noqa: E402
 from ddllm.instrument import patching  # noqa: E402
 from ddllm.instrument import spans as spans_module  # noqa: E402
-from ddllm.instrument.llmobs import router_settings  # noqa: E402
+from ddllm.instrument.litellm_objects import router_settings  # noqa: E402
 
 from rounds import interleaved, interval, median_added, median_ratio, verdict  # noqa: E402  (beside this file)
 

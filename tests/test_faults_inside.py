@@ -52,7 +52,7 @@ from ddtrace.trace import tracer
 import ddllm
 import ddllm.instrument
 from ddllm.catalogue import ATTEMPT_SPAN, REQUEST_SPAN
-from ddllm.instrument import background, llmobs, metrics, request_state, safety, spans
+from ddllm.instrument import background, litellm_objects, metrics, request_state, safety, spans
 from conftest import empty_litellm_callback_lists
 from test_attempt_spans import router_primary_rate_limited
 
@@ -230,7 +230,7 @@ def _clear_caches():
             if callable(clear) and getattr(value, "__module__", None) == module.__name__:
                 clear()
     spans._stack_text_by_place.clear()
-    llmobs._settings_by_router.clear()
+    litellm_objects._settings_by_router.clear()
     metrics._tag_cap = metrics.TagCardinalityCap(metrics._tag_cap.limit)
 
 

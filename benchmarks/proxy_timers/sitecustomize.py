@@ -56,12 +56,12 @@ TIMED = {
     "ddllm.instrument.llmobs": (
         "annotate_attempt",
         "annotate_request",
-        "router_settings",
         "_annotate_span",
         "fallback_tags",
     ),
     "ddllm.instrument.litellm_objects": (
         "call_metadata",
+        "router_settings",
         "call_input",
         "answer",
         "streamed_answer",

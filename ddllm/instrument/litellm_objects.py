@@ -4,9 +4,9 @@ LiteLLM hands over a mapping or an object (often a pydantic model) for the same 
 release to release and from provider to provider: `reader` and `read_member` read a member of
 either, for the attempt's facts and for what follows here. What follows reads a call and its
 answer as plain data, in the form ddtrace's integrations give LLM Observability: the call's
-input and parameters, the answer's messages (tool calls and tool results included; a
-stream's, from the chunks the caller read), its token, cache and cost metrics.
-`ddllm.instrument.llmobs` writes them on the spans.
+input and parameters, a Router's settings, the answer's messages (tool calls and tool
+results included; a stream's, from the chunks the caller read), its token, cache and cost
+metrics. `ddllm.instrument.llmobs` writes them on the spans.
 
 A dict is known by its type before the Mapping check: `isinstance(x, Mapping)` is a
 Python-level call of ABCMeta.__instancecheck__, and these run on every call.
@@ -15,8 +15,12 @@ Python-level call of ABCMeta.__instancecheck__, and these run on every call.
 import functools
 import json
 import os
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, TypeGuard
+
+from ddllm.instrument.safety import report_once
 
 
 def is_mapping(value: object) -> TypeGuard[Mapping]:
@@ -441,6 +445,75 @@ def call_input(operation, kwargs):
     if operation == "speech":
         return [{"content": value, "role": "user"}] if isinstance(value, str) else None
     return None
+
+
+# -- a Router --------------------------------------------------------------------------------
+
+_ROUTER_SETTINGS = (
+    "router_general_settings",
+    "routing_strategy",
+    "routing_strategy_args",
+    "provider_budget_config",
+    "retry_policy",
+    "enable_tag_filtering",
+)
+
+
+def _attribute(source, name):
+    try:
+        return getattr(source, name, None)
+    except Exception:  # litellm's Rust core raises its own error for members it does not serve
+        return None
+
+
+def router_settings(router):
+    """The Router's settings as ddtrace's integration records them, read at most once a
+    minute per Router: they seldom change, and reading them (its model list above all) costs
+    more than the rest of a request's annotations."""
+    now = time.monotonic()
+    try:
+        cached = _settings_by_router.get(router)
+    except TypeError:  # a Router that cannot be weakly referenced: read each time
+        cached = None
+    if cached is not None and now - cached[0] < _SETTINGS_KEPT_SECONDS:
+        return cached[1]
+    settings = _read_router_settings(router)
+    try:
+        _settings_by_router[router] = (now, settings)
+    except TypeError:
+        pass
+    return settings
+
+
+_SETTINGS_KEPT_SECONDS = 60.0
+_settings_by_router: weakref.WeakKeyDictionary[object, tuple] = (
+    weakref.WeakKeyDictionary()
+)  # Router -> (read at, its settings)
+
+
+def _read_router_settings(router):
+    """LiteLLM 1.110's Router core keeps them in `settings()` (the Router's own attributes are
+    deprecated there); older Routers hold them as attributes."""
+    settings = None
+    read_settings = _attribute(router, "settings")
+    if callable(read_settings):
+        try:
+            settings = read_settings()
+        except Exception:
+            settings = None
+    recorded = {}
+    for name in _ROUTER_SETTINGS:
+        value = _attribute(settings, name) if settings is not None else None
+        if value is None:
+            value = _attribute(router, name)
+        recorded[name] = plain(value)
+    get_model_list = _attribute(router, "get_model_list")
+    if callable(get_model_list):
+        try:
+            recorded["model_list"] = model_list(get_model_list())
+        except Exception:
+            report_once("llmobs.router_settings")
+    return recorded
 
 
 # -- an answer: its output and its usage -----------------------------------------------------

@@ -17,8 +17,6 @@ Prompts and answers go to LLM Observability only, never into APM span tags or me
 
 import functools
 import inspect
-import time
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,15 +24,6 @@ from ddllm.catalogue import ATTEMPT_SPAN
 from ddllm.instrument import litellm_objects
 from ddllm.instrument.safety import report_once
 from ddllm.instrument.spans import LLMObs, bool_tag, llmobs_enabled
-
-_ROUTER_SETTINGS = (
-    "router_general_settings",
-    "routing_strategy",
-    "routing_strategy_args",
-    "provider_budget_config",
-    "retry_policy",
-    "enable_tag_filtering",
-)
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -240,7 +229,7 @@ def annotate_request(span: Any, state: Any, outcome: str) -> None:
     finish_reason = state.finish_reason if outcome == "success" else None
     metadata = litellm_objects.call_metadata(kwargs, operation, finish_reason)
     if state.router is not None and "model" not in metadata:
-        metadata["router_settings"] = router_settings(state.router)
+        metadata["router_settings"] = litellm_objects.router_settings(state.router)
     # positional arguments named: `tracing.begin_request`
     input_data = litellm_objects.call_input(operation, kwargs) or None
     tags = {
@@ -263,60 +252,3 @@ def _operation_of(kwargs):
     if "prompt" in kwargs:
         return "text_completion"
     return None
-
-
-def _attribute(source, name):
-    try:
-        return getattr(source, name, None)
-    except Exception:  # litellm's Rust core raises its own error for members it does not serve
-        return None
-
-
-def router_settings(router):
-    """The Router's settings as ddtrace's integration records them, read at most once a
-    minute per Router: they seldom change, and reading them (its model list above all) costs
-    more than the rest of a request's annotations."""
-    now = time.monotonic()
-    try:
-        cached = _settings_by_router.get(router)
-    except TypeError:  # a Router that cannot be weakly referenced: read each time
-        cached = None
-    if cached is not None and now - cached[0] < _SETTINGS_KEPT_SECONDS:
-        return cached[1]
-    settings = _read_router_settings(router)
-    try:
-        _settings_by_router[router] = (now, settings)
-    except TypeError:
-        pass
-    return settings
-
-
-_SETTINGS_KEPT_SECONDS = 60.0
-_settings_by_router: weakref.WeakKeyDictionary[object, tuple] = (
-    weakref.WeakKeyDictionary()
-)  # Router -> (read at, its settings)
-
-
-def _read_router_settings(router):
-    """LiteLLM 1.110's Router core keeps them in `settings()` (the Router's own attributes are
-    deprecated there); older Routers hold them as attributes."""
-    settings = None
-    read_settings = _attribute(router, "settings")
-    if callable(read_settings):
-        try:
-            settings = read_settings()
-        except Exception:
-            settings = None
-    recorded = {}
-    for name in _ROUTER_SETTINGS:
-        value = _attribute(settings, name) if settings is not None else None
-        if value is None:
-            value = _attribute(router, name)
-        recorded[name] = litellm_objects.plain(value)
-    get_model_list = _attribute(router, "get_model_list")
-    if callable(get_model_list):
-        try:
-            recorded["model_list"] = litellm_objects.model_list(get_model_list())
-        except Exception:
-            report_once("llmobs.router_settings")
-    return recorded

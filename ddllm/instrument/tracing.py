@@ -118,10 +118,10 @@ def request_returned(state: Any, kwargs: dict, result: Any) -> Any:
 def end_request(
     state: Any, exc: BaseException | None = None, cancelled: bool = False, dropped_at: tuple[float, float] | None = None
 ) -> None:
-    """A request's end, top to bottom: its outcome, metrics, LLM Observability, span. On the
-    caller's thread when its call returned or raised, or its stream ended there; on the
-    background thread when its stream was dropped (`dropped_at`, as
-    `streams.StreamObserver.end` has it).
+    """A request's end, top to bottom, as an attempt's: its outcome, LLM Observability, its
+    span's tags and finish, its metrics. On the caller's thread when its call returned or
+    raised, or its stream ended there; on the background thread when its stream was dropped
+    (`dropped_at`, as `streams.StreamObserver.end` has it).
     Never raises; the shell finishes its span, if this could not."""
     state.returned = True
     try:
@@ -129,13 +129,11 @@ def end_request(
         if state.attempts == 0:  # the Router tried nothing (every deployment cooling down, say)
             _read_skipped(state)
         outcome = _request_outcome(exc, cancelled)
-        _record_request_metrics(state, outcome, duration)
         _annotate_request_llmobs(state, outcome)
-        if exc is not None and state.kwargs.get("stream") is True:  # a streamed request that failed
-            _close_leaked_request_spans(state, exc)
         _finish_request_span(state, outcome, exc, ended_at)
         if not state.streamed:  # a stream's proxy put the caller's context back already
             spans.restore_active(state.saved_context)
+        _record_request_metrics(state, outcome, duration)
     except Exception:
         report_once("request.end")
 
@@ -151,7 +149,12 @@ def _end_time(started, dropped_at):
 
 @guarded("request.span")
 def _finish_request_span(state, outcome, exc, ended_at):
+    """Its span's tags, then its finish. A streamed request that failed may have left
+    ddtrace's spans open around or inside ours: closed first, after LLM Observability's
+    annotation, as an attempt's."""
     try:
+        if exc is not None and state.kwargs is not None and state.kwargs.get("stream") is True:
+            spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
         spans.tag_request_span(state.span, state, outcome, exc)
     finally:
         spans.finish_at(state.span, ended_at)
@@ -160,11 +163,6 @@ def _finish_request_span(state, outcome, exc, ended_at):
 @guarded("request.outcome", default="error")
 def _request_outcome(exc, cancelled):
     return "cancelled" if cancelled else attempt_facts.outcome_of(exc)
-
-
-@guarded("request.leaked_spans")
-def _close_leaked_request_spans(state, exc):
-    spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
 
 
 @guarded("request.metrics")
