@@ -184,6 +184,31 @@ def test_plain_completion_is_attempt_metrics_only(dsd):
     assert named(samples, "ddllm.request.duration") == named(samples, "ddllm.fallback") == []
 
 
+class _RefusingContextProvider:
+    """An LLM Observability context provider that refuses to put a context back."""
+
+    def active(self):
+        return object()  # never what was saved: putting it back is always asked
+
+    def activate(self, context):
+        raise RuntimeError("this context provider activates nothing")
+
+
+def test_a_failure_putting_the_callers_context_back_loses_no_metric(dsd, monkeypatch):
+    """The caller's context is put back when the span has finished, before the metrics: a
+    failure there is reported and the attempt's and the request's metrics still go out."""
+    from ddllm.instrument import safety, spans
+
+    monkeypatch.setattr(spans, "_llmobs_context_provider", _RefusingContextProvider)
+    monkeypatch.setattr(safety, "_reported_kinds", set())
+    router = Router(model_list=[deployment("primary", "openai/gpt-4o-mini", "hi")])
+    router.completion(model="primary", messages=MESSAGES)
+    samples = sent(dsd)
+    assert len(named(samples, "ddllm.attempt.duration")) == 1
+    assert len(named(samples, "ddllm.request.duration")) == 1
+    assert {"attempt.span", "request.span"} <= safety._reported_kinds
+
+
 def test_every_model_fails(dsd):
     router = Router(
         model_list=[

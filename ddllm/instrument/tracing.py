@@ -119,7 +119,7 @@ def end_request(
     state: Any, exc: BaseException | None = None, cancelled: bool = False, dropped_at: tuple[float, float] | None = None
 ) -> None:
     """A request's end, top to bottom, as an attempt's: its outcome, LLM Observability, its
-    span's tags and finish, its metrics. On the caller's thread when its call returned or
+    span's tags and finish (the caller's context put back), its metrics. On the caller's thread when its call returned or
     raised, or its stream ended there; on the background thread when its stream was dropped
     (`dropped_at`, as `streams.StreamObserver.end` has it).
     Never raises; the shell finishes its span, if this could not."""
@@ -131,8 +131,6 @@ def end_request(
         outcome = _request_outcome(exc, cancelled)
         _annotate_request_llmobs(state, outcome)
         _finish_request_span(state, outcome, exc, ended_at)
-        if not state.streamed:  # a stream's proxy put the caller's context back already
-            spans.restore_active(state.saved_context)
         _record_request_metrics(state, outcome, duration)
     except Exception:
         report_once("request.end")
@@ -149,15 +147,17 @@ def _end_time(started, dropped_at):
 
 @guarded("request.span")
 def _finish_request_span(state, outcome, exc, ended_at):
-    """Its span's tags, then its finish. A streamed request that failed may have left
-    ddtrace's spans open around or inside ours: closed first, after LLM Observability's
-    annotation, as an attempt's."""
+    """Its span's tags, then its finish, then the caller's context put back. A streamed
+    request that failed may have left ddtrace's spans open around or inside ours: closed
+    first, after LLM Observability's annotation, as an attempt's."""
     try:
         if exc is not None and state.kwargs is not None and state.kwargs.get("stream") is True:
             spans.close_spans_left_open_by_failed_stream(state.span, exc, state.kwargs, request=True)
         spans.tag_request_span(state.span, state, outcome, exc)
     finally:
         spans.finish_at(state.span, ended_at)
+        if not state.streamed:  # a stream's proxy put the caller's context back already
+            spans.restore_active(state.saved_context)
 
 
 @guarded("request.outcome", default="error")
@@ -338,10 +338,11 @@ def end_attempt(
     dropped_at: tuple[float, float] | None = None,
 ) -> None:
     """An attempt's end, top to bottom: its facts, LLM Observability, its span's tags and
-    finish, its metrics. On the caller's thread when its call returned or raised, or its
-    stream ended there; on the background thread when its stream was dropped (`dropped_at`:
-    `streams.drop_time()`). From here on its markers mark nothing and its facts are final:
-    what runs after it (LiteLLM's callbacks, the caller, the next attempt) changes nothing.
+    finish (the caller's context put back), its metrics. On the caller's thread when its call
+    returned or raised, or its stream ended there; on the background thread when its stream
+    was dropped (`dropped_at`, as `streams.StreamObserver.end` has it). From here on its
+    markers mark nothing and its facts are final: what runs after it (LiteLLM's callbacks, the
+    caller, the next attempt) changes nothing.
     Never raises; the shell finishes its span, if this could not."""
     attempt.returned = True
     try:
@@ -350,8 +351,6 @@ def end_attempt(
         _read_end(attempt, response, exc, cancelled, duration)
         _annotate_llmobs(attempt, response)
         _finish_attempt_span(attempt, exc, ended_at)
-        if attempt.stream is None:  # a stream's proxy put the caller's context back already
-            spans.restore_active(attempt.saved_context)
         _record_attempt_metrics(attempt.facts)
     except Exception:
         report_once("attempt.end")
@@ -367,16 +366,18 @@ def _read_end(attempt, response, exc, cancelled, duration):
 
 @guarded("attempt.span")
 def _finish_attempt_span(attempt, exc, ended_at):
-    """Its span's tags, then its finish. A stream that failed before LiteLLM handed it over may
-    have left ddtrace's spans open inside ours: closed first, after LLM Observability's
-    annotation (which refuses a finished span, and the span closed may be the `llm` span ours
-    annotates: ddtrace's, enclosing ours)."""
+    """Its span's tags, then its finish, then the caller's context put back. A stream that
+    failed before LiteLLM handed it over may have left ddtrace's spans open inside ours:
+    closed first, after LLM Observability's annotation (which refuses a finished span, and the
+    span closed may be the `llm` span ours annotates: ddtrace's, enclosing ours)."""
     try:
         if exc is not None and attempt.facts.stream and attempt.stream is None:
             spans.close_spans_left_open_by_failed_stream(attempt.span, exc, attempt.kwargs)
         spans.tag_attempt_span(attempt.span, attempt.facts, exc)
     finally:
         spans.finish_at(attempt.span, ended_at)
+        if attempt.stream is None:  # a stream's proxy put the caller's context back already
+            spans.restore_active(attempt.saved_context)
 
 
 @guarded("attempt.llmobs")
